@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both install into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_OUT ?= demo-output
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+		{ echo "layeredit needs Python 3.10 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p $(DEMO_OUT)
+	$(BIN)/layeredit edit layeredit/samples/soccer/image.jpg \
+		"move the boy to the left and make it bigger" \
+		--mask boy=layeredit/samples/soccer/boy.jpg \
+		-o $(DEMO_OUT)/soccer.png --save-layers $(DEMO_OUT)/soccer-layers
+	$(BIN)/layeredit edit layeredit/samples/pikachu/image.jpg \
+		"remove the sunglasses and the apple" \
+		--mask sunglasses=layeredit/samples/pikachu/sunglasses.jpg \
+		--mask apple=layeredit/samples/pikachu/apple.jpg \
+		-o $(DEMO_OUT)/pikachu.png
+	@echo "Results: $(DEMO_OUT)/soccer.png, $(DEMO_OUT)/pikachu.png (layers in $(DEMO_OUT)/soccer-layers/)"
+
+lint: $(STAMP)
+	$(BIN)/ruff check layeredit tests bench
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

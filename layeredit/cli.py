@@ -1,0 +1,219 @@
+"""The ``layeredit`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from layeredit.api import Box, edit, make_plan
+from layeredit.engine.base import EditResult
+from layeredit.imageio import check_writable, load_image, save_image, write_atomically
+from layeredit.plan import EditPlan
+
+
+def _parse_pairs(values: tuple[str, ...], flag: str, example: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name.strip() or not rest.strip():
+            raise click.BadParameter(f"expected NAME=VALUE like {example}, got {value!r}", param_hint=flag)
+        pairs[name.strip()] = rest.strip()
+    return pairs
+
+
+def _parse_boxes(values: tuple[str, ...]) -> dict[str, Box]:
+    boxes: dict[str, Box] = {}
+    for name, text in _parse_pairs(values, "--box", "cat=10,20,200,240").items():
+        try:
+            x0, y0, x1, y1 = (int(round(float(v))) for v in text.split(","))
+        except ValueError:
+            raise click.BadParameter(
+                f"box for {name!r} must be four numbers x0,y0,x1,y1, got {text!r}", param_hint="--box"
+            ) from None
+        if x1 <= x0 or y1 <= y0:
+            raise click.BadParameter(
+                f"box for {name!r} is empty: need x1 > x0 and y1 > y0", param_hint="--box"
+            )
+        boxes[name] = (x0, y0, x1, y1)
+    return boxes
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(
+            f"expected WIDTHxHEIGHT like 1024x768, got {text!r}", param_hint="--size"
+        ) from None
+    if width <= 0 or height <= 0:
+        raise click.BadParameter("width and height must be positive", param_hint="--size")
+    return width, height
+
+
+def describe(plan: EditPlan) -> str:
+    """A short human summary of a plan, e.g. ``move boy (-0.20, +0.00); resize boy x1.30``."""
+    parts = []
+    for op in plan.operations:
+        words = [op.op]
+        target = getattr(op, "target", None)
+        if target is not None:
+            words.append(target.key)
+        if getattr(op, "other", None) is not None:
+            words.append(f"<-> {op.other.key}")
+        if getattr(op, "to", None) is not None:
+            words.append(f"to ({op.to.x:.2f}, {op.to.y:.2f})")
+        elif hasattr(op, "dx") and (op.dx or op.dy):
+            words.append(f"({op.dx:+.2f}, {op.dy:+.2f})")
+        if hasattr(op, "scale") and op.op != "insert":
+            words.append(f"x{op.scale:g}")
+        for attr in ("axis", "position", "source"):
+            if hasattr(op, attr):
+                words.append(str(getattr(op, attr)))
+        parts.append(" ".join(words))
+    return "; ".join(parts)
+
+
+def write_layers(result: EditResult, folder: Path) -> list[Path]:
+    """Each layer as an RGBA PNG (background first) plus the plan as JSON."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for number, layer in enumerate(result.layers):
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in layer.name)
+        written.append(save_image(layer.rgba, folder / f"{number:02d}_{safe}.png"))
+    plan_path = folder / "plan.json"
+    write_atomically(plan_path, lambda handle: handle.write(result.plan.to_json(indent=2).encode()))
+    written.append(plan_path)
+    return written
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="layeredit")
+def cli() -> None:
+    """Edit photos from plain-language instructions."""
+
+
+@cli.command("edit")
+@click.argument("image", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("instruction")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the edited image (format from the suffix).",
+)
+@click.option(
+    "--mask",
+    "masks",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="Mask image for an object (white = object), e.g. --mask cat=cat.png. Repeatable.",
+)
+@click.option(
+    "--box",
+    "boxes",
+    multiple=True,
+    metavar="NAME=x0,y0,x1,y1",
+    help="Box around an object, in pixels, used as its mask. Repeatable.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["pixel", "designedit"]),
+    default="pixel",
+    show_default=True,
+    help="pixel: OpenCV inpainting, no weights; designedit: layered-latent diffusion.",
+)
+@click.option(
+    "--save-layers",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write every layer as an RGBA PNG, and the plan, into this folder.",
+)
+@click.option("--plan-only", is_flag=True, help="Print the edit plan as JSON and stop.")
+def edit_command(
+    image: Path,
+    instruction: str,
+    output: Path | None,
+    masks: tuple[str, ...],
+    boxes: tuple[str, ...],
+    engine: str,
+    save_layers: Path | None,
+    plan_only: bool,
+) -> None:
+    """Edit IMAGE as INSTRUCTION says, e.g. "move the cat left and remove the lamp"."""
+    named = _parse_pairs(masks, "--mask", "cat=cat.png")
+    parsed_boxes = _parse_boxes(boxes)
+    if plan_only:
+        pixels = load_image(image)
+        click.echo(make_plan(instruction, (pixels.shape[1], pixels.shape[0])).to_json(indent=2))
+        return
+    if output is None:
+        raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
+    check_writable(output)
+    result = edit(image, instruction, masks=named, boxes=parsed_boxes, engine=engine)
+    save_image(result.image, output)
+    click.echo(f"plan: {describe(result.plan)}", err=True)
+    if save_layers is not None:
+        written = write_layers(result, save_layers)
+        click.echo(f"layers: {len(written) - 1} written to {save_layers}", err=True)
+    click.echo(f"wrote {output} ({result.timings['total']:.2f} s)", err=True)
+
+
+@cli.command("plan")
+@click.argument("instruction")
+@click.option(
+    "--size",
+    default="1000x1000",
+    show_default=True,
+    help="Image size WIDTHxHEIGHT, used to convert pixel amounts.",
+)
+def plan_command(instruction: str, size: str) -> None:
+    """Print the edit plan for INSTRUCTION as JSON.
+
+    With INSTRUCTION '-', read one instruction per line from standard input and print one JSON
+    plan per line ({"error": "..."} for a line that cannot be understood).
+    """
+    image_size = _parse_size(size)
+    if instruction != "-":
+        click.echo(make_plan(instruction, image_size).to_json(indent=2))
+        return
+    for line in sys.stdin:
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            click.echo(make_plan(text, image_size).to_json())
+        except ValueError as exc:
+            click.echo(json.dumps({"error": str(exc)}))
+
+
+def main() -> None:
+    """Entry point: user mistakes end in one clear line and exit code 2, never a traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except (ValueError, LookupError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the user's terminal
+        if os.environ.get("LAYEREDIT_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc} (set LAYEREDIT_DEBUG=1 for details)", err=True
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""Compile an edit plan on a layer stack into a :class:`Scene` every engine can render.
+
+A scene is what DesignEdit's layered decomposition produces: a background picture with a hole
+to paint, and object layers (each a full-canvas picture with an object mask, already resized or
+flipped at image level) that are pasted in z-order at whole-pixel offsets. The pixel engine paints
+the hole with OpenCV and alpha-composites; the diffusion engine inverts each distinct picture,
+inpaints the background by key-masked attention and fuses shifted layer latents.
+
+Operations apply in plan order. An object stays part of the background until an operation touches
+it; then it is cut out (its dilated footprint joins the hole) and becomes a layer on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+
+from layeredit.engine.layers import LayerStack
+from layeredit.plan import (
+    Duplicate,
+    EditPlan,
+    Flip,
+    Insert,
+    Move,
+    Operation,
+    Pan,
+    Point,
+    Remove,
+    Reorder,
+    Resize,
+    Swap,
+    Target,
+    ZoomOut,
+)
+from layeredit.tools.masks import bbox, centroid, dilate, feather_reach, scaled_px, shift
+
+
+@dataclass(frozen=True)
+class SceneParams:
+    """Mask growth in pixels for a 1024x1024 image (DESIGN.md); scaled to the real size."""
+
+    hole_dilation: float = 20.0  # footprint of a removed or moved object
+    object_dilation: float = 10.0  # object layer mask
+    border_dilation: float = 30.0  # new strip of a pan or border of a zoom-out
+    feather: float = 6.0  # soft edge of pasted layers
+    duplicate_gap: float = 0.03  # gap between an auto-placed copy and its original, of the width
+
+
+@dataclass
+class Layer:
+    name: str  # the target key it came from
+    image: np.ndarray  # H x W x 3 uint8 picture the layer's pixels come from
+    mask: np.ndarray  # H x W bool, the object in ``image`` (not dilated)
+    offset: tuple[int, int] = (0, 0)  # whole-pixel (dx, dy) applied when pasting
+    cut: bool = False  # True once it is a separate layer (drawn on top of the background)
+
+    def placed_mask(self) -> np.ndarray:
+        """The object's mask where it ends up on the canvas (cropped at the frame)."""
+        return shift(self.mask, *self.offset)
+
+    def placed_center(self) -> tuple[float, float]:
+        x, y = centroid(self.mask)
+        return x + self.offset[0], y + self.offset[1]
+
+
+@dataclass
+class Scene:
+    source: np.ndarray  # the input picture
+    background: np.ndarray  # picture behind the layers (the source, or its panned/zoomed copy)
+    hole: np.ndarray  # H x W bool, background pixels to paint
+    layers: list[Layer]  # bottom to top; only cut layers are drawn
+    params: SceneParams = field(default_factory=SceneParams)
+
+    def px(self, size_at_1024: float) -> int:
+        return scaled_px(size_at_1024, self.source.shape)
+
+    @property
+    def drawn(self) -> list[Layer]:
+        return [layer for layer in self.layers if layer.cut]
+
+    def edited_region(self) -> np.ndarray:
+        """Every pixel an engine may change: the hole and the pasted layers with their soft edges."""
+        region = self.hole.copy()
+        reach = self.px(self.params.object_dilation) + feather_reach(self.px(self.params.feather))
+        for layer in self.drawn:
+            region |= dilate(layer.placed_mask(), reach)
+        return region
+
+
+def compile_scene(stack: LayerStack, plan: EditPlan, params: SceneParams | None = None) -> Scene:
+    params = params or SceneParams()
+    builder = _SceneBuilder(stack, params)
+    for op in plan.operations:
+        builder.apply(op)
+    return builder.scene
+
+
+class _SceneBuilder:
+    def __init__(self, stack: LayerStack, params: SceneParams):
+        self.stack = stack
+        self.width, self.height = stack.size
+        self.scene = Scene(
+            source=stack.image,
+            background=stack.image.copy(),
+            hole=np.zeros(stack.image.shape[:2], dtype=bool),
+            layers=[],
+            params=params,
+        )
+        self.by_target: dict[str, list[Layer]] = {
+            key: [Layer(name=key, image=stack.image, mask=m) for m in masks if m.any()]
+            for key, masks in stack.objects.items()
+        }
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def layers(self, target: Target) -> list[Layer]:
+        return self.by_target.get(target.key, [])
+
+    def cut(self, layer: Layer, make_hole: bool = True) -> None:
+        """Separate an object from the background, on top of the layers cut so far."""
+        if layer.cut:
+            return
+        if make_hole:
+            self.scene.hole |= dilate(layer.placed_mask(), self.scene.px(self.scene.params.hole_dilation))
+        layer.cut = True
+        self.scene.layers.append(layer)
+
+    def translate(self, layers: list[Layer], dx: float, dy: float) -> None:
+        for layer in layers:
+            layer.offset = (layer.offset[0] + round(dx), layer.offset[1] + round(dy))
+
+    def group_center(self, layers: list[Layer]) -> tuple[float, float]:
+        return centroid(np.logical_or.reduce([layer.placed_mask() for layer in layers]))
+
+    def offset_to(self, layers: list[Layer], point: Point) -> tuple[float, float]:
+        """Displacement taking the group's centre to ``point``, kept so the group stays in frame."""
+        union = np.logical_or.reduce([shift(layer.mask, *layer.offset) for layer in layers])
+        cx, cy = centroid(union)
+        x0, y0, x1, y1 = bbox(union)
+        tx = _clamp(point.x * self.width, cx - x0, self.width - (x1 - cx))
+        ty = _clamp(point.y * self.height, cy - y0, self.height - (y1 - cy))
+        return tx - cx, ty - cy
+
+    def warp(self, layer: Layer, matrix: np.ndarray) -> None:
+        """Apply an image-level affine transform to a layer's picture and mask."""
+        size = (self.width, self.height)
+        layer.image = cv2.warpAffine(
+            layer.image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        layer.mask = (
+            cv2.warpAffine(layer.mask.astype(np.uint8) * 255, matrix, size, flags=cv2.INTER_LINEAR) > 127
+        )
+
+    def scale_about_centroid(self, layer: Layer, scale: float) -> None:
+        cx, cy = centroid(layer.mask)
+        self.warp(layer, np.array([[scale, 0, cx * (1 - scale)], [0, scale, cy * (1 - scale)]]))
+
+    def every_layer(self) -> list[Layer]:
+        """Drawn layers and those still part of the background, each once."""
+        found = {id(layer): layer for layer in self.scene.layers}
+        for group in self.by_target.values():
+            found.update({id(layer): layer for layer in group})
+        return list(found.values())
+
+    # -- operations --------------------------------------------------------------------------
+
+    def apply(self, op: Operation) -> None:
+        handler = getattr(self, f"_{op.op}")
+        handler(op)
+
+    def _move(self, op: Move) -> None:
+        layers = self.layers(op.target)
+        if not layers:
+            return
+        for layer in layers:
+            self.cut(layer)
+        if op.to is not None:
+            dx, dy = self.offset_to(layers, op.to)
+        else:
+            dx, dy = op.dx * self.width, op.dy * self.height
+        self.translate(layers, dx, dy)
+
+    def _remove(self, op: Remove) -> None:
+        for layer in self.layers(op.target):
+            self.cut(layer)
+            self.scene.layers.remove(layer)
+        self.by_target[op.target.key] = []
+
+    def _resize(self, op: Resize) -> None:
+        for layer in self.layers(op.target):
+            self.cut(layer)
+            self.scale_about_centroid(layer, op.scale)
+
+    def _flip(self, op: Flip) -> None:
+        for layer in self.layers(op.target):
+            self.cut(layer)
+            cx, cy = centroid(layer.mask)
+            if op.axis == "horizontal":
+                matrix = np.array([[-1.0, 0, 2 * cx], [0, 1.0, 0]])
+            else:
+                matrix = np.array([[1.0, 0, 0], [0, -1.0, 2 * cy]])
+            self.warp(layer, matrix)
+
+    def _duplicate(self, op: Duplicate) -> None:
+        originals = self.layers(op.target)
+        if not originals:
+            return
+        copies = [replace(layer, cut=False) for layer in originals]
+        if op.dx or op.dy:
+            dx, dy = op.dx * self.width, op.dy * self.height
+        else:
+            dx, dy = self.beside(copies), 0.0
+        for copy in copies:
+            self.cut(copy, make_hole=False)
+        self.translate(copies, dx, dy)
+
+    def beside(self, layers: list[Layer]) -> float:
+        """Horizontal offset putting a copy next to the original, on the side with more room."""
+        union = np.logical_or.reduce([layer.placed_mask() for layer in layers])
+        x0, _, x1, _ = bbox(union)
+        step = (x1 - x0) + self.scene.params.duplicate_gap * self.width
+        return step if self.width - x1 >= x0 else -step
+
+    def _swap(self, op: Swap) -> None:
+        first, second = self.layers(op.target), self.layers(op.other)
+        if not first or not second:
+            return
+        (ax, ay), (bx, by) = self.group_center(first), self.group_center(second)
+        for layer in first + second:
+            self.cut(layer)
+        self.translate(first, bx - ax, by - ay)
+        self.translate(second, ax - bx, ay - by)
+
+    def _reorder(self, op: Reorder) -> None:
+        layers = self.layers(op.target)
+        for layer in layers:
+            # In place it covers its own footprint exactly, so nothing needs painting.
+            self.cut(layer, make_hole=False)
+            self.scene.layers.remove(layer)
+        if op.position == "front":
+            self.scene.layers.extend(layers)
+        else:
+            self.scene.layers[:0] = layers
+
+    def _insert(self, op: Insert) -> None:
+        foreign = self.stack.foreign[(op.source, op.target.key)]
+        layers = [
+            Layer(name=f"{op.target.key} from {op.source}", image=foreign.image, mask=m)
+            for m in foreign.masks
+            if m.any()
+        ]
+        if not layers:
+            return
+        for layer in layers:
+            if op.scale != 1.0:
+                self.scale_about_centroid(layer, op.scale)
+            self.cut(layer, make_hole=False)
+        if op.to is not None:
+            dx, dy = self.offset_to(layers, op.to)
+        else:
+            dx, dy = op.dx * self.width, op.dy * self.height
+        self.translate(layers, dx, dy)
+
+    def _pan(self, op: Pan) -> None:
+        # The camera moving right shows more of the right: content slides left.
+        dx, dy = -round(op.dx * self.width), -round(op.dy * self.height)
+        scene = self.scene
+        moved = shift(scene.background, dx, dy)
+        inside = shift(np.ones_like(scene.hole), dx, dy)
+        scene.background = np.where(inside[..., None], moved, scene.background)
+        border = dilate(~inside, scene.px(scene.params.border_dilation))
+        scene.hole = shift(scene.hole, dx, dy) | border
+        for layer in self.every_layer():
+            if layer.cut:
+                self.translate([layer], dx, dy)
+            else:
+                layer.image, layer.mask = scene.background, shift(layer.mask, dx, dy)
+
+    def _zoom_out(self, op: ZoomOut) -> None:
+        s = op.scale
+        cx, cy = self.width / 2, self.height / 2
+        matrix = np.array([[s, 0, cx * (1 - s)], [0, s, cy * (1 - s)]])
+        size = (self.width, self.height)
+        scene = self.scene
+        inside = (
+            cv2.warpAffine(np.full(scene.hole.shape, 255, np.uint8), matrix, size, flags=cv2.INTER_NEAREST)
+            > 127
+        )
+        shrunk = cv2.warpAffine(scene.background, matrix, size, flags=cv2.INTER_AREA)
+        scene.background = np.where(inside[..., None], shrunk, scene.background)
+        old_hole = cv2.warpAffine(scene.hole.astype(np.uint8) * 255, matrix, size) > 127
+        scene.hole = old_hole | dilate(~inside, scene.px(scene.params.border_dilation))
+        for layer in self.every_layer():
+            self.warp(layer, matrix)
+            layer.offset = (round(layer.offset[0] * s), round(layer.offset[1] * s))
+            if not layer.cut:
+                layer.image = scene.background
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return low if high < low else min(max(value, low), high)

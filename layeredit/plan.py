@@ -1,0 +1,248 @@
+"""The edit plan: the one schema spoken by planners, tools, engines and users.
+
+Coordinates follow DESIGN.md: ``dx``/``dy``/``to`` are fractions of the image width and height,
+image axes (+x right, +y down, ``(0, 0)`` top left); ``to`` is where the object's centre goes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Select = Literal["all", "largest", "smallest", "leftmost", "rightmost", "topmost", "bottommost", "index"]
+
+
+class PlanError(ValueError):
+    """An edit plan that does not validate; the message says what is wrong and where."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(_Strict):
+    """A phrase naming objects in the image, and which of the matches to use."""
+
+    phrase: str = Field(min_length=1, description="Noun phrase naming the object, e.g. 'red car'.")
+    select: Select | None = Field(
+        default=None, description="Which matches to use; omitted means the best-scoring one."
+    )
+    index: int | None = Field(
+        default=None, ge=0, description="With select='index': 0-based position, left to right."
+    )
+
+    @model_validator(mode="after")
+    def _index_goes_with_select(self) -> Target:
+        if not self.phrase.strip():
+            raise ValueError("target phrase is blank")
+        if self.select == "index" and self.index is None:
+            raise ValueError("select='index' needs an 'index' (0 = leftmost match)")
+        if self.index is not None and self.select != "index":
+            raise ValueError("'index' is only meaningful with select='index'")
+        return self
+
+    @property
+    def key(self) -> str:
+        """A stable identifier for this target (phrase plus selection)."""
+        if self.select is None:
+            return self.phrase
+        if self.select == "index":
+            return f"{self.phrase}[{self.index}]"
+        return f"{self.phrase}[{self.select}]"
+
+
+class Point(_Strict):
+    x: float = Field(ge=0.0, le=1.0, description="Fraction of the image width, 0 = left edge.")
+    y: float = Field(ge=0.0, le=1.0, description="Fraction of the image height, 0 = top edge.")
+
+
+Offset = Annotated[float, Field(gt=-1.0, lt=1.0)]
+
+
+class Move(_Strict):
+    """Move an object by (dx, dy) or so that its centre lands on ``to``."""
+
+    op: Literal["move"] = "move"
+    target: Target
+    dx: Offset = 0.0
+    dy: Offset = 0.0
+    to: Point | None = None
+
+    @model_validator(mode="after")
+    def _one_kind_of_motion(self) -> Move:
+        if self.to is not None and (self.dx or self.dy):
+            raise ValueError("give either 'to' or 'dx'/'dy', not both")
+        if self.to is None and not (self.dx or self.dy):
+            raise ValueError("a move needs a nonzero 'dx'/'dy' or a 'to' point")
+        return self
+
+
+class Remove(_Strict):
+    """Remove an object and paint in what was behind it."""
+
+    op: Literal["remove"] = "remove"
+    target: Target
+
+
+class Resize(_Strict):
+    """Scale an object about its centre (2.0 = twice as large)."""
+
+    op: Literal["resize"] = "resize"
+    target: Target
+    scale: float = Field(gt=0.0, le=10.0)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Resize:
+        if self.scale == 1.0:
+            raise ValueError("scale 1.0 leaves the object unchanged")
+        return self
+
+
+class Flip(_Strict):
+    """Mirror an object about its centre."""
+
+    op: Literal["flip"] = "flip"
+    target: Target
+    axis: Literal["horizontal", "vertical"] = "horizontal"
+
+
+class Duplicate(_Strict):
+    """Add a copy of an object offset by (dx, dy); (0, 0) places it beside the original."""
+
+    op: Literal["duplicate"] = "duplicate"
+    target: Target
+    dx: Offset = 0.0
+    dy: Offset = 0.0
+
+
+class Swap(_Strict):
+    """Exchange the positions of two objects (each goes to the other's centre)."""
+
+    op: Literal["swap"] = "swap"
+    target: Target
+    other: Target
+
+
+class Reorder(_Strict):
+    """Bring an object in front of, or send it behind, the other object layers."""
+
+    op: Literal["reorder"] = "reorder"
+    target: Target
+    position: Literal["front", "back"]
+
+
+class Pan(_Strict):
+    """Move the camera by (dx, dy); the newly exposed strip is painted."""
+
+    op: Literal["pan"] = "pan"
+    dx: Offset = 0.0
+    dy: Offset = 0.0
+
+    @model_validator(mode="after")
+    def _moves(self) -> Pan:
+        if not (self.dx or self.dy):
+            raise ValueError("a pan needs a nonzero 'dx' or 'dy'")
+        return self
+
+
+class ZoomOut(_Strict):
+    """Shrink the content about the centre to ``scale``; the new border is painted."""
+
+    op: Literal["zoom_out"] = "zoom_out"
+    scale: float = Field(gt=0.0, lt=1.0, description="Content size after zooming out, in (0, 1).")
+
+
+class Insert(_Strict):
+    """Cut ``target`` out of another image (``source``) and place it in this one.
+
+    The object keeps its relative position in the source image unless moved by ``dx``/``dy`` or
+    placed with ``to``; ``scale`` resizes it about its centre.
+    """
+
+    op: Literal["insert"] = "insert"
+    source: str = Field(min_length=1, description="Path of the image the object is taken from.")
+    target: Target
+    dx: Offset = 0.0
+    dy: Offset = 0.0
+    to: Point | None = None
+    scale: float = Field(default=1.0, gt=0.0, le=10.0)
+
+    @model_validator(mode="after")
+    def _one_kind_of_placement(self) -> Insert:
+        if self.to is not None and (self.dx or self.dy):
+            raise ValueError("give either 'to' or 'dx'/'dy', not both")
+        return self
+
+
+Operation = Annotated[
+    Move | Remove | Resize | Flip | Duplicate | Swap | Reorder | Pan | ZoomOut | Insert,
+    Field(discriminator="op"),
+]
+OP_NAMES: tuple[str, ...] = (
+    "move",
+    "remove",
+    "resize",
+    "flip",
+    "duplicate",
+    "swap",
+    "reorder",
+    "pan",
+    "zoom_out",
+    "insert",
+)
+
+
+class EditPlan(_Strict):
+    """An ordered list of operations, applied one after another."""
+
+    operations: list[Operation] = Field(min_length=1)
+
+    def targets(self) -> list[Target]:
+        """Every target the plan names in this image, in order, without repeats.
+
+        Insert targets are excluded: they name objects in their ``source`` image.
+        """
+        seen: dict[str, Target] = {}
+        for op in self.operations:
+            if isinstance(op, Insert):
+                continue
+            for target in (getattr(op, "target", None), getattr(op, "other", None)):
+                if target is not None:
+                    seen.setdefault(target.key, target)
+        return list(seen.values())
+
+    def to_json(self, indent: int | None = None) -> str:
+        return self.model_dump_json(indent=indent, exclude_none=True)
+
+    @classmethod
+    def parse(cls, data: str | bytes | dict[str, Any]) -> EditPlan:
+        """Validate a plan from JSON text or a dict, raising :class:`PlanError` with a clear message."""
+        try:
+            if isinstance(data, (str, bytes)):
+                data = json.loads(data)
+            return cls.model_validate(data)
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"edit plan is not valid JSON: {exc}") from None
+        except ValidationError as exc:
+            raise PlanError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One readable line per problem, each with where it is (``operations.0.scale``)."""
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "plan"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "union_tag_invalid":
+            message = f"unknown op {err['input'].get('op')!r}; known ops: {', '.join(OP_NAMES)}"
+        elif err["type"] == "union_tag_not_found":
+            message = f"operation has no 'op'; known ops: {', '.join(OP_NAMES)}"
+        problems.append(f"{where}: {message}")
+    return "invalid edit plan: " + "; ".join(problems)
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """JSON Schema of :class:`EditPlan`, for LLM structured output and tool calling."""
+    return EditPlan.model_json_schema()

@@ -1,0 +1,118 @@
+"""Binary mask utilities shared by the tools and the engines.
+
+Masks are ``numpy`` boolean arrays of shape ``(H, W)``. Sizes given in pixels "at 1024" are
+scaled to the image so that an edit behaves the same at any resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+MASK_THRESHOLD = 127
+
+
+class MaskError(ValueError):
+    """A mask file or array that cannot be used; the message says why and what to do."""
+
+
+def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a mask image (white = object) and binarise it at 127.
+
+    ``size`` is the (width, height) the mask must have, usually the edited image's.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MaskError(f"mask file not found: {path}")
+    if path.stat().st_size == 0:
+        raise MaskError(f"mask file is empty (0 bytes): {path}")
+    try:
+        with Image.open(path) as img:
+            gray = np.asarray(img.convert("L"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise MaskError(f"mask file is not a readable image: {path} ({exc})") from None
+    if size is not None and (gray.shape[1], gray.shape[0]) != tuple(size):
+        raise MaskError(
+            f"mask {path} is {gray.shape[1]}x{gray.shape[0]} but the image is "
+            f"{size[0]}x{size[1]}; masks must have the same size as the image"
+        )
+    return gray > MASK_THRESHOLD
+
+
+def scaled_px(px_at_1024: float, shape: tuple[int, ...]) -> int:
+    """A pixel size given for a 1024x1024 image, scaled to an image of ``shape`` (H, W, ...)."""
+    return max(1, round(px_at_1024 * (shape[0] * shape[1]) ** 0.5 / 1024))
+
+
+def dilate(mask: np.ndarray, px: int) -> np.ndarray:
+    """Grow a mask by ``px`` pixels (elliptical structuring element)."""
+    if px <= 0 or not mask.any():
+        return mask.copy()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+
+
+def centroid(mask: np.ndarray) -> tuple[float, float]:
+    """(x, y) centre of mass of a non-empty mask."""
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        raise MaskError("an empty mask has no centre")
+    return float(xs.mean()), float(ys.mean())
+
+
+def bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of a non-empty mask, x1/y1 exclusive."""
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        raise MaskError("an empty mask has no bounding box")
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def components(mask: np.ndarray, min_area: int = 1) -> list[np.ndarray]:
+    """Connected components of a mask (8-connected), left to right, each at least ``min_area``."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    found = [
+        (stats[i, cv2.CC_STAT_LEFT], labels == i)
+        for i in range(1, count)
+        if stats[i, cv2.CC_STAT_AREA] >= min_area
+    ]
+    return [part for _, part in sorted(found, key=lambda item: item[0])]
+
+
+def feather(mask: np.ndarray, px: int) -> np.ndarray:
+    """Soft alpha in [0, 1] from a binary mask: 1 inside, falling to 0 over ``px`` pixels outside."""
+    alpha = mask.astype(np.float32)
+    if px <= 0:
+        return alpha
+    # Blur a mask grown by half the feather so the ramp sits across the edge, not inside it.
+    grown = dilate(mask, px // 2).astype(np.float32)
+    blurred = cv2.GaussianBlur(grown, (0, 0), sigmaX=_feather_sigma(px), sigmaY=_feather_sigma(px))
+    return np.maximum(alpha, blurred)
+
+
+def feather_reach(px: int) -> int:
+    """How far outside the mask :func:`feather` can give nonzero alpha."""
+    if px <= 0:
+        return 0
+    # OpenCV's kernel for a float sigma reaches 4 sigma (8-bit images: 3 sigma) from the centre.
+    return px // 2 + math.ceil(4 * _feather_sigma(px)) + 1
+
+
+def _feather_sigma(px: int) -> float:
+    return max(px / 3.0, 0.5)
+
+
+def shift(array: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """Translate an array by whole pixels; what leaves the frame is cropped, new area is zero."""
+    out = np.zeros_like(array)
+    h, w = array.shape[:2]
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
+    src_y, dst_y = slice(max(0, -dy), h - max(0, dy)), slice(max(0, dy), h - max(0, -dy))
+    src_x, dst_x = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w - max(0, -dx))
+    out[dst_y, dst_x] = array[src_y, src_x]
+    return out
