@@ -1,0 +1,7 @@
+"""layeredit: edit photos from plain-language instructions."""
+
+from layeredit.api import edit, make_plan
+from layeredit.engine.base import EditResult
+from layeredit.plan import EditPlan, PlanError
+
+__all__ = ["EditPlan", "EditResult", "PlanError", "edit", "make_plan"]

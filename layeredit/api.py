@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from layeredit.agent import RulePlanner
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
@@ -29,6 +28,8 @@ def make_plan(instruction: str | EditPlan | Mapping[str, Any], image_size: tuple
         return instruction
     if isinstance(instruction, Mapping) or instruction.lstrip().startswith("{"):
         return EditPlan.parse(instruction if isinstance(instruction, str) else dict(instruction))
+    from layeredit.agent import RulePlanner  # the planner's grammar tables load on first use
+
     return RulePlanner().plan(instruction, image_size)
 
 

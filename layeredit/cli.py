@@ -7,11 +7,16 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
-from layeredit.api import Box, edit, make_plan
+from layeredit.api import Box, edit
+from layeredit.cli_options import build_params, dataclass_options
 from layeredit.engine.base import EditResult
+from layeredit.engine.pixel import PixelEngine
+from layeredit.engine.scene import SceneParams
+from layeredit.export import layer_file_stem, psd_export_available, write_ora, write_psd
 from layeredit.imageio import check_writable, load_image, save_image, write_atomically
 from layeredit.plan import EditPlan
 
@@ -79,12 +84,16 @@ def describe(plan: EditPlan) -> str:
 
 
 def write_layers(result: EditResult, folder: Path) -> list[Path]:
-    """Each layer as an RGBA PNG (background first) plus the plan as JSON."""
+    """Each layer as an RGBA PNG (background first), all of them as ``layers.ora`` and
+    ``layers.psd`` (when psd-tools is installed) for design tools, plus the plan as JSON."""
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for number, layer in enumerate(result.layers):
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in layer.name)
-        written.append(save_image(layer.rgba, folder / f"{number:02d}_{safe}.png"))
+    written = [
+        save_image(layer.rgba, folder / f"{layer_file_stem(number, layer.name)}.png")
+        for number, layer in enumerate(result.layers)
+    ]
+    written.append(write_ora(result.layers, folder / "layers.ora"))
+    if psd_export_available():
+        written.append(write_psd(result.layers, folder / "layers.psd"))
     plan_path = folder / "plan.json"
     write_atomically(plan_path, lambda handle: handle.write(result.plan.to_json(indent=2).encode()))
     written.append(plan_path)
@@ -130,9 +139,16 @@ def cli() -> None:
 @click.option(
     "--save-layers",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Also write every layer as an RGBA PNG, and the plan, into this folder.",
+    help="Also write every layer as an RGBA PNG, layers.psd, layers.ora and the plan into this folder.",
 )
 @click.option("--plan-only", is_flag=True, help="Print the edit plan as JSON and stop.")
+@click.option(
+    "--llm",
+    metavar="PROVIDER:MODEL",
+    help="Planner: 'rules' (offline, the default) or a LangChain chat model such as openai:gpt-4o-mini "
+    "(default from $LAYEREDIT_LLM).",
+)
+@dataclass_options(SceneParams)
 def edit_command(
     image: Path,
     instruction: str,
@@ -142,23 +158,31 @@ def edit_command(
     engine: str,
     save_layers: Path | None,
     plan_only: bool,
+    llm: str | None,
+    **tuning: Any,
 ) -> None:
     """Edit IMAGE as INSTRUCTION says, e.g. "move the cat left and remove the lamp"."""
     named = _parse_pairs(masks, "--mask", "cat=cat.png")
     parsed_boxes = _parse_boxes(boxes)
-    if plan_only:
+    plan: str | EditPlan = instruction
+    if plan_only or llm or os.environ.get("LAYEREDIT_LLM"):
+        from layeredit.agent.llm import plan_instruction
+
         pixels = load_image(image)
-        click.echo(make_plan(instruction, (pixels.shape[1], pixels.shape[0])).to_json(indent=2))
+        plan = plan_instruction(instruction, (pixels.shape[1], pixels.shape[0]), llm, pixels)
+    if plan_only:
+        click.echo(plan.to_json(indent=2))
         return
     if output is None:
         raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
     check_writable(output)
-    result = edit(image, instruction, masks=named, boxes=parsed_boxes, engine=engine)
+    params = build_params(SceneParams, tuning)
+    result = edit(image, plan, masks=named, boxes=parsed_boxes, engine=PixelEngine(params))
     save_image(result.image, output)
     click.echo(f"plan: {describe(result.plan)}", err=True)
     if save_layers is not None:
-        written = write_layers(result, save_layers)
-        click.echo(f"layers: {len(written) - 1} written to {save_layers}", err=True)
+        write_layers(result, save_layers)
+        click.echo(f"layers: {len(result.layers)} written to {save_layers}", err=True)
     click.echo(f"wrote {output} ({result.timings['total']:.2f} s)", err=True)
 
 
@@ -170,24 +194,117 @@ def edit_command(
     show_default=True,
     help="Image size WIDTHxHEIGHT, used to convert pixel amounts.",
 )
-def plan_command(instruction: str, size: str) -> None:
+@click.option(
+    "--llm",
+    metavar="PROVIDER:MODEL",
+    help="Planner: 'rules' (offline, the default) or a LangChain chat model such as openai:gpt-4o-mini "
+    "(default from $LAYEREDIT_LLM).",
+)
+def plan_command(instruction: str, size: str, llm: str | None) -> None:
     """Print the edit plan for INSTRUCTION as JSON.
 
     With INSTRUCTION '-', read one instruction per line from standard input and print one JSON
     plan per line ({"error": "..."} for a line that cannot be understood).
     """
+    from layeredit.agent.llm import plan_instruction
+
     image_size = _parse_size(size)
     if instruction != "-":
-        click.echo(make_plan(instruction, image_size).to_json(indent=2))
+        click.echo(plan_instruction(instruction, image_size, llm).to_json(indent=2))
         return
     for line in sys.stdin:
         text = line.strip()
         if not text:
             continue
         try:
-            click.echo(make_plan(text, image_size).to_json())
+            click.echo(plan_instruction(text, image_size, llm).to_json())
         except ValueError as exc:
             click.echo(json.dumps({"error": str(exc)}))
+
+
+@cli.command("chat")
+@click.argument("image", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Continue the chat session saved in this folder (IMAGE is then not needed).",
+)
+@click.option(
+    "--session-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to keep the new session in (default: IMAGE-STEM.chat in the current folder).",
+)
+@click.option(
+    "--mask",
+    "masks",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="Mask image for an object (white = object), e.g. --mask cat=cat.png. Repeatable.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["pixel", "designedit"]),
+    default="pixel",
+    show_default=True,
+    help="pixel: OpenCV inpainting, no weights; designedit: layered-latent diffusion.",
+)
+@click.option(
+    "--llm",
+    metavar="PROVIDER:MODEL",
+    help="Planner: 'rules' (offline, the default) or a LangChain chat model such as openai:gpt-4o-mini "
+    "(default from $LAYEREDIT_LLM).",
+)
+def chat_command(
+    image: Path | None,
+    resume: Path | None,
+    session_dir: Path | None,
+    masks: tuple[str, ...],
+    engine: str,
+    llm: str | None,
+) -> None:
+    """Edit IMAGE turn after turn; type 'help' for the commands. Reads lines from standard input."""
+    from layeredit.agent.chat import open_chat
+
+    named = _parse_pairs(masks, "--mask", "cat=cat.png")
+    if (image is None) == (resume is None):
+        raise click.UsageError("give either IMAGE (a new chat) or --resume DIR (continue a chat)")
+    open_chat(image, resume, session_dir, named, engine, llm)
+
+
+@cli.command("mcp")
+def mcp_command() -> None:
+    """Serve layeredit's tools (edit_image, segment_objects, plan_edit) to MCP clients over stdio."""
+    try:
+        from layeredit.tools.mcp_server import serve
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the MCP server needs the agent extra ({exc.name} is missing): pip install 'layeredit[agent]'"
+        ) from None
+    serve()
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option(
+    "--engine",
+    type=click.Choice(["pixel", "designedit"]),
+    default="pixel",
+    show_default=True,
+    help="pixel: OpenCV inpainting, no weights; designedit: layered-latent diffusion.",
+)
+def serve_command(host: str, port: int, engine: str) -> None:
+    """Run the web editor (open http://HOST:PORT/) and the REST API (docs at /docs)."""
+    try:
+        import uvicorn
+
+        from layeredit.server import create_app
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the server needs the server extra ({exc.name} is missing): pip install 'layeredit[server]'"
+        ) from None
+    click.echo(f"layeredit editor on http://{host}:{port}/ (API docs at /docs)", err=True)
+    uvicorn.run(create_app(engine=engine), host=host, port=port, log_level="info")
 
 
 def main() -> None:

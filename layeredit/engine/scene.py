@@ -41,11 +41,19 @@ from layeredit.tools.masks import bbox, centroid, dilate, feather_reach, scaled_
 class SceneParams:
     """Mask growth in pixels for a 1024x1024 image (DESIGN.md); scaled to the real size."""
 
-    hole_dilation: float = 20.0  # footprint of a removed or moved object
-    object_dilation: float = 10.0  # object layer mask
-    border_dilation: float = 30.0  # new strip of a pan or border of a zoom-out
-    feather: float = 6.0  # soft edge of pasted layers
-    duplicate_gap: float = 0.03  # gap between an auto-placed copy and its original, of the width
+    hole_dilation: float = field(
+        default=20.0, metadata={"help": "Growth of a removed or moved object's hole, px at 1024."}
+    )
+    object_dilation: float = field(
+        default=10.0, metadata={"help": "Growth of an object layer's mask, px at 1024."}
+    )
+    border_dilation: float = field(
+        default=30.0, metadata={"help": "Growth of the new strip of a pan or border of a zoom-out, px at 1024."}
+    )
+    feather: float = field(default=6.0, metadata={"help": "Soft edge of pasted layers, px at 1024."})
+    duplicate_gap: float = field(
+        default=0.03, metadata={"help": "Gap between a copy placed beside its original, of the width."}
+    )
 
 
 @dataclass
@@ -197,10 +205,11 @@ class _SceneBuilder:
         for layer in self.layers(op.target):
             self.cut(layer)
             cx, cy = centroid(layer.mask)
+            # Mirroring about a whole or half pixel maps pixels onto pixels, so flipping twice is exact.
             if op.axis == "horizontal":
-                matrix = np.array([[-1.0, 0, 2 * cx], [0, 1.0, 0]])
+                matrix = np.array([[-1.0, 0, round(2 * cx)], [0, 1.0, 0]])
             else:
-                matrix = np.array([[1.0, 0, 0], [0, -1.0, 2 * cy]])
+                matrix = np.array([[1.0, 0, 0], [0, -1.0, round(2 * cy)]])
             self.warp(layer, matrix)
 
     def _duplicate(self, op: Duplicate) -> None:
@@ -279,22 +288,21 @@ class _SceneBuilder:
                 layer.image, layer.mask = scene.background, shift(layer.mask, dx, dy)
 
     def _zoom_out(self, op: ZoomOut) -> None:
-        s = op.scale
-        cx, cy = self.width / 2, self.height / 2
-        matrix = np.array([[s, 0, cx * (1 - s)], [0, s, cy * (1 - s)]])
-        size = (self.width, self.height)
         scene = self.scene
-        inside = (
-            cv2.warpAffine(np.full(scene.hole.shape, 255, np.uint8), matrix, size, flags=cv2.INTER_NEAREST)
-            > 127
-        )
-        shrunk = cv2.warpAffine(scene.background, matrix, size, flags=cv2.INTER_AREA)
-        scene.background = np.where(inside[..., None], shrunk, scene.background)
-        old_hole = cv2.warpAffine(scene.hole.astype(np.uint8) * 255, matrix, size) > 127
+        new_w, new_h = max(1, round(op.scale * self.width)), max(1, round(op.scale * self.height))
+        x0, y0 = (self.width - new_w) // 2, (self.height - new_h) // 2
+        shrunk = cv2.resize(scene.background, (new_w, new_h), interpolation=cv2.INTER_AREA)
+        scene.background = scene.background.copy()
+        scene.background[y0 : y0 + new_h, x0 : x0 + new_w] = shrunk
+        inside = np.zeros_like(scene.hole)
+        inside[y0 : y0 + new_h, x0 : x0 + new_w] = True
+        sx, sy = new_w / self.width, new_h / self.height
+        matrix = np.array([[sx, 0, x0], [0, sy, y0]])
+        old_hole = cv2.warpAffine(scene.hole.astype(np.uint8) * 255, matrix, (self.width, self.height)) > 127
         scene.hole = old_hole | dilate(~inside, scene.px(scene.params.border_dilation))
         for layer in self.every_layer():
             self.warp(layer, matrix)
-            layer.offset = (round(layer.offset[0] * s), round(layer.offset[1] * s))
+            layer.offset = (round(layer.offset[0] * sx), round(layer.offset[1] * sy))
             if not layer.cut:
                 layer.image = scene.background
 

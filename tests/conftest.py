@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from layeredit.imageio import load_image
+from layeredit.tools.masks import load_mask
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+EXAMPLES = SHARED / "data" / "designedit_examples"
+SAMPLES = REPO / "layeredit" / "samples"
+
+
+def example(relative: str) -> Path:
+    path = EXAMPLES / relative
+    if not path.exists():
+        pytest.skip(f"shared example {path} is missing (shared/ must sit beside the repository)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def soccer() -> tuple[np.ndarray, np.ndarray]:
+    """A 512x512 photo and the mask of the boy in it (bundled sample)."""
+    image = load_image(SAMPLES / "soccer" / "image.jpg")
+    return image, load_mask(SAMPLES / "soccer" / "boy.jpg")
+
+
+@pytest.fixture(scope="session")
+def pikachu() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A 512x512 photo with masks of the sunglasses, the apple and Pikachu (bundled sample)."""
+    folder = SAMPLES / "pikachu"
+    masks = {name: load_mask(folder / f"{name}.jpg") for name in ("sunglasses", "apple", "pikachu")}
+    return load_image(folder / "image.jpg"), masks
