@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +16,8 @@ from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
 from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
-from layeredit.tools.masks import load_mask
+from layeredit.tools.auto import AutomaticResolver
+from layeredit.tools.masks import MASK_THRESHOLD, MaskError, load_mask
 from layeredit.tools.resolve import MaskResolver, NamedMasks, box_mask, head_noun
 
 MaskLike = str | Path | Image.Image | np.ndarray
@@ -33,22 +35,32 @@ def make_plan(instruction: str | EditPlan | Mapping[str, Any], image_size: tuple
     return RulePlanner().plan(instruction, image_size)
 
 
+def mask_array(mask: MaskLike) -> np.ndarray:
+    """A boolean mask from a path, a PIL image or an array (white or True = object)."""
+    if isinstance(mask, (str, Path)):
+        return load_mask(mask)
+    if isinstance(mask, Image.Image):
+        return np.asarray(mask.convert("L")) > MASK_THRESHOLD
+    array = np.asarray(mask)
+    if array.ndim == 3:
+        array = array.max(axis=2)
+    return array > MASK_THRESHOLD if array.dtype == np.uint8 else array.astype(bool)
+
+
 def named_masks(
-    masks: Mapping[str, MaskLike] | None, boxes: Mapping[str, Box] | None, size: tuple[int, int]
+    masks: Mapping[str, MaskLike] | None,
+    boxes: Mapping[str, Box] | None,
+    size: tuple[int, int],
+    fallback: MaskResolver | None = None,
 ) -> NamedMasks:
-    """User-given masks and boxes by name; boxes become filled rectangles on a ``size`` canvas."""
-    loaded: dict[str, np.ndarray] = {}
-    for name, mask in (masks or {}).items():
-        if isinstance(mask, (str, Path)):
-            loaded[name] = load_mask(mask)
-        elif isinstance(mask, Image.Image):
-            loaded[name] = np.asarray(mask.convert("L")) > 127
-        else:
-            array = np.asarray(mask)
-            loaded[name] = array > 127 if array.dtype == np.uint8 else array.astype(bool)
+    """User-given masks and boxes by name; boxes become filled rectangles on a ``size`` canvas.
+
+    Targets without a mask of their own go to ``fallback``.
+    """
+    loaded = {name: mask_array(mask) for name, mask in (masks or {}).items()}
     for name, box in (boxes or {}).items():
         loaded[name] = box_mask(box, size)
-    return NamedMasks(loaded)
+    return NamedMasks(loaded, fallback)
 
 
 def check_names_used(names: NamedMasks, plan: EditPlan) -> None:
@@ -65,16 +77,21 @@ def check_names_used(names: NamedMasks, plan: EditPlan) -> None:
         )
 
 
-def resolve_engine(engine: str | Engine) -> Engine:
-    if not isinstance(engine, str):
-        return engine
-    if engine == "pixel":
+@functools.lru_cache(maxsize=4)
+def shared_engine(name: str = "pixel", model: str | None = None, device: str | None = None) -> Engine:
+    """One engine per (name, model, device) per process, so weights load once and caches persist."""
+    if name == "pixel":
         return PixelEngine()
-    if engine == "designedit":
-        from layeredit.engine.designedit import DesignEditEngine
+    if name == "designedit":
+        from layeredit.engine.designedit import DEFAULT_MODEL, DesignEditEngine
 
-        return DesignEditEngine.from_pretrained()
-    raise ValueError(f"unknown engine {engine!r}; choose 'pixel' or 'designedit'")
+        return DesignEditEngine.from_pretrained(model or DEFAULT_MODEL, device)
+    raise ValueError(f"unknown engine {name!r}; choose 'pixel' or 'designedit'")
+
+
+def resolve_engine(engine: str | Engine) -> Engine:
+    """An engine instance from a name (shared per process) or the instance itself."""
+    return shared_engine(engine) if isinstance(engine, str) else engine
 
 
 def edit(
@@ -83,13 +100,17 @@ def edit(
     masks: Mapping[str, MaskLike] | None = None,
     boxes: Mapping[str, Box] | None = None,
     engine: str | Engine = "pixel",
+    refine_mask: MaskLike | None = None,
+    resolver: MaskResolver | None = None,
     progress: ProgressCallback | None = None,
 ) -> EditResult:
     """Edit ``image`` as ``instruction`` says.
 
     ``masks`` maps object names to masks (paths, PIL images or arrays; white = object) and
     ``boxes`` maps names to (x0, y0, x1, y1) boxes; a target uses the mask named like its phrase
-    or its head noun ("red car" → "car").
+    or its head noun ("red car" → "car"). ``engine`` is "pixel", "designedit" (SDXL, loaded
+    once per process) or an engine instance. ``refine_mask`` marks features beside a removed
+    object that must not be copied into its hole (used by the designedit engine).
     Returns the edited image with the plan, the layers and per-stage timings.
     """
     start = time.perf_counter()
@@ -99,13 +120,20 @@ def edit(
     timings = {"plan": time.perf_counter() - start}
 
     start = time.perf_counter()
-    names = named_masks(masks, boxes, size)
+    names = named_masks(masks, boxes, size, resolver or AutomaticResolver())
     check_names_used(names, plan)
 
     def load_source(path: str) -> tuple[np.ndarray, MaskResolver]:
         return load_image(path), names
 
     stack = LayerStack.build(pixels, plan, names, load_source)
+    if refine_mask is not None:
+        stack.refine_mask = mask_array(refine_mask)
+        if stack.refine_mask.shape != pixels.shape[:2]:
+            raise MaskError(
+                f"refine mask is {stack.refine_mask.shape[1]}x{stack.refine_mask.shape[0]} but the image "
+                f"is {size[0]}x{size[1]}; masks must have the same size as the image"
+            )
     timings["masks"] = time.perf_counter() - start
 
     result = resolve_engine(engine).run(stack, plan, progress)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +15,22 @@ import click
 
 from layeredit.api import Box, edit
 from layeredit.cli_options import build_params, dataclass_options
-from layeredit.engine.base import EditResult
+from layeredit.engine.base import EditResult, Engine, ProgressCallback
+from layeredit.engine.designedit.config import DEFAULT_MODEL, DesignEditConfig
+from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
 from layeredit.engine.scene import SceneParams
 from layeredit.export import layer_file_stem, psd_export_available, write_ora, write_psd
 from layeredit.imageio import check_writable, load_image, save_image, write_atomically
 from layeredit.plan import EditPlan
+from layeredit.tools.auto import (
+    DEFAULT_BOX_THRESHOLD,
+    DEFAULT_GROUNDING_MODEL,
+    DEFAULT_SAM_MODEL,
+    DEFAULT_TEXT_THRESHOLD,
+    AutomaticResolver,
+    how_to_get,
+)
 
 
 def _parse_pairs(values: tuple[str, ...], flag: str, example: str) -> dict[str, str]:
@@ -106,6 +118,69 @@ def cli() -> None:
     """Edit photos from plain-language instructions."""
 
 
+PERCEPTION_FLAGS = ("grounding_model", "sam_model", "box_threshold", "text_threshold")
+
+
+def perception_options(command: Callable) -> Callable:
+    """Flags for the models that find objects named without a mask.
+
+    The command receives them together as ``finding``, keyword arguments of AutomaticResolver.
+    """
+
+    @functools.wraps(command)
+    def with_finding(**options: Any) -> Any:
+        finding = {flag: options.pop(flag) for flag in PERCEPTION_FLAGS}
+        return command(finding=finding, **options)
+
+    unit = click.FloatRange(0.0, 1.0)
+    for option in (
+        click.option("--text-threshold", type=unit, default=DEFAULT_TEXT_THRESHOLD, show_default=True,
+                     help="Least confidence that a detected box is the phrase."),
+        click.option("--box-threshold", type=unit, default=DEFAULT_BOX_THRESHOLD, show_default=True,
+                     help="Least confidence for a detected box."),
+        click.option("--sam-model", metavar="ID_OR_PATH",
+                     help=f"Segment Anything: hub id, local folder or .pth [default: {DEFAULT_SAM_MODEL}]."),
+        click.option("--grounding-model", metavar="ID_OR_PATH",
+                     help=f"Text-grounding detector: hub id or folder [default: {DEFAULT_GROUNDING_MODEL}]."),
+    ):  # fmt: skip
+        with_finding = option(with_finding)
+    return with_finding
+
+
+def build_engine(
+    name: str, model: str | None, device: str | None, refine_mask: Path | None, tuning: dict[str, Any]
+) -> Engine:
+    """The engine the options ask for; diffusion-only options with the pixel engine are a mistake."""
+    params = build_params(SceneParams, tuning)
+    if name == "pixel":
+        diffusion_only = [
+            f"--{flag.replace('_', '-')}"
+            for flag, value in {"model": model, "refine_mask": refine_mask, **tuning}.items()
+            if value is not None and not hasattr(params, flag)
+        ]
+        if diffusion_only:
+            raise click.UsageError(f"{', '.join(diffusion_only)} only apply to --engine designedit")
+        return PixelEngine(params)
+    config = build_params(DesignEditConfig, tuning)
+    return DeferredDesignEdit(model or DEFAULT_MODEL, device, config, params)
+
+
+class DeferredDesignEdit:
+    """Loads the diffusion model on first use, so bad input is reported before minutes of loading."""
+
+    name = "designedit"
+
+    def __init__(self, model: str, device: str | None, config: DesignEditConfig, params: SceneParams):
+        self.model, self.device, self.config, self.params = model, device, config, params
+
+    def run(self, stack: LayerStack, plan: EditPlan, progress: ProgressCallback | None = None) -> EditResult:
+        from layeredit.engine.designedit import DesignEditEngine, load_pipeline
+
+        pipe = load_pipeline(self.model, self.device)
+        engine = DesignEditEngine(pipe, self.config, model_id=self.model, params=self.params)
+        return engine.run(stack, plan, progress)
+
+
 @cli.command("edit")
 @click.argument("image", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("instruction")
@@ -148,7 +223,22 @@ def cli() -> None:
     help="Planner: 'rules' (offline, the default) or a LangChain chat model such as openai:gpt-4o-mini "
     "(default from $LAYEREDIT_LLM).",
 )
+@click.option(
+    "--model",
+    metavar="ID_OR_PATH",
+    help=f"designedit: diffusers model, hub id or local folder [default: {DEFAULT_MODEL}].",
+)
+@click.option(
+    "--device", help="Torch device for the models, such as cuda, cuda:1 or cpu [default: cuda if available]."
+)
+@click.option(
+    "--refine-mask",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="designedit: mask of features beside a removed object (e.g. lettering) to keep out of its hole.",
+)
+@perception_options
 @dataclass_options(SceneParams)
+@dataclass_options(DesignEditConfig)
 def edit_command(
     image: Path,
     instruction: str,
@@ -159,9 +249,13 @@ def edit_command(
     save_layers: Path | None,
     plan_only: bool,
     llm: str | None,
+    model: str | None,
+    device: str | None,
+    refine_mask: Path | None,
+    finding: dict[str, Any],
     **tuning: Any,
 ) -> None:
-    """Edit IMAGE as INSTRUCTION says, e.g. "move the cat left and remove the lamp"."""
+    """Edit IMAGE as INSTRUCTION says ("move the cat left and remove the lamp")."""
     named = _parse_pairs(masks, "--mask", "cat=cat.png")
     parsed_boxes = _parse_boxes(boxes)
     plan: str | EditPlan = instruction
@@ -176,8 +270,11 @@ def edit_command(
     if output is None:
         raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
     check_writable(output)
-    params = build_params(SceneParams, tuning)
-    result = edit(image, plan, masks=named, boxes=parsed_boxes, engine=PixelEngine(params))
+    runner = build_engine(engine, model, device, refine_mask, tuning)
+    finder = AutomaticResolver(device=device, **finding)
+    result = edit(
+        image, plan, masks=named, boxes=parsed_boxes, engine=runner, refine_mask=refine_mask, resolver=finder
+    )
     save_image(result.image, output)
     click.echo(f"plan: {describe(result.plan)}", err=True)
     if save_layers is not None:
@@ -283,6 +380,45 @@ def mcp_command() -> None:
     serve()
 
 
+@cli.command("segment")
+@click.argument("image", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("phrases", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for one mask PNG per phrase and overlay.png.",
+)
+@perception_options
+@click.option("--device", help="Torch device, such as cuda or cpu [default: cuda if available].")
+def segment_command(
+    image: Path, phrases: tuple[str, ...], out_dir: Path, finding: dict[str, Any],
+    device: str | None,
+) -> None:  # fmt: skip
+    """Find each PHRASE in IMAGE ("cat", "the lamp on the left") and write its mask.
+
+    overlay.png shows what was picked: boxes, labels, scores and tinted masks.
+    """
+    from layeredit.agent import RulePlanner
+    from layeredit.tools.segment import segment_image
+
+    load_image(image)  # a bad image is reported before any model loads
+    finder = AutomaticResolver(device=device, **finding)
+    if finder.missing_models():
+        raise LookupError(f"segmenting by name needs the models: {how_to_get(finder.missing_models())}")
+    targets = [RulePlanner().target(phrase) for phrase in phrases]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = segment_image(image, targets, out_dir, finder)
+    for key, path in result.masks.items():
+        click.echo(f"{key}: {path}")
+    if result.overlay is not None:
+        click.echo(f"overlay: {result.overlay}")
+    if result.missing:
+        raise LookupError("; ".join(result.missing.values()))
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port.")
@@ -293,7 +429,9 @@ def mcp_command() -> None:
     show_default=True,
     help="pixel: OpenCV inpainting, no weights; designedit: layered-latent diffusion.",
 )
-def serve_command(host: str, port: int, engine: str) -> None:
+@perception_options
+@click.option("--device", help="Torch device, such as cuda or cpu [default: cuda if available].")
+def serve_command(host: str, port: int, engine: str, finding: dict[str, Any], device: str | None) -> None:
     """Run the web editor (open http://HOST:PORT/) and the REST API (docs at /docs)."""
     try:
         import uvicorn
@@ -304,7 +442,11 @@ def serve_command(host: str, port: int, engine: str) -> None:
             f"the server needs the server extra ({exc.name} is missing): pip install 'layeredit[server]'"
         ) from None
     click.echo(f"layeredit editor on http://{host}:{port}/ (API docs at /docs)", err=True)
-    uvicorn.run(create_app(engine=engine), host=host, port=port, log_level="info")
+    finder = AutomaticResolver(device=device, **finding)
+    text_resolver = None if finder.missing_models() else finder
+    uvicorn.run(
+        create_app(engine=engine, text_resolver=text_resolver), host=host, port=port, log_level="info"
+    )
 
 
 def main() -> None:

@@ -24,6 +24,8 @@ def _option_type(annotation: Any) -> Any:
 def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
     """Add ``--field-name`` for each field of ``cls`` (bools as ``--name/--no-name``).
 
+    A field's ``metadata["flag"]`` overrides the flag name, its ``metadata["help"]`` is the help.
+
     Unset flags arrive as None so the dataclass default stays the single source of truth.
     """
     hints = typing.get_type_hints(cls)
@@ -32,9 +34,11 @@ def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callab
         for field in reversed(dataclasses.fields(cls)):
             if field.name in skip:
                 continue
-            flag = field.name.replace("_", "-")
+            flag = field.metadata.get("flag", field.name.replace("_", "-"))
             kind = _option_type(hints[field.name])
-            help_text = f"{field.metadata.get('help', '')} [default: {field.default}]"
+            help_text = field.metadata.get("help", "")
+            if field.default is not None:
+                help_text += f" [default: {field.default}]"
             if kind is bool:
                 option = click.option(f"--{flag}/--no-{flag}", field.name, default=None, help=help_text)
             else:

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from layeredit.imageio import load_image
-from layeredit.tools.masks import load_mask
+# Tests never reach the network: a hub id that is not cached fails at once instead of retrying.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from layeredit.imageio import load_image  # noqa: E402
+from layeredit.tools.masks import load_mask  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

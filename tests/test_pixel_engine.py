@@ -251,3 +251,14 @@ def test_scene_of_several_operations_on_one_object(soccer):
     (layer,) = scene.drawn
     assert layer.offset == (round(0.1 * 512), -round(0.1 * 512))
     assert np.array_equal(scene.hole, dilate(boy, scaled_px(20, image.shape)))
+
+
+def test_edited_region_covers_the_soft_edge_of_an_object_pushed_out_of_frame():
+    # The grown mask is shifted with the layer; growing after the shift missed the edge that
+    # the part outside the frame leaves just inside the border.
+    image = np.full((512, 512, 3), 90, np.uint8)
+    image[:, ::7] = 200
+    mask = np.zeros((512, 512), bool)
+    mask[100:300, 46:51] = True
+    result = run(image, {"post": mask}, {"op": "move", "target": {"phrase": "post"}, "dx": -0.1})
+    assert not changed(result.image, image)[~result.scene.edited_region()].any()

@@ -889,6 +889,18 @@ class RulePlanner:
             ) from None
 
 
+    def target(self, phrase: str) -> Target:
+        """The target a noun phrase names: "the lamp on the left" → lamp, leftmost.
+
+        Read with the same grammar as an instruction's object, so selectors mean the same
+        everywhere; text that is not one noun phrase raises :class:`PlannerError`.
+        """
+        operations = self.plan(f"remove {phrase}", (1, 1)).operations
+        if len(operations) != 1 or not isinstance(operations[0], Remove):
+            raise PlannerError(f'"{phrase}" is not one object; name one object per phrase')
+        return operations[0].target
+
+
 class _Session:
     """The state of reading one instruction: the drafts so far and what pronouns refer to."""
 

@@ -48,7 +48,8 @@ class SceneParams:
         default=10.0, metadata={"help": "Growth of an object layer's mask, px at 1024."}
     )
     border_dilation: float = field(
-        default=30.0, metadata={"help": "Growth of the new strip of a pan or border of a zoom-out, px at 1024."}
+        default=30.0,
+        metadata={"help": "Growth of the new strip of a pan or border of a zoom-out, px at 1024."},
     )
     feather: float = field(default=6.0, metadata={"help": "Soft edge of pasted layers, px at 1024."})
     duplicate_gap: float = field(
@@ -80,6 +81,7 @@ class Scene:
     hole: np.ndarray  # H x W bool, background pixels to paint
     layers: list[Layer]  # bottom to top; only cut layers are drawn
     params: SceneParams = field(default_factory=SceneParams)
+    refine: np.ndarray | None = None  # H x W bool, joins the key mask early on (artifact suppression)
 
     def px(self, size_at_1024: float) -> int:
         return scaled_px(size_at_1024, self.source.shape)
@@ -93,7 +95,9 @@ class Scene:
         region = self.hole.copy()
         reach = self.px(self.params.object_dilation) + feather_reach(self.px(self.params.feather))
         for layer in self.drawn:
-            region |= dilate(layer.placed_mask(), reach)
+            # Grow before shifting, as pasting does: a part pushed out of the frame still leaves
+            # its soft edge inside it.
+            region |= shift(dilate(layer.mask, reach), *layer.offset)
         return region
 
 
@@ -115,6 +119,7 @@ class _SceneBuilder:
             hole=np.zeros(stack.image.shape[:2], dtype=bool),
             layers=[],
             params=params,
+            refine=stack.refine_mask,
         )
         self.by_target: dict[str, list[Layer]] = {
             key: [Layer(name=key, image=stack.image, mask=m) for m in masks if m.any()]
@@ -281,6 +286,8 @@ class _SceneBuilder:
         scene.background = np.where(inside[..., None], moved, scene.background)
         border = dilate(~inside, scene.px(scene.params.border_dilation))
         scene.hole = shift(scene.hole, dx, dy) | border
+        if scene.refine is not None:
+            scene.refine = shift(scene.refine, dx, dy)
         for layer in self.every_layer():
             if layer.cut:
                 self.translate([layer], dx, dy)
@@ -300,6 +307,10 @@ class _SceneBuilder:
         matrix = np.array([[sx, 0, x0], [0, sy, y0]])
         old_hole = cv2.warpAffine(scene.hole.astype(np.uint8) * 255, matrix, (self.width, self.height)) > 127
         scene.hole = old_hole | dilate(~inside, scene.px(scene.params.border_dilation))
+        if scene.refine is not None:
+            scene.refine = (
+                cv2.warpAffine(scene.refine.astype(np.uint8) * 255, matrix, (self.width, self.height)) > 127
+            )
         for layer in self.every_layer():
             self.warp(layer, matrix)
             layer.offset = (round(layer.offset[0] * sx), round(layer.offset[1] * sy))

@@ -116,3 +116,55 @@ def shift(array: np.ndarray, dx: int, dy: int) -> np.ndarray:
     src_x, dst_x = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w - max(0, -dx))
     out[dst_y, dst_x] = array[src_y, src_x]
     return out
+
+
+# Growth per role in pixels at 1024 (DESIGN.md): an object layer's mask, the hole a removed or
+# moved object leaves, and the new border of a pan or zoom-out.
+ROLE_DILATION_AT_1024: dict[str, float] = {"object": 10.0, "hole": 20.0, "border": 30.0}
+
+# Segmenter output clean-up, as fractions of the image area: a 1024x1024 image fills holes up to
+# ~1000 px (about 32x32) and drops specks under ~500 px (about 22x22).
+MAX_HOLE_FRACTION = 0.001
+MIN_SPECK_FRACTION = 0.0005
+
+
+def dilate_for_role(mask: np.ndarray, role: str) -> np.ndarray:
+    """Grow a mask by the DESIGN.md size for ``role`` ("object", "hole" or "border"), scaled to it."""
+    if role not in ROLE_DILATION_AT_1024:
+        raise ValueError(f"unknown mask role {role!r}; choose one of {', '.join(ROLE_DILATION_AT_1024)}")
+    return dilate(mask, scaled_px(ROLE_DILATION_AT_1024[role], mask.shape))
+
+
+def fill_holes(mask: np.ndarray, max_area: int) -> np.ndarray:
+    """Fill enclosed background regions of at most ``max_area`` pixels."""
+    # Background is 4-connected where the 8-connected foreground encloses it.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    h, w = mask.shape
+    filled = mask.copy()
+    for i in range(1, count):
+        x, y, bw, bh, area = stats[i]
+        touches_border = x == 0 or y == 0 or x + bw == w or y + bh == h
+        if not touches_border and area <= max_area:
+            filled[labels == i] = True
+    return filled
+
+
+def drop_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
+    """Remove 8-connected parts smaller than ``min_area``; the largest part always stays."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask.copy()
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.flatnonzero(areas >= min(min_area, areas.max())) + 1
+    return np.isin(labels, keep)
+
+
+def clean_mask(
+    mask: np.ndarray,
+    max_hole_fraction: float = MAX_HOLE_FRACTION,
+    min_speck_fraction: float = MIN_SPECK_FRACTION,
+) -> np.ndarray:
+    """A segmenter mask without pinholes and stray specks; sizes are fractions of the image area."""
+    area = mask.shape[0] * mask.shape[1]
+    without_specks = drop_specks(mask, round(min_speck_fraction * area))
+    return fill_holes(without_specks, round(max_hole_fraction * area))

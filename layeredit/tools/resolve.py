@@ -35,11 +35,13 @@ class NamedMasks:
 
     A target matches a name equal to its phrase, else to its head noun ("red car" → "car").
     A mask with several separate blobs holds several objects: the target's ``select`` picks among
-    them ("the ball on the left"); without ``select`` the whole mask is one object.
+    them ("the ball on the left"); without ``select`` the whole mask is one object. Targets with no
+    mask of their own go to ``fallback`` (e.g. automatic detection) when there is one.
     """
 
-    def __init__(self, masks: Mapping[str, np.ndarray]):
+    def __init__(self, masks: Mapping[str, np.ndarray], fallback: MaskResolver | None = None):
         self.masks = {name.strip().lower(): mask for name, mask in masks.items()}
+        self.fallback = fallback  # finds the targets no mask is named for
 
     def lookup(self, target: Target) -> np.ndarray | None:
         phrase = target.phrase.strip().lower()
@@ -50,6 +52,8 @@ class NamedMasks:
 
     def resolve(self, image: np.ndarray, target: Target) -> list[np.ndarray]:
         mask = self.lookup(target)
+        if mask is None and self.fallback is not None:
+            return self.fallback.resolve(image, target)
         if mask is None:
             known = ", ".join(sorted(self.masks)) or "none"
             raise TargetNotFoundError(

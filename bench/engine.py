@@ -1,0 +1,159 @@
+"""Speed and memory of the DesignEdit engine on CPU with a mid-size random-weight SDXL-shaped model.
+
+Run: .venv/bin/python bench/engine.py [--steps 20] [--resolution 256]
+
+Prints seconds, UNet calls and peak resident memory per edit (remove / move / 3-layer), and the
+ratio of one of our denoising steps to one step of the plain diffusers pipeline on the same model
+and size: key-masked steps (2 rows: masked + unmasked) against classifier-free-guidance steps
+(2 rows), single-row steps against guidance-free steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from layeredit.engine.designedit import DesignEditConfig, DesignEditEngine  # noqa: E402
+from layeredit.engine.layers import LayerStack, fit_to_canvas  # noqa: E402
+from layeredit.engine.scene import compile_scene  # noqa: E402
+from layeredit.imageio import load_image  # noqa: E402
+from layeredit.plan import EditPlan  # noqa: E402
+from layeredit.tools.masks import load_mask  # noqa: E402
+from tests.tiny_models import tiny_scheduler, tiny_tokenizer, tiny_unet, tiny_vae  # noqa: E402
+
+EXAMPLES = REPO.parent / "shared" / "data" / "designedit_examples"
+
+
+def mid_size_sdxl(workdir: Path):
+    from diffusers import StableDiffusionXLPipeline
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    from tests.tiny_models import _text_config
+
+    torch.manual_seed(0)
+    tokenizer = tiny_tokenizer(workdir / "tokenizer")
+    return StableDiffusionXLPipeline(
+        vae=tiny_vae((32, 64, 128, 128)),
+        unet=tiny_unet(sdxl=True, block_out_channels=(64, 128, 256), layers_per_block=2, sample_size=64),
+        scheduler=tiny_scheduler(),
+        text_encoder=CLIPTextModel(_text_config(len(tokenizer), projection=False)),
+        text_encoder_2=CLIPTextModelWithProjection(_text_config(len(tokenizer), projection=True)),
+        tokenizer=tokenizer, tokenizer_2=tokenizer,
+    )
+
+
+class PeakRss:
+    """Peak resident memory of this process while the block runs, sampled every 5 ms."""
+
+    def __enter__(self) -> PeakRss:
+        self.peak = self.start = _rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, _rss())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def edits() -> dict[str, tuple[LayerStack, EditPlan]]:
+    image = load_image(EXAMPLES / "moving/01_ball/0.jpg")
+    ball = LayerStack(image=image, objects={"ball": [load_mask(EXAMPLES / "moving/01_ball/mask0.jpg")]})
+    foreign = {}
+    for source, mask in (("layer/03_text/01.jpg", "layer/03_text/mask1.jpg"),
+                         ("layer/01_horse/00.jpg", "layer/01_horse/mask0.jpg")):
+        masks = [load_mask(EXAMPLES / mask)]
+        foreign[(source, "thing")] = fit_to_canvas(load_image(EXAMPLES / source), masks, ball.size)
+    three = LayerStack(image=image, objects=ball.objects, foreign=foreign)
+    move = {"op": "move", "target": {"phrase": "ball"}, "dx": -0.2, "dy": 0.1}
+    return {
+        "remove": (ball, EditPlan.parse({"operations": [{"op": "remove", "target": {"phrase": "ball"}}]})),
+        "move": (ball, EditPlan.parse({"operations": [move]})),
+        "3-layer": (three, EditPlan.parse({"operations": [
+            move,
+            {"op": "insert", "source": "layer/03_text/01.jpg", "target": {"phrase": "thing"}, "dx": 0.1},
+            {"op": "insert", "source": "layer/01_horse/00.jpg", "target": {"phrase": "thing"}, "dx": -0.1},
+        ]})),
+    }
+
+
+def plain_step_seconds(pipe, steps: int, size: int, guidance: float) -> float:
+    marks: list[float] = []
+
+    def mark(_pipe, _step, _timestep, kwargs):
+        marks.append(time.perf_counter())
+        return kwargs
+
+    start = time.perf_counter()
+    pipe(prompt="", num_inference_steps=steps, guidance_scale=guidance, height=size, width=size,
+         output_type="latent", callback_on_step_end=mark)
+    return statistics.median(np.diff([start, *marks]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--resolution", type=int, default=256)
+    args = parser.parse_args()
+
+    pipe = mid_size_sdxl(Path(tempfile.mkdtemp()))
+    pipe.set_progress_bar_config(disable=True)
+    unet_params = sum(p.numel() for p in pipe.unet.parameters()) / 1e6
+    config = DesignEditConfig(steps=args.steps, resolution=args.resolution, progress_bar=False)
+    print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}; SDXL-shaped random UNet "
+          f"{unet_params:.1f} M parameters; {args.resolution}x{args.resolution} (latent "
+          f"{args.resolution // 8}^2), {args.steps} steps\n")
+
+    print("| edit | seconds | invert s | denoise s | decode s | unet_calls | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    step_times: dict[int, list[float]] = {1: [], 2: []}
+    key_masked_last = min(config.key_mask_last, config.fusion_step)
+    for name, (stack, plan) in edits().items():
+        engine = DesignEditEngine(pipe, config, model_id="random mid-size SDXL")
+        marks: list[float] = []  # end of every denoising step
+        start = time.perf_counter()
+        with PeakRss() as memory:
+            scene = compile_scene(stack, plan, engine.params)
+            rendering = engine.render(scene, on_step=lambda _step, _latents, marks=marks: marks.append(
+                time.perf_counter()))
+        total = time.perf_counter() - start
+        durations = np.diff(marks)  # durations[j] is step j + 2
+        step_times[2].extend(durations[: key_masked_last - 1])  # steps 2..K: masked + unmasked rows
+        step_times[1].extend(durations[config.fusion_step - 1 :])  # steps F+1..N: the canvas
+        t = rendering.timings
+        print(f"| {name} | {total:.1f} | {t['invert']:.1f} | {t['denoise']:.1f} | {t['decode']:.1f} | "
+              f"{rendering.stats['unet_calls']} | {(memory.peak - memory.start) / 2**20:.0f} |")
+
+    cfg_step = plain_step_seconds(pipe, args.steps, args.resolution, guidance=7.5)
+    plain_step = plain_step_seconds(pipe, args.steps, args.resolution, guidance=1.0)
+    ours_two, ours_one = statistics.median(step_times[2]), statistics.median(step_times[1])
+    print("\n| step | ours s | plain diffusers s | ratio |\n|---|---|---|---|")
+    print(f"| 2 rows (key-masked vs CFG) | {ours_two:.3f} | {cfg_step:.3f} | {ours_two / cfg_step:.3f} |")
+    print(f"| 1 row (canvas vs no guidance) | {ours_one:.3f} | {plain_step:.3f} | "
+          f"{ours_one / plain_step:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""A chat session's state on disk: one folder that survives a crash and can be resumed.
+
+Layout::
+
+    session.json            turns (instruction, plan, files) and which turn is current
+    turns/0000/image.png    the original picture (lossless, so repeated edits do not degrade)
+    turns/0000/mask_boy.png the masks as they are in that turn's picture
+    turns/0001/...
+
+Files of a turn are written before ``session.json`` names them, and every write is atomic, so a
+session killed at any moment resumes at its last complete turn.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from layeredit.imageio import load_image, save_image, write_atomically
+from layeredit.plan import EditPlan, Target
+from layeredit.tools.masks import load_mask
+
+SESSION_FILE = "session.json"
+SESSION_FORMAT = 1
+
+
+class SessionError(ValueError):
+    """A session folder that cannot be created or resumed; the message says why."""
+
+
+@dataclass
+class Turn:
+    image: np.ndarray
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+    instruction: str | None = None  # None for the original picture
+    plan: EditPlan | None = None
+    target: Target | None = None  # what "it" means in the next instruction
+
+
+class SessionStore:
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    @classmethod
+    def create(cls, folder: Path) -> SessionStore:
+        if (folder / SESSION_FILE).exists():
+            raise SessionError(f"{folder} already holds a chat session; continue it with --resume {folder}")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SessionError(f"cannot create the session folder {folder}: {exc.strerror}") from None
+        return cls(folder)
+
+    def load(self) -> tuple[list[Turn], int]:
+        """The turns and the index of the current one."""
+        path = self.folder / SESSION_FILE
+        if not path.is_file():
+            raise SessionError(f"no chat session in {self.folder} ({SESSION_FILE} is missing)")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("format") != SESSION_FORMAT:
+                raise SessionError(f"{path} has session format {data.get('format')}, not {SESSION_FORMAT}")
+            turns = [self._read_turn(entry) for entry in data["turns"]]
+            current = int(data["current"])
+        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise SessionError(f"{path} is damaged ({type(exc).__name__}: {exc})") from None
+        if not 0 <= current < len(turns):
+            raise SessionError(f"{path} is damaged (current turn {current} of {len(turns)})")
+        return turns, current
+
+    def save(self, turns: list[Turn], current: int, written: int) -> None:
+        """Persist after a change; turns from ``written`` on are new and their files are written first."""
+        for number in range(written, len(turns)):
+            self._write_turn_files(number, turns[number])
+        data = {
+            "format": SESSION_FORMAT,
+            "current": current,
+            "turns": [self._entry(n, t) for n, t in enumerate(turns)],
+        }
+        text = json.dumps(data, indent=2).encode()
+        write_atomically(self.folder / SESSION_FILE, lambda handle: handle.write(text))
+        self._drop_turn_folders_from(len(turns))
+
+    def _turn_folder(self, number: int) -> Path:
+        return self.folder / "turns" / f"{number:04d}"
+
+    def _write_turn_files(self, number: int, turn: Turn) -> None:
+        folder = self._turn_folder(number)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_image(turn.image, folder / "image.png")
+        for name, mask in turn.masks.items():
+            save_image((mask * 255).astype(np.uint8), folder / _mask_file(name))
+
+    def _entry(self, number: int, turn: Turn) -> dict[str, Any]:
+        folder = Path("turns") / f"{number:04d}"
+        return {
+            "instruction": turn.instruction,
+            "plan": None if turn.plan is None else json.loads(turn.plan.to_json()),
+            "target": None if turn.target is None else turn.target.model_dump(exclude_none=True),
+            "image": str(folder / "image.png"),
+            "masks": {name: str(folder / _mask_file(name)) for name in turn.masks},
+        }
+
+    def _read_turn(self, entry: dict[str, Any]) -> Turn:
+        return Turn(
+            image=load_image(self.folder / entry["image"]),
+            masks={name: load_mask(self.folder / path) for name, path in entry["masks"].items()},
+            instruction=entry["instruction"],
+            plan=None if entry["plan"] is None else EditPlan.parse(entry["plan"]),
+            target=None if entry["target"] is None else Target.model_validate(entry["target"]),
+        )
+
+    def _drop_turn_folders_from(self, first_unused: int) -> None:
+        # Turns undone and then replaced by a new edit can never be redone: their files go.
+        for folder in sorted((self.folder / "turns").glob("[0-9][0-9][0-9][0-9]")):
+            if int(folder.name) >= first_unused:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _mask_file(name: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return f"mask_{safe}.png"

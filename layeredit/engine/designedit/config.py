@@ -1,0 +1,110 @@
+"""Every DesignEdit hyper-parameter, with the paper's value as default.
+
+Step windows are given as step numbers at the paper's 50 steps (steps count from 1) and scale
+linearly with ``steps``: a window ending at step ``k`` of 50 ends at step ``round(k * steps / 50)``
+(halves round up). At 50 steps: key masking on steps 1..39, background blending after steps
+1..41, fusion after step 42 (the last 8 steps, 43..50, denoise the fused canvas), refine mask on steps 1..25.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+PAPER_STEPS = 50
+DEFAULT_MODEL = "stabilityai/stable-diffusion-xl-base-1.0"
+
+
+@dataclass
+class DesignEditConfig:
+    steps: int = field(default=50, metadata={"help": "Number of DDIM inversion and denoising steps."})
+    guidance: float = field(
+        default=7.5,
+        metadata={"help": "Masked-versus-unmasked guidance scale of the background branch."},
+    )
+    key_mask_until: int = field(
+        default=39,
+        metadata={"help": "Key masking is active on steps 1..N (N given at 50 steps, scaled to --steps)."},
+    )
+    blend_until: int = field(
+        default=41,
+        metadata={
+            "help": "Outside the hole the latent is reset to the inverted source after steps "
+            "1..N (N given at 50 steps, scaled to --steps)."
+        },
+    )
+    fusion_after: int = field(
+        default=42,
+        metadata={
+            "help": "Object layers are fused onto the background after step N; the remaining "
+            "steps denoise the canvas (N given at 50 steps, scaled to --steps)."
+        },
+    )
+    refine_until: int = field(
+        default=25,
+        metadata={
+            "help": "The refine mask joins the key mask on steps 1..N (N given at 50 steps, "
+            "scaled to --steps)."
+        },
+    )
+    inversion_guidance_below: int = field(
+        default=400,
+        metadata={"help": "Inversion guidance acts on steps whose timestep is below this (0..999)."},
+    )
+    inversion_guidance_rate: float = field(
+        default=0.1,
+        metadata={
+            "help": "Fraction of the drift from the inverted source removed per step outside "
+            "the edited region."
+        },
+    )
+    seed: int = field(default=0, metadata={"help": "Random seed; the same seed gives the same image."})
+    resolution: int | None = field(
+        default=None,
+        metadata={
+            "help": "Working area as the side of a square in pixels (aspect is kept); default: "
+            "the model's native size (1024 for SDXL, 512 for SD 1.5)."
+        },
+    )
+    preserve_unedited: bool = field(
+        default=True,
+        metadata={"help": "Keep the input's pixels exactly outside the edited region.", "flag": "preserve"},
+    )
+    seam_feather: float = field(
+        default=6.0,
+        metadata={
+            "help": "Width in pixels (at 1024) of the soft seam where the result meets the "
+            "preserved original."
+        },
+    )
+    progress_bar: bool = field(default=True, metadata={"help": "Show a progress bar."})
+    cache_size: int = field(
+        default=8,
+        metadata={"help": "Inverted pictures kept for reuse by later edits of the same image."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+        if self.cache_size < 0:
+            raise ValueError(f"cache_size must not be negative, got {self.cache_size}")
+
+    def scaled(self, step_at_paper_steps: int) -> int:
+        """A step number given at 50 steps, moved to ``self.steps``."""
+        return min(self.steps, math.floor(step_at_paper_steps * self.steps / PAPER_STEPS + 0.5))
+
+    @property
+    def key_mask_last(self) -> int:
+        return self.scaled(self.key_mask_until)
+
+    @property
+    def blend_last(self) -> int:
+        return self.scaled(self.blend_until)
+
+    @property
+    def fusion_step(self) -> int:
+        return self.scaled(self.fusion_after)
+
+    @property
+    def refine_last(self) -> int:
+        return self.scaled(self.refine_until)

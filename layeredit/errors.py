@@ -1,0 +1,7 @@
+"""Errors shared across layeredit's packages."""
+
+from __future__ import annotations
+
+
+class ModelLoadError(ValueError):
+    """Model weights that cannot be loaded; the message names the model and how to provide it."""

@@ -1,0 +1,136 @@
+"""Layered files that design tools open: Photoshop PSD and OpenRaster (.ora).
+
+Layers come background first (bottom of the stack), as :class:`RenderedLayer` (full-canvas RGBA)
+and keep their names, which are the plan's target phrases. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+from PIL import Image
+
+from layeredit.engine.base import RenderedLayer
+from layeredit.imageio import write_atomically
+
+ORA_THUMBNAIL_SIDE = 256  # the OpenRaster spec caps thumbnails at 256 px
+
+
+def layer_file_stem(number: int, name: str) -> str:
+    """``03_red_car``: the z-position first so a folder listing sorts bottom to top."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return f"{number:02d}_{safe}"
+
+
+def opaque_box(rgba: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of the non-transparent pixels, or None for an empty layer."""
+    rows, cols = np.nonzero(rgba[..., 3])
+    if rows.size == 0:
+        return None
+    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+
+def _cropped(layer: RenderedLayer) -> tuple[Image.Image, int, int]:
+    """The layer cut to its visible pixels with its (left, top); editors then show tight bounds."""
+    box = opaque_box(layer.rgba)
+    if box is None:
+        return Image.new("RGBA", (1, 1), (0, 0, 0, 0)), 0, 0
+    left, top, right, bottom = box
+    return Image.fromarray(np.ascontiguousarray(layer.rgba[top:bottom, left:right]), "RGBA"), left, top
+
+
+def _check_layers(layers: Sequence[RenderedLayer]) -> tuple[int, int]:
+    if not layers:
+        raise ValueError("no layers to export")
+    height, width = layers[0].rgba.shape[:2]
+    for layer in layers:
+        if layer.rgba.shape != (height, width, 4) or layer.rgba.dtype != np.uint8:
+            raise ValueError(
+                f"layer {layer.name!r} is {layer.rgba.shape} {layer.rgba.dtype}; "
+                f"every layer must be {height}x{width}x4 uint8 RGBA"
+            )
+    return width, height
+
+
+def psd_export_available() -> bool:
+    """psd-tools comes with the ``server`` extra; without it only OpenRaster is written."""
+    return importlib.util.find_spec("psd_tools") is not None
+
+
+def psd_bytes(layers: Sequence[RenderedLayer]) -> bytes:
+    """A layered Photoshop document, one pixel layer per rendered layer, in the same z-order."""
+    from psd_tools import PSDImage  # optional dependency: the ``server`` extra
+
+    width, height = _check_layers(layers)
+    document = PSDImage.new("RGBA", (width, height), color=(0, 0, 0, 0))
+    for layer in layers:  # each new layer goes on top, so background first keeps the order
+        image, left, top = _cropped(layer)
+        document.create_pixel_layer(image, name=layer.name, left=left, top=top)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def composite(layers: Sequence[RenderedLayer]) -> Image.Image:
+    """The layers flattened bottom to top with ordinary alpha blending."""
+    width, height = _check_layers(layers)
+    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    for layer in layers:
+        canvas = Image.alpha_composite(canvas, Image.fromarray(layer.rgba, "RGBA"))
+    return canvas
+
+
+def ora_bytes(layers: Sequence[RenderedLayer]) -> bytes:
+    """An OpenRaster document (GIMP, Krita, MyPaint): a zip of PNG layers and ``stack.xml``."""
+    width, height = _check_layers(layers)
+    entries = []
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        # The spec requires the media type first and uncompressed, so tools can sniff it.
+        archive.writestr("mimetype", "image/openraster", compress_type=zipfile.ZIP_STORED)
+        for number, layer in enumerate(layers):
+            image, left, top = _cropped(layer)
+            source = f"data/{layer_file_stem(number, layer.name)}.png"
+            archive.writestr(source, _png(image), compress_type=zipfile.ZIP_STORED)
+            entries.append(
+                f'    <layer name={quoteattr(layer.name)} src={quoteattr(source)} x="{left}" y="{top}" '
+                'opacity="1.0" visibility="visible" composite-op="svg:src-over"/>'
+            )
+        # stack.xml lists the topmost layer first.
+        stack = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<image version="0.0.5" w="{width}" h="{height}">\n'
+            "  <stack>\n" + "\n".join(reversed(entries)) + "\n  </stack>\n</image>\n"
+        )
+        archive.writestr("stack.xml", stack, compress_type=zipfile.ZIP_DEFLATED)
+        flat = composite(layers)
+        archive.writestr("mergedimage.png", _png(flat), compress_type=zipfile.ZIP_STORED)
+        flat.thumbnail((ORA_THUMBNAIL_SIDE, ORA_THUMBNAIL_SIDE))
+        archive.writestr("Thumbnails/thumbnail.png", _png(flat), compress_type=zipfile.ZIP_STORED)
+    return buffer.getvalue()
+
+
+def write_psd(layers: Sequence[RenderedLayer], path: str | Path) -> Path:
+    path = Path(path)
+    data = psd_bytes(layers)
+    write_atomically(path, lambda handle: handle.write(data))
+    return path
+
+
+def write_ora(layers: Sequence[RenderedLayer], path: str | Path) -> Path:
+    path = Path(path)
+    data = ora_bytes(layers)
+    write_atomically(path, lambda handle: handle.write(data))
+    return path

@@ -1,0 +1,209 @@
+"""The HTTP server: the REST API under ``/v1`` and the web editor at ``/``."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from layeredit.api import make_plan
+from layeredit.cli import describe
+from layeredit.engine.base import Engine
+from layeredit.export import psd_export_available
+from layeredit.server.limits import BodySizeLimit
+from layeredit.server.points import PointSegmenter
+from layeredit.server.schemas import (
+    EditResponse,
+    ErrorBody,
+    Health,
+    JobResponse,
+    PlanRequest,
+    PlanResponse,
+    SegmentResponse,
+)
+from layeredit.server.service import EditJob, EditorService, EditOutcome
+from layeredit.server.uploads import Limits, RequestError, png_data_url
+from layeredit.tools.masks import bbox
+from layeredit.tools.resolve import MaskResolver
+
+STATIC = Path(__file__).parent / "static"
+ERRORS = {status: {"model": ErrorBody} for status in (400, 404, 413, 422, 501)}
+
+ImageFile = Annotated[UploadFile | None, File(description="The photo (PNG, JPEG or WebP).")]
+Instruction = Annotated[str | None, Form(description="What to do, in plain English or as edit-plan JSON.")]
+MaskFiles = Annotated[
+    list[UploadFile] | None,
+    File(description="Object masks (white = object), each file named after its object: boy.png."),
+]
+BoxesField = Annotated[
+    str | None, Form(description='Boxes as masks, JSON: {"cat": [x0, y0, x1, y1]} in pixels.')
+]
+
+
+def _read(upload: UploadFile | None, limits: Limits) -> bytes | None:
+    # The body-size middleware has already bounded the request; this bounds each part too.
+    if upload is None:
+        return None
+    data = upload.file.read(limits.max_request_bytes + 1)
+    if len(data) > limits.max_request_bytes:
+        raise RequestError(
+            413, f"{upload.filename or 'upload'} is larger than {limits.max_request_bytes} bytes"
+        )
+    return data
+
+
+def create_app(
+    engine: str | Engine = "pixel",
+    limits: Limits | None = None,
+    point_segmenter: PointSegmenter | None = None,
+    text_resolver: MaskResolver | None = None,
+) -> FastAPI:
+    """The server app; ``engine`` and the segmenters are loaded once and shared by all requests."""
+    service = EditorService(engine, limits, point_segmenter, text_resolver)
+    limits = service.limits
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        service.worker.close()
+
+    app = FastAPI(
+        title="layeredit",
+        summary="Edit photos from plain-language instructions.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.add_middleware(BodySizeLimit, max_bytes=limits.max_request_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(RequestError)
+    async def request_error(request: Request, exc: RequestError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
+
+    @app.get("/", include_in_schema=False)
+    def editor_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/healthz", response_model=Health, tags=["server"])
+    def health() -> Health:
+        return Health(
+            engine=service.engine.name,
+            point_segmenter=service.point_segmenter.name,
+            text_segmentation=service.text_resolver is not None,
+            jobs_waiting=service.worker.waiting(),
+        )
+
+    @app.post("/v1/plan", response_model=PlanResponse, responses=ERRORS, tags=["edit"])
+    def plan(request: PlanRequest) -> PlanResponse:
+        """The edit plan an instruction turns into, without editing anything."""
+        try:
+            edit_plan = make_plan(request.instruction, (request.width, request.height))
+        except (ValueError, LookupError) as exc:
+            raise RequestError(422, str(exc)) from None
+        return PlanResponse(plan=edit_plan.model_dump(exclude_none=True), summary=describe(edit_plan))
+
+    @app.post("/v1/edit", response_model=EditResponse, responses=ERRORS, tags=["edit"])
+    def edit(
+        image: ImageFile = None,
+        instruction: Instruction = None,
+        masks: MaskFiles = None,
+        boxes: BoxesField = None,
+    ) -> EditResponse:
+        """Edit the image and wait for the result (the PNG comes back base64-encoded in ``image``)."""
+        job = service.submit_edit(_prepare(image, instruction, masks, boxes))
+        return service.describe(job.id, service.wait(job), with_image=True)
+
+    @app.post("/v1/jobs", response_model=JobResponse, status_code=202, responses=ERRORS, tags=["edit"])
+    def start_edit(
+        image: ImageFile = None,
+        instruction: Instruction = None,
+        masks: MaskFiles = None,
+        boxes: BoxesField = None,
+    ) -> JobResponse:
+        """Queue an edit and return at once; poll ``GET /v1/jobs/{id}`` for progress and the result."""
+        job = service.submit_edit(_prepare(image, instruction, masks, boxes))
+        return job_status(job.id)
+
+    @app.get("/v1/jobs/{job_id}", response_model=JobResponse, responses=ERRORS, tags=["edit"])
+    def job_status(job_id: str) -> JobResponse:
+        job = service.worker.get(job_id)
+        if job is None:
+            raise RequestError(404, f"no job with id {job_id!r}; jobs are kept for the last few edits")
+        status = JobResponse(
+            id=job.id,
+            status=job.status,
+            stage=job.stage,
+            done=job.done,
+            total=job.total,
+            jobs_ahead=service.worker.jobs_ahead(job),
+        )
+        if job.status == "done" and isinstance(job.result, EditOutcome):
+            status.result = service.describe(job.id, job.result, with_image=False)
+        if job.error is not None:
+            status.error, status.error_status = job.error.message, job.error.status
+        return status
+
+    @app.get("/v1/results/{job_id}/image.png", responses=ERRORS, tags=["results"])
+    def result_image(job_id: str) -> Response:
+        return Response(service.finished_outcome(job_id).image_png, media_type="image/png")
+
+    @app.get("/v1/results/{job_id}/layers.zip", responses=ERRORS, tags=["results"])
+    def result_layers_zip(job_id: str) -> Response:
+        data = service.layers_zip(service.finished_outcome(job_id))
+        return _download(data, "application/zip", f"layers-{job_id}.zip")
+
+    @app.get("/v1/results/{job_id}/layers.psd", responses=ERRORS, tags=["results"])
+    def result_layers_psd(job_id: str) -> Response:
+        outcome = service.finished_outcome(job_id)
+        if not psd_export_available():
+            raise RequestError(501, "PSD export needs psd-tools: pip install 'layeredit[server]'")
+        return _download(service.layers_psd(outcome), "image/vnd.adobe.photoshop", f"layers-{job_id}.psd")
+
+    @app.get("/v1/results/{job_id}/layers.ora", responses=ERRORS, tags=["results"])
+    def result_layers_ora(job_id: str) -> Response:
+        data = service.layers_ora(service.finished_outcome(job_id))
+        return _download(data, "image/openraster", f"layers-{job_id}.ora")
+
+    @app.post("/v1/segment", response_model=SegmentResponse, responses=ERRORS, tags=["segment"])
+    def segment(
+        image: ImageFile = None,
+        name: Annotated[str, Form(description="What to call the object, e.g. 'dog'.")] = "object",
+        phrase: Annotated[
+            str | None, Form(description="Find the object by words (needs the models).")
+        ] = None,
+        x: Annotated[int | None, Form(description="Or by a point on it: x in pixels.")] = None,
+        y: Annotated[int | None, Form(description="and y in pixels.")] = None,
+    ) -> SegmentResponse:
+        """The mask of one object, found by a point on it or by a phrase."""
+        mask, method = service.segment(_read(image, limits), phrase, x, y)
+        return SegmentResponse(
+            name=name, mask=png_data_url(mask), box=bbox(mask), area=int(mask.sum()), method=method
+        )
+
+    def _prepare(
+        image: UploadFile | None,
+        instruction: str | None,
+        masks: list[UploadFile] | None,
+        boxes: str | None,
+    ) -> EditJob:
+        mask_files = [(upload.filename, _read(upload, limits) or b"") for upload in masks or []]
+        return service.prepare_edit(_read(image, limits), instruction, mask_files, boxes)
+
+    return app
+
+
+def _download(data: bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

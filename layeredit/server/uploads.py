@@ -1,0 +1,115 @@
+"""Turning uploaded bytes into images and masks, with limits and errors a client can act on."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import dataclass
+from pathlib import PurePath
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from layeredit.api import Box
+from layeredit.tools.masks import MASK_THRESHOLD
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may carry; larger requests get a 413 before any work is done."""
+
+    max_request_bytes: int = 40 * 2**20
+    max_image_side: int = 4096
+    max_image_pixels: int = 4096 * 4096
+
+
+class RequestError(Exception):
+    """A request the server will not process; ``status`` is the HTTP code, the message says why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _open(data: bytes, what: str, limits: Limits) -> Image.Image:
+    if not data:
+        raise RequestError(400, f"{what} is empty (0 bytes)")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise RequestError(413, f"{what} is far too large ({exc})") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise RequestError(
+            422, f"{what} is not a readable image ({exc}); send a PNG, JPEG or WebP file"
+        ) from None
+    # Only the header has been read so far: refuse huge images before decoding their pixels.
+    width, height = image.size
+    if max(width, height) > limits.max_image_side or width * height > limits.max_image_pixels:
+        raise RequestError(
+            413,
+            f"{what} is {width}x{height}; the server accepts at most {limits.max_image_side} px a side "
+            f"and {limits.max_image_pixels / 1e6:.1f} megapixels; scale it down first",
+        )
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise RequestError(422, f"{what} is corrupt or truncated ({exc})") from None
+    return image
+
+
+def decode_image(data: bytes, limits: Limits, what: str = "image") -> np.ndarray:
+    """H x W x 3 uint8 RGB, upright according to its EXIF orientation."""
+    image = _open(data, what, limits)
+    return np.asarray(ImageOps.exif_transpose(image).convert("RGB")).copy()
+
+
+def decode_mask(data: bytes, name: str, size: tuple[int, int], limits: Limits) -> np.ndarray:
+    """A bool mask (white = object) that must match the image's (width, height)."""
+    image = _open(data, f"mask {name!r}", limits)
+    if image.size != size:
+        raise RequestError(
+            422,
+            f"mask {name!r} is {image.size[0]}x{image.size[1]} but the image is {size[0]}x{size[1]}; "
+            "masks must have the same size as the image",
+        )
+    return np.asarray(image.convert("L")) > MASK_THRESHOLD
+
+
+def mask_name(filename: str | None) -> str:
+    """The object a mask file marks, from its file name: ``boy.png`` marks "boy"."""
+    name = PurePath(filename or "").stem.strip()
+    if not name:
+        raise RequestError(400, "a mask file has no name; name each mask file after its object, e.g. boy.png")
+    return name
+
+
+def parse_boxes(text: str | None) -> dict[str, Box]:
+    """``{"cat": [x0, y0, x1, y1]}`` in pixels, as sent in the ``boxes`` form field."""
+    if not text:
+        return {}
+    try:
+        raw = json.loads(text)
+        boxes = {str(name): tuple(int(round(float(v))) for v in box) for name, box in raw.items()}
+    except (ValueError, TypeError, AttributeError):
+        raise RequestError(
+            422, 'boxes must be a JSON object like {"cat": [10, 20, 200, 240]} (x0, y0, x1, y1 in pixels)'
+        ) from None
+    for name, box in boxes.items():
+        if len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]:
+            raise RequestError(422, f"box for {name!r} must be [x0, y0, x1, y1] with x1 > x0 and y1 > y0")
+    return boxes  # type: ignore[return-value]  # each tuple was checked to have four ints
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """PNG of an RGB/RGBA image, or of a bool mask as black and white."""
+    if pixels.dtype == bool:
+        pixels = pixels.astype(np.uint8) * 255
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_data_url(pixels: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode("ascii")

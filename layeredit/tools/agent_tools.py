@@ -1,0 +1,152 @@
+"""What layeredit offers other agents, independent of the protocol (LangChain tools, MCP).
+
+Each tool takes and returns file paths. Outputs are written atomically to new files; the input
+image is only overwritten when the caller asks for it explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from layeredit.imageio import check_writable, load_image, save_image
+
+EDIT_IMAGE_DESCRIPTION = (
+    "Edit a photo from a plain-English instruction: move, remove, resize, flip, duplicate, swap or "
+    "reorder objects, pan the camera or zoom out. Objects are found from the masks or boxes given "
+    "(name each after the object, e.g. {'cat': 'cat_mask.png'}). Writes the edited image to a new "
+    "file and returns its path and the edit plan that was carried out."
+)
+SEGMENT_OBJECTS_DESCRIPTION = (
+    "Find objects named by phrases ('cat', 'red car') in a photo and write one mask image per phrase "
+    "(white = object), for use as masks in edit_image. Needs the detection and segmentation models; "
+    "when they are not installed it says so, and masks or boxes must be given to edit_image instead."
+)
+PLAN_EDIT_DESCRIPTION = (
+    "Turn a plain-English editing instruction into layeredit's edit plan (JSON) without editing "
+    "anything, e.g. to check how an instruction will be understood."
+)
+
+
+class EditImageArgs(BaseModel):
+    image_path: str = Field(description="Path of the photo to edit (PNG, JPEG or WebP).")
+    instruction: str = Field(
+        description="What to change, e.g. 'move the cat to the left and remove the lamp', or edit plan JSON."
+    )
+    output_path: str | None = Field(
+        default=None,
+        description="Where to write the result (.png, .jpg, .webp). Default: a new file next to the "
+        "input named <name>.edited.png.",
+    )
+    masks: dict[str, str] = Field(
+        default_factory=dict,
+        description="Object name -> path of its mask image (white = object, same size as the photo).",
+    )
+    boxes: dict[str, list[int]] = Field(
+        default_factory=dict, description="Object name -> [x0, y0, x1, y1] box around it, in pixels."
+    )
+    overwrite: bool = Field(
+        default=False, description="Allow replacing an existing file at output_path (even the input)."
+    )
+
+
+class SegmentObjectsArgs(BaseModel):
+    image_path: str = Field(description="Path of the photo.")
+    phrases: list[str] = Field(min_length=1, description="Objects to find, e.g. ['cat', 'lamp'].")
+    output_dir: str | None = Field(
+        default=None, description="Folder for the mask images. Default: <name>.masks next to the photo."
+    )
+
+
+class PlanEditArgs(BaseModel):
+    instruction: str = Field(description="The editing instruction in plain English.")
+    image_path: str | None = Field(
+        default=None, description="The photo the instruction is about (its size converts pixel amounts)."
+    )
+
+
+def edit_image(args: EditImageArgs, engine: Any = "pixel", llm: str | None = None) -> dict[str, Any]:
+    """Carry out the edit; returns ``{"output_path", "plan", "summary"}``."""
+    from layeredit.agent.llm import plan_instruction
+    from layeredit.api import edit
+    from layeredit.cli import describe
+
+    source = Path(args.image_path).expanduser()
+    output = output_path_for(source, args.output_path, args.overwrite)
+    pixels = load_image(source)
+    plan = plan_instruction(args.instruction, (pixels.shape[1], pixels.shape[0]), llm, pixels)
+    boxes = {name: _box(name, box) for name, box in args.boxes.items()}
+    result = edit(pixels, plan, masks=dict(args.masks), boxes=boxes, engine=engine)
+    save_image(result.image, output)
+    return {
+        "output_path": str(output),
+        "plan": result.plan.model_dump(exclude_none=True),
+        "summary": describe(plan),
+    }
+
+
+def _box(name: str, box: list[int]) -> tuple[int, int, int, int]:
+    if len(box) != 4:
+        raise ValueError(f"box for {name!r} must be [x0, y0, x1, y1], got {box}")
+    x0, y0, x1, y1 = (int(v) for v in box)
+    return x0, y0, x1, y1
+
+
+def output_path_for(source: Path, requested: str | None, overwrite: bool) -> Path:
+    """The requested output, or a fresh ``<stem>.edited.png`` beside ``source``; never clobbers silently."""
+    if requested is None:
+        output = source.with_name(f"{source.stem}.edited.png")
+        number = 2
+        while output.exists():
+            output = source.with_name(f"{source.stem}.edited-{number}.png")
+            number += 1
+    else:
+        output = Path(requested).expanduser()
+    if output.exists() and not overwrite:
+        what = "the input image" if output.resolve() == source.resolve() else "an existing file"
+        raise ValueError(f"{output} is {what}; choose another output_path or set overwrite")
+    check_writable(output)
+    return output
+
+
+def segment_objects(args: SegmentObjectsArgs) -> dict[str, Any]:
+    """Masks for each phrase, or an explanation that masks/boxes must be given by hand."""
+    from layeredit.errors import ModelLoadError
+
+    source = Path(args.image_path).expanduser()
+    load_image(source)  # a bad path is the caller's mistake, not a missing model
+    folder = (
+        Path(args.output_dir).expanduser() if args.output_dir else source.with_name(f"{source.stem}.masks")
+    )
+    try:
+        from layeredit.tools.auto import AutomaticResolver, how_to_get
+        from layeredit.tools.segment import segment_image
+
+        resolver = AutomaticResolver()
+        missing = resolver.missing_models()
+        if missing:
+            raise ModelLoadError(f"the models are not on this machine: {how_to_get(missing)}")
+        result = segment_image(source, args.phrases, folder, resolver)
+    except (ModelLoadError, ImportError) as exc:
+        return {
+            "available": False,
+            "message": f"automatic segmentation is not available here ({exc}). Give edit_image the "
+            "objects instead: masks (name -> mask image path) or boxes (name -> [x0, y0, x1, y1]).",
+        }
+    return {
+        "available": True,
+        "masks": {key: str(path) for key, path in result.masks.items()},
+        "missing": result.missing,
+        "overlay": None if result.overlay is None else str(result.overlay),
+    }
+
+
+def plan_edit(args: PlanEditArgs, llm: str | None = None) -> dict[str, Any]:
+    """The edit plan as a JSON-ready dict."""
+    from layeredit.agent.llm import plan_instruction
+
+    pixels = None if args.image_path is None else load_image(Path(args.image_path).expanduser())
+    size = (1000, 1000) if pixels is None else (pixels.shape[1], pixels.shape[0])
+    return plan_instruction(args.instruction, size, llm, pixels).model_dump(exclude_none=True)

@@ -1,0 +1,64 @@
+"""layeredit as LangChain tools: ``edit_image``, ``segment_objects`` and ``plan_edit``.
+
+Each tool returns JSON text (paths and the plan), which any chat model can read back. Errors a
+caller can fix (a missing file, an unknown object) come back as the tool's error message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+
+from layeredit.tools import agent_tools
+from layeredit.tools.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
+
+
+def layeredit_tools(engine: Any = "pixel", llm: str | None = None) -> list[BaseTool]:
+    """The three tools; ``engine`` (a name or one shared instance) and ``llm`` apply to every call."""
+    if isinstance(engine, str):
+        from layeredit.api import resolve_engine
+
+        engine = resolve_engine(engine)  # one instance: the diffusion engine caches inversions
+
+    def edit_image(**fields: Any) -> str:
+        return _json(lambda: agent_tools.edit_image(EditImageArgs(**fields), engine, llm))
+
+    def segment_objects(**fields: Any) -> str:
+        return _json(lambda: agent_tools.segment_objects(SegmentObjectsArgs(**fields)))
+
+    def plan_edit(**fields: Any) -> str:
+        return _json(lambda: agent_tools.plan_edit(PlanEditArgs(**fields), llm))
+
+    return [
+        StructuredTool.from_function(
+            edit_image,
+            name="edit_image",
+            description=agent_tools.EDIT_IMAGE_DESCRIPTION,
+            args_schema=EditImageArgs,
+            handle_tool_error=True,
+        ),
+        StructuredTool.from_function(
+            segment_objects,
+            name="segment_objects",
+            description=agent_tools.SEGMENT_OBJECTS_DESCRIPTION,
+            args_schema=SegmentObjectsArgs,
+            handle_tool_error=True,
+        ),
+        StructuredTool.from_function(
+            plan_edit,
+            name="plan_edit",
+            description=agent_tools.PLAN_EDIT_DESCRIPTION,
+            args_schema=PlanEditArgs,
+            handle_tool_error=True,
+        ),
+    ]
+
+
+def _json(call: Any) -> str:
+    try:
+        return json.dumps(call())
+    except (ValueError, LookupError, OSError) as exc:
+        # Reported to the calling model as the tool's answer, so it can correct itself.
+        raise ToolException(f"error: {exc}") from None

@@ -1,0 +1,98 @@
+"""Scripted chat models and a local OpenAI-compatible server for the agent tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+
+class ToolCallingFakeModel(GenericFakeChatModel):
+    """A fake chat model that accepts tools (and records them), answering from a script."""
+
+    bound_tools: list[Any] = []
+    seen: list[Any] = []
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ToolCallingFakeModel:
+        self.bound_tools = list(tools)
+        return self
+
+    def _generate(self, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
+        self.seen.append(list(messages))
+        return super()._generate(messages, *args, **kwargs)
+
+
+def scripted(*replies: AIMessage | str) -> Iterator[AIMessage | str]:
+    return iter(replies)
+
+
+def plan_call(args: dict[str, Any], call_id: str = "call_1") -> AIMessage:
+    return AIMessage(content="", tool_calls=[{"name": "submit_edit_plan", "args": args, "id": call_id}])
+
+
+class FakeOpenAI:
+    """``/v1/chat/completions`` on 127.0.0.1 answering each request with the next scripted tool call."""
+
+    def __init__(self, tool_arguments: list[str]):
+        self.tool_arguments = list(tool_arguments)
+        self.requests: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                owner.requests.append(body)
+                arguments = owner.tool_arguments.pop(0)
+                reply = {
+                    "id": f"chatcmpl-{len(owner.requests)}",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "tool_calls",
+                            "message": {
+                                "role": "assistant",
+                                "content": None,
+                                "tool_calls": [
+                                    {
+                                        "id": f"call_{len(owner.requests)}",
+                                        "type": "function",
+                                        "function": {"name": "submit_edit_plan", "arguments": arguments},
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
