@@ -112,6 +112,37 @@ def write_layers(result: EditResult, folder: Path) -> list[Path]:
     return written
 
 
+mask_option = click.option(
+    "--mask",
+    "masks",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="Mask image for an object (white = object), e.g. --mask cat=cat.png. Repeatable.",
+)
+
+
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(["pixel", "designedit"]),
+    default="pixel",
+    show_default=True,
+    help="pixel: OpenCV inpainting, no weights; designedit: layered-latent diffusion.",
+)
+
+
+llm_option = click.option(
+    "--llm",
+    metavar="PROVIDER:MODEL",
+    help="Planner: 'rules' (offline, the default) or a LangChain chat model such as openai:gpt-4o-mini "
+    "(default from $LAYEREDIT_LLM).",
+)
+
+
+device_option = click.option(
+    "--device", help="Torch device for the models, such as cuda, cuda:1 or cpu [default: cuda if available]."
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="layeredit")
 def cli() -> None:
@@ -190,13 +221,7 @@ class DeferredDesignEdit:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Where to write the edited image (format from the suffix).",
 )
-@click.option(
-    "--mask",
-    "masks",
-    multiple=True,
-    metavar="NAME=PATH",
-    help="Mask image for an object (white = object), e.g. --mask cat=cat.png. Repeatable.",
-)
+@mask_option
 @click.option(
     "--box",
     "boxes",
@@ -204,33 +229,20 @@ class DeferredDesignEdit:
     metavar="NAME=x0,y0,x1,y1",
     help="Box around an object, in pixels, used as its mask. Repeatable.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["pixel", "designedit"]),
-    default="pixel",
-    show_default=True,
-    help="pixel: OpenCV inpainting, no weights; designedit: layered-latent diffusion.",
-)
+@engine_option
 @click.option(
     "--save-layers",
     type=click.Path(path_type=Path, file_okay=False),
     help="Also write every layer as an RGBA PNG, layers.psd, layers.ora and the plan into this folder.",
 )
 @click.option("--plan-only", is_flag=True, help="Print the edit plan as JSON and stop.")
-@click.option(
-    "--llm",
-    metavar="PROVIDER:MODEL",
-    help="Planner: 'rules' (offline, the default) or a LangChain chat model such as openai:gpt-4o-mini "
-    "(default from $LAYEREDIT_LLM).",
-)
+@llm_option
 @click.option(
     "--model",
     metavar="ID_OR_PATH",
     help=f"designedit: diffusers model, hub id or local folder [default: {DEFAULT_MODEL}].",
 )
-@click.option(
-    "--device", help="Torch device for the models, such as cuda, cuda:1 or cpu [default: cuda if available]."
-)
+@device_option
 @click.option(
     "--refine-mask",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -291,12 +303,7 @@ def edit_command(
     show_default=True,
     help="Image size WIDTHxHEIGHT, used to convert pixel amounts.",
 )
-@click.option(
-    "--llm",
-    metavar="PROVIDER:MODEL",
-    help="Planner: 'rules' (offline, the default) or a LangChain chat model such as openai:gpt-4o-mini "
-    "(default from $LAYEREDIT_LLM).",
-)
+@llm_option
 def plan_command(instruction: str, size: str, llm: str | None) -> None:
     """Print the edit plan for INSTRUCTION as JSON.
 
@@ -331,26 +338,9 @@ def plan_command(instruction: str, size: str, llm: str | None) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder to keep the new session in (default: IMAGE-STEM.chat in the current folder).",
 )
-@click.option(
-    "--mask",
-    "masks",
-    multiple=True,
-    metavar="NAME=PATH",
-    help="Mask image for an object (white = object), e.g. --mask cat=cat.png. Repeatable.",
-)
-@click.option(
-    "--engine",
-    type=click.Choice(["pixel", "designedit"]),
-    default="pixel",
-    show_default=True,
-    help="pixel: OpenCV inpainting, no weights; designedit: layered-latent diffusion.",
-)
-@click.option(
-    "--llm",
-    metavar="PROVIDER:MODEL",
-    help="Planner: 'rules' (offline, the default) or a LangChain chat model such as openai:gpt-4o-mini "
-    "(default from $LAYEREDIT_LLM).",
-)
+@mask_option
+@engine_option
+@llm_option
 def chat_command(
     image: Path | None,
     resume: Path | None,
@@ -392,7 +382,7 @@ def mcp_command() -> None:
     help="Folder for one mask PNG per phrase and overlay.png.",
 )
 @perception_options
-@click.option("--device", help="Torch device, such as cuda or cpu [default: cuda if available].")
+@device_option
 def segment_command(
     image: Path, phrases: tuple[str, ...], out_dir: Path, finding: dict[str, Any],
     device: str | None,
@@ -422,15 +412,9 @@ def segment_command(
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port.")
-@click.option(
-    "--engine",
-    type=click.Choice(["pixel", "designedit"]),
-    default="pixel",
-    show_default=True,
-    help="pixel: OpenCV inpainting, no weights; designedit: layered-latent diffusion.",
-)
+@engine_option
 @perception_options
-@click.option("--device", help="Torch device, such as cuda or cpu [default: cuda if available].")
+@device_option
 def serve_command(host: str, port: int, engine: str, finding: dict[str, Any], device: str | None) -> None:
     """Run the web editor (open http://HOST:PORT/) and the REST API (docs at /docs)."""
     try:
