@@ -20,8 +20,8 @@ from layeredit.engine.designedit.config import DEFAULT_MODEL, DesignEditConfig
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
 from layeredit.engine.scene import SceneParams
-from layeredit.export import layer_file_stem, psd_export_available, write_ora, write_psd
-from layeredit.imageio import check_writable, load_image, save_image, write_atomically
+from layeredit.export import write_layers
+from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.plan import EditPlan
 from layeredit.tools.auto import (
     DEFAULT_BOX_THRESHOLD,
@@ -70,46 +70,6 @@ def _parse_size(text: str) -> tuple[int, int]:
     if width <= 0 or height <= 0:
         raise click.BadParameter("width and height must be positive", param_hint="--size")
     return width, height
-
-
-def describe(plan: EditPlan) -> str:
-    """A short human summary of a plan, e.g. ``move boy (-0.20, +0.00); resize boy x1.30``."""
-    parts = []
-    for op in plan.operations:
-        words = [op.op]
-        target = getattr(op, "target", None)
-        if target is not None:
-            words.append(target.key)
-        if getattr(op, "other", None) is not None:
-            words.append(f"<-> {op.other.key}")
-        if getattr(op, "to", None) is not None:
-            words.append(f"to ({op.to.x:.2f}, {op.to.y:.2f})")
-        elif hasattr(op, "dx") and (op.dx or op.dy):
-            words.append(f"({op.dx:+.2f}, {op.dy:+.2f})")
-        if hasattr(op, "scale") and op.op != "insert":
-            words.append(f"x{op.scale:g}")
-        for attr in ("axis", "position", "source"):
-            if hasattr(op, attr):
-                words.append(str(getattr(op, attr)))
-        parts.append(" ".join(words))
-    return "; ".join(parts)
-
-
-def write_layers(result: EditResult, folder: Path) -> list[Path]:
-    """Each layer as an RGBA PNG (background first), all of them as ``layers.ora`` and
-    ``layers.psd`` (when psd-tools is installed) for design tools, plus the plan as JSON."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [
-        save_image(layer.rgba, folder / f"{layer_file_stem(number, layer.name)}.png")
-        for number, layer in enumerate(result.layers)
-    ]
-    written.append(write_ora(result.layers, folder / "layers.ora"))
-    if psd_export_available():
-        written.append(write_psd(result.layers, folder / "layers.psd"))
-    plan_path = folder / "plan.json"
-    write_atomically(plan_path, lambda handle: handle.write(result.plan.to_json(indent=2).encode()))
-    written.append(plan_path)
-    return written
 
 
 mask_option = click.option(
@@ -288,7 +248,7 @@ def edit_command(
         image, plan, masks=named, boxes=parsed_boxes, engine=runner, refine_mask=refine_mask, resolver=finder
     )
     save_image(result.image, output)
-    click.echo(f"plan: {describe(result.plan)}", err=True)
+    click.echo(f"plan: {result.plan.summary()}", err=True)
     if save_layers is not None:
         write_layers(result, save_layers)
         click.echo(f"layers: {len(result.layers)} written to {save_layers}", err=True)

@@ -16,8 +16,8 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 from PIL import Image
 
-from layeredit.engine.base import RenderedLayer
-from layeredit.imageio import write_atomically
+from layeredit.engine.base import EditResult, RenderedLayer
+from layeredit.imageio import save_image, write_atomically
 
 ORA_THUMBNAIL_SIDE = 256  # the OpenRaster spec caps thumbnails at 256 px
 
@@ -134,3 +134,20 @@ def write_ora(layers: Sequence[RenderedLayer], path: str | Path) -> Path:
     data = ora_bytes(layers)
     write_atomically(path, lambda handle: handle.write(data))
     return path
+
+
+def write_layers(result: EditResult, folder: Path) -> list[Path]:
+    """Each layer as an RGBA PNG (background first), all of them as ``layers.ora`` and
+    ``layers.psd`` (when psd-tools is installed) for design tools, plus the plan as JSON."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [
+        save_image(layer.rgba, folder / f"{layer_file_stem(number, layer.name)}.png")
+        for number, layer in enumerate(result.layers)
+    ]
+    written.append(write_ora(result.layers, folder / "layers.ora"))
+    if psd_export_available():
+        written.append(write_psd(result.layers, folder / "layers.psd"))
+    plan_path = folder / "plan.json"
+    write_atomically(plan_path, lambda handle: handle.write(result.plan.to_json(indent=2).encode()))
+    written.append(plan_path)
+    return written

@@ -180,6 +180,10 @@ Operation = Annotated[
     Move | Remove | Resize | Flip | Duplicate | Swap | Reorder | Pan | ZoomOut | Insert,
     Field(discriminator="op"),
 ]
+# What a follow-up instruction in a chat may refer back to: the last object named ("move it
+# left"), or the last operation, whose object "it" means and whose motion "a bit more" repeats.
+Antecedent = Target | Operation
+
 OP_NAMES: tuple[str, ...] = (
     "move",
     "remove",
@@ -213,6 +217,10 @@ class EditPlan(_Strict):
                     seen.setdefault(target.key, target)
         return list(seen.values())
 
+    def summary(self) -> str:
+        """A short human summary, e.g. ``move boy (-0.20, +0.00); resize boy x1.3``."""
+        return "; ".join(_summarise(op) for op in self.operations)
+
     def to_json(self, indent: int | None = None) -> str:
         return self.model_dump_json(indent=indent, exclude_none=True)
 
@@ -227,6 +235,22 @@ class EditPlan(_Strict):
             raise PlanError(f"edit plan is not valid JSON: {exc}") from None
         except ValidationError as exc:
             raise PlanError(describe_validation_error(exc)) from None
+
+
+def _summarise(op: Operation) -> str:
+    words = [op.op]
+    for role in ("target", "other"):
+        target = getattr(op, role, None)
+        if target is not None:
+            words.append(target.key if role == "target" else f"<-> {target.key}")
+    if getattr(op, "to", None) is not None:
+        words.append(f"to ({op.to.x:.2f}, {op.to.y:.2f})")
+    elif getattr(op, "dx", 0) or getattr(op, "dy", 0):
+        words.append(f"({op.dx:+.2f}, {op.dy:+.2f})")
+    if isinstance(op, (Resize, ZoomOut)) or (isinstance(op, Insert) and op.scale != 1.0):
+        words.append(f"x{op.scale:g}")
+    words += [str(getattr(op, attr)) for attr in ("axis", "position", "source") if hasattr(op, attr)]
+    return " ".join(words)
 
 
 def describe_validation_error(exc: ValidationError) -> str:

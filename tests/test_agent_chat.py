@@ -10,6 +10,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from layeredit.agent.executor import EditAgent, MaskNamesFinder
 from layeredit.agent.llm import LLMPlanner
@@ -142,3 +143,16 @@ def test_agent_says_exactly_what_is_missing_after_the_revision(soccer):
     assert (
         outcome.question is not None and "'dog'" in outcome.question and "I can see: boy" in outcome.question
     )
+
+
+def test_a_bit_more_repeats_the_last_move(tmp_path):
+    script = "move the boy left by 100 pixels\nmove it a bit more\nquit\n"
+    done = chat(
+        SOCCER / "image.jpg", "--mask", f"boy={SOCCER / 'boy.jpg'}", "--session-dir", tmp_path / "s",
+        stdin=script, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    state = json.loads((tmp_path / "s" / "session.json").read_text())
+    second = state["turns"][2]["plan"]["operations"][0]
+    assert second["op"] == "move" and second["target"]["phrase"] == "boy"
+    assert second["dx"] == pytest.approx(-0.1) and second["dy"] == 0

@@ -11,9 +11,8 @@ import pytest
 from PIL import Image
 
 from layeredit.api import edit
-from layeredit.cli import write_layers
 from layeredit.engine.base import RenderedLayer
-from layeredit.export import opaque_box, write_ora, write_psd
+from layeredit.export import opaque_box, write_layers, write_ora, write_psd
 
 psd_tools = pytest.importorskip("psd_tools", reason="PSD export needs the server extra (psd-tools)")
 

@@ -278,3 +278,40 @@ def test_pronoun_without_antecedent(planner: RulePlanner, text: str) -> None:
 def test_pixels_use_width_and_height(planner: RulePlanner) -> None:
     plan = planner.plan("move the cat 100 pixels right and 100 pixels down", (2000, 500))
     assert (plan.operations[0].dx, plan.operations[0].dy) == (0.05, 0.2)
+
+
+def _previous(planner: RulePlanner, text: str):
+    return planner.plan(text, (1000, 800)).operations[-1]
+
+
+@pytest.mark.parametrize(
+    "text, dx, dy",
+    [
+        ("move it a bit more", -0.1, 0.0),  # "a bit" along the previous direction
+        ("move it again", -0.2, 0.0),  # no amount: the same step once more
+        ("nudge it further", -0.1, 0.0),
+        ("move it up", 0.0, -0.2),  # a direction of its own wins
+    ],
+)
+def test_a_move_without_direction_repeats_the_previous_one(planner: RulePlanner, text, dx, dy) -> None:
+    previous = _previous(planner, "move the cat to the left")
+    (move,) = planner.plan(text, (1000, 800), previous).operations
+    assert move.target == Target(phrase="cat")
+    assert (move.dx, move.dy) == pytest.approx((dx, dy))
+
+
+def test_repeating_a_diagonal_move_keeps_its_direction(planner: RulePlanner) -> None:
+    previous = _previous(planner, "move the ball right by 100 pixels and up by 80 pixels")
+    (move,) = planner.plan("move it more", (1000, 800), previous).operations
+    assert (move.dx, move.dy) == pytest.approx((0.1, -0.1))
+    (far,) = planner.plan("move it a lot more", (1000, 800), previous).operations
+    assert far.dx == pytest.approx(0.35)  # the longer side (100 px across) moves by "a lot"
+    assert far.dx * 1000 / (-far.dy * 800) == pytest.approx(100 / 80)  # same direction in pixels
+
+
+def test_only_the_same_kind_of_motion_is_repeated(planner: RulePlanner) -> None:
+    previous = _previous(planner, "pan left a bit")
+    (pan,) = planner.plan("pan a bit more", (1000, 800), previous).operations
+    assert (pan.dx, pan.dy) == pytest.approx((-0.1, 0.0))
+    with pytest.raises(PlannerError, match="which direction"):
+        planner.plan("move it a bit more", (1000, 800), _previous(planner, "make the cat bigger"))

@@ -12,9 +12,9 @@ from layeredit.agent.errors import PlannerError
 from layeredit.agent.executor import AgentOutcome, EditAgent, MaskNamesFinder, last_target
 from layeredit.agent.llm import Planner
 from layeredit.agent.session import SessionStore, Turn
-from layeredit.cli import describe
 from layeredit.engine.base import EditResult, Engine
 from layeredit.imageio import check_writable, load_image, save_image
+from layeredit.plan import Antecedent, Pan
 from layeredit.tools.masks import load_mask
 from layeredit.tools.resolve import NamedMasks, head_noun
 
@@ -97,12 +97,21 @@ class ChatSession:
             return self.add_mask(name, path.strip())
         return self.edit(text)
 
+    def antecedent(self) -> Antecedent | None:
+        """What the next instruction may refer back to: the last operation when it names an object
+        or moves the camera (so "a bit more" repeats it), else the last object named."""
+        plan = self.turn.plan
+        last = plan.operations[-1] if plan is not None else None
+        if isinstance(last, Pan) or getattr(last, "target", None) is not None:
+            return last
+        return self.turn.target
+
     def edit(self, instruction: str) -> str:
         turn = self.turn
         agent = EditAgent(
             self.planner, NamedMasks(turn.masks), self.engine, MaskNamesFinder(NamedMasks(turn.masks))
         )
-        outcome = agent.run(turn.image, instruction, previous=turn.target)
+        outcome = agent.run(turn.image, instruction, previous=self.antecedent())
         if outcome.result is None:
             return outcome.question or "error: nothing to edit"
         new = Turn(
@@ -120,7 +129,7 @@ class ChatSession:
         self.current += 1
         self.store.save(self.turns, self.current, written=self.current)
         revised = " (revised after looking again)" if outcome.revised else ""
-        return f"done{revised}: {describe(outcome.plan)} [turn {self.current}]"
+        return f"done{revised}: {outcome.plan.summary()} [turn {self.current}]"
 
     def undo(self) -> str:
         if self.current == 0:

@@ -19,7 +19,7 @@ from layeredit.agent.prompting import DetectionLike
 from layeredit.engine.base import EditResult, Engine
 from layeredit.engine.layers import LayerStack
 from layeredit.imageio import load_image
-from layeredit.plan import EditPlan, Target
+from layeredit.plan import Antecedent, EditPlan, Target
 from layeredit.tools.masks import bbox
 from layeredit.tools.resolve import MaskResolver, NamedMasks
 
@@ -45,7 +45,7 @@ class RevisingPlanner(Protocol):
         self,
         instruction: str,
         image_size: tuple[int, int],
-        previous: Target | None = None,
+        previous: Antecedent | None = None,
         *,
         image: np.ndarray | None = None,
         detections: Sequence[DetectionLike] = (),
@@ -58,7 +58,7 @@ class RevisingPlanner(Protocol):
         failed_plan: EditPlan,
         problems: Sequence[str],
         detections: Sequence[DetectionLike],
-        previous: Target | None = None,
+        previous: Antecedent | None = None,
         image: np.ndarray | None = None,
     ) -> EditPlan: ...
 
@@ -154,14 +154,14 @@ class EditAgent:
         self.engine = engine
         self.finder = finder
 
-    def plan(self, image: np.ndarray, instruction: str, previous: Target | None = None) -> EditPlan:
+    def plan(self, image: np.ndarray, instruction: str, previous: Antecedent | None = None) -> EditPlan:
         size = (image.shape[1], image.shape[0])
         if isinstance(self.planner, RevisingPlanner):
             return self.planner.plan(instruction, size, previous, image=image, detections=self._seen(image))
         return self.planner.plan(instruction, size, previous)
 
     def run(
-        self, image: np.ndarray, instruction: str | EditPlan, previous: Target | None = None
+        self, image: np.ndarray, instruction: str | EditPlan, previous: Antecedent | None = None
     ) -> AgentOutcome:
         start = time.perf_counter()
         given_plan = isinstance(instruction, EditPlan)

@@ -21,7 +21,7 @@ from PIL import Image
 
 from layeredit.agent.errors import PlannerError
 from layeredit.agent.prompting import DEFAULT_PROMPT_VERSION, DetectionLike, PlannerPrompt, request_json
-from layeredit.plan import EditPlan, PlanError, Target, plan_json_schema
+from layeredit.plan import Antecedent, EditPlan, PlanError, plan_json_schema
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -36,7 +36,9 @@ AGENT_EXTRA_HINT = "pip install 'layeredit[agent]'"
 
 
 class Planner(Protocol):
-    def plan(self, instruction: str, image_size: tuple[int, int], previous: Target | None = None) -> EditPlan:
+    def plan(
+        self, instruction: str, image_size: tuple[int, int], previous: Antecedent | None = None
+    ) -> EditPlan:
         """The edit plan for ``instruction``; raises :class:`PlannerError` when there is none."""
         ...
 
@@ -98,7 +100,7 @@ class LLMPlanner:
         self,
         instruction: str,
         image_size: tuple[int, int],
-        previous: Target | None = None,
+        previous: Antecedent | None = None,
         *,
         image: np.ndarray | None = None,
         detections: Sequence[DetectionLike] = (),
@@ -113,7 +115,7 @@ class LLMPlanner:
         failed_plan: EditPlan,
         problems: Sequence[str],
         detections: Sequence[DetectionLike],
-        previous: Target | None = None,
+        previous: Antecedent | None = None,
         image: np.ndarray | None = None,
     ) -> EditPlan:
         """A new plan after ``failed_plan`` could not be grounded, given what was detected."""

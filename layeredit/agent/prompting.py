@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
-from layeredit.plan import EditPlan, Target, plan_json_schema
+from layeredit.plan import Antecedent, EditPlan, Target, plan_json_schema
 
 DEFAULT_PROMPT_VERSION = 1
 
@@ -78,7 +78,7 @@ def _target(data: dict[str, Any] | None) -> Target | None:
 def request_json(
     instruction: str,
     image_size: tuple[int, int],
-    previous: Target | None = None,
+    previous: Antecedent | None = None,
     detections: Sequence[DetectionLike] = (),
     failed_plan: EditPlan | None = None,
     problems: Sequence[str] = (),
@@ -88,8 +88,10 @@ def request_json(
         "instruction": instruction,
         "image_size": {"width": image_size[0], "height": image_size[1]},
     }
-    if previous is not None:
+    if isinstance(previous, Target):
         request["previous_target"] = previous.model_dump(exclude_none=True)
+    elif previous is not None:
+        request["previous_operation"] = json.loads(previous.model_dump_json(exclude_none=True))
     if detections:
         request["detected_objects"] = [
             {"label": d.label, "score": round(float(d.score), 2), "box": [round(float(v)) for v in d.box]}

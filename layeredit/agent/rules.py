@@ -56,6 +56,7 @@ from pydantic import ValidationError
 from layeredit.agent import lexicon as lx
 from layeredit.agent.errors import PlannerError
 from layeredit.plan import (
+    Antecedent,
     Duplicate,
     EditPlan,
     Flip,
@@ -860,10 +861,12 @@ class RulePlanner:
     """Turns plain-English edit instructions into edit plans with a hand-written grammar."""
 
     def plan(self, instruction: str, image_size: tuple[int, int],
-             previous: Target | None = None) -> EditPlan:
+             previous: Antecedent | None = None) -> EditPlan:
         """The edit plan for ``instruction`` on an image of ``image_size`` (width, height).
 
-        ``previous`` is the target of the previous turn of a chat, for "move it a bit more".
+        ``previous`` is what the previous turn of a chat acted on: its target ("move it left"),
+        or its last operation, whose target "it" then means and whose direction a move without
+        one repeats ("move it a bit more").
         Raises :class:`PlannerError` for text that cannot be planned.
         """
         if not instruction or not instruction.strip():
@@ -904,11 +907,16 @@ class RulePlanner:
 class _Session:
     """The state of reading one instruction: the drafts so far and what pronouns refer to."""
 
-    def __init__(self, normalised: _Normalised, size: tuple[int, int], previous: Target | None):
+    def __init__(self, normalised: _Normalised, size: tuple[int, int],
+                 previous: Antecedent | None):
         self.files = normalised.files
         self.points = normalised.points
         self.width, self.height = size
-        self.previous = previous
+        self.previous = previous if isinstance(previous, Target) else getattr(previous, "target", None)
+        # The last turn's motion, repeated by a move that gives no direction of its own.
+        self.previous_motion: tuple[str, float, float] | None = None
+        if isinstance(previous, (Move, Pan)) and (previous.dx or previous.dy):
+            self.previous_motion = (previous.op, previous.dx, previous.dy)
         self.drafts: list[_Draft] = []
 
     # reading ------------------------------------------------------------------------------
@@ -1180,6 +1188,8 @@ class _Session:
                     pending.append(modifier)
         if not steps and draft.verb.default_dy:
             steps.append((0, draft.verb.default_dy, pending.pop(0) if pending else None))
+        if not steps and self.previous_motion and self.previous_motion[0] == kind:
+            return self._repeat(draft, pending[0] if pending else None)
         if pending and not steps:
             raise PlannerError(
                 f'"{draft.clause}": which direction? add "left", "right", "up" or "down"'
@@ -1202,6 +1212,19 @@ class _Session:
         if not allow_zero and not (dx or dy):
             raise PlannerError(f'"{draft.clause}": the directions cancel out')
         return _clamp(dx), _clamp(dy)
+
+    def _repeat(self, draft: _Draft, amount: Amount | None) -> tuple[float, float]:
+        """The previous motion again: the same step, or scaled so that its longer side moves by
+        ``amount`` (or by what the verb implies: "nudge" is a small step)."""
+        assert self.previous_motion is not None
+        _, dx, dy = self.previous_motion
+        if amount is None and draft.verb.intensity == "normal":
+            return dx, dy
+        # Scaling both fractions alike keeps the direction in pixels too.
+        horizontal = abs(dx) * self.width >= abs(dy) * self.height
+        longer, extent = (abs(dx), self.width) if horizontal else (abs(dy), self.height)
+        scale = self._distance(amount, extent, draft.verb.intensity) / longer
+        return _clamp(dx * scale), _clamp(dy * scale)
 
     @staticmethod
     def _distance(amount: Amount | None, extent: int, verb_intensity: Intensity) -> float:

@@ -12,7 +12,6 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from layeredit.api import make_plan
-from layeredit.cli import describe
 from layeredit.engine.base import Engine
 from layeredit.export import psd_export_available
 from layeredit.server.limits import BodySizeLimit
@@ -111,7 +110,7 @@ def create_app(
             edit_plan = make_plan(request.instruction, (request.width, request.height))
         except (ValueError, LookupError) as exc:
             raise RequestError(422, str(exc)) from None
-        return PlanResponse(plan=edit_plan.model_dump(exclude_none=True), summary=describe(edit_plan))
+        return PlanResponse(plan=edit_plan.model_dump(exclude_none=True), summary=edit_plan.summary())
 
     @app.post("/v1/edit", response_model=EditResponse, responses=ERRORS, tags=["edit"])
     def edit(

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from layeredit.api import Box, check_names_used, edit, make_plan, named_masks, resolve_engine
-from layeredit.cli import describe, write_layers
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
-from layeredit.export import ora_bytes, psd_bytes
+from layeredit.export import ora_bytes, psd_bytes, write_layers
 from layeredit.plan import EditPlan, Target
 from layeredit.server.points import GrabCutPointSegmenter, PointSegmenter
 from layeredit.server.schemas import Downloads, EditResponse
@@ -163,7 +162,7 @@ class EditorService:
         return EditResponse(
             id=job_id,
             plan=result.plan.model_dump(exclude_none=True),
-            summary=describe(result.plan),
+            summary=result.plan.summary(),
             width=result.image.shape[1],
             height=result.image.shape[0],
             layers=[layer.name for layer in result.layers],

@@ -71,7 +71,6 @@ def edit_image(args: EditImageArgs, engine: Any = "pixel", llm: str | None = Non
     """Carry out the edit; returns ``{"output_path", "plan", "summary"}``."""
     from layeredit.agent.llm import plan_instruction
     from layeredit.api import edit
-    from layeredit.cli import describe
 
     source = Path(args.image_path).expanduser()
     output = output_path_for(source, args.output_path, args.overwrite)
@@ -83,7 +82,7 @@ def edit_image(args: EditImageArgs, engine: Any = "pixel", llm: str | None = Non
     return {
         "output_path": str(output),
         "plan": result.plan.model_dump(exclude_none=True),
-        "summary": describe(plan),
+        "summary": plan.summary(),
     }
 
 
