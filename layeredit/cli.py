@@ -29,6 +29,7 @@ from layeredit.tools.auto import (
     DEFAULT_SAM_MODEL,
     DEFAULT_TEXT_THRESHOLD,
     AutomaticResolver,
+    cached_on_this_machine,
     how_to_get,
 )
 
@@ -388,9 +389,14 @@ def serve_command(host: str, port: int, engine: str, finding: dict[str, Any], de
     click.echo(f"layeredit editor on http://{host}:{port}/ (API docs at /docs)", err=True)
     finder = AutomaticResolver(device=device, **finding)
     text_resolver = None if finder.missing_models() else finder
-    uvicorn.run(
-        create_app(engine=engine, text_resolver=text_resolver), host=host, port=port, log_level="info"
-    )
+    clicks = None  # without Segment Anything the server falls back to GrabCut
+    if finding["sam_model"] or cached_on_this_machine(DEFAULT_SAM_MODEL):
+        from layeredit.server.points import SamPointSegmenter
+        from layeredit.tools.segmentation import make_segmenter
+
+        clicks = SamPointSegmenter(make_segmenter(finding["sam_model"], device))
+    app = create_app(engine=engine, text_resolver=text_resolver, point_segmenter=clicks)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
 from layeredit.imageio import load_image, save_image
 from layeredit.plan import EditPlan, Target
+from layeredit.server.points import SamPointSegmenter
 from layeredit.tools.grounding import (
     SURVEY_VOCABULARY,
     GroundingThresholds,
@@ -89,6 +90,17 @@ def test_sam_masks_one_per_box_at_image_size_reusing_the_embedding(resolver, che
     assert len(masks) == 2
     assert all(m.dtype == bool and m.shape == chelsea.shape[:2] for m in masks)
     assert segmenter.predict([]) == []
+
+
+def test_a_click_becomes_a_mask_through_sam_point_prompts(resolver, chelsea):
+    clicks = SamPointSegmenter(resolver.segmenter)
+    first = clicks.segment_point(chelsea, 220, 150)
+    embedding = resolver.segmenter.embeddings
+    second = clicks.segment_point(chelsea, 100, 60)
+    assert resolver.segmenter.embeddings is embedding  # one embedding for every click on a picture
+    assert all(m.dtype == bool and m.shape == chelsea.shape[:2] for m in (first, second))
+    with pytest.raises(ValueError, match="outside the 451x300 image"):
+        clicks.segment_point(chelsea, 451, 10)
 
 
 @pytest.mark.parametrize("select", [None, "all", "leftmost", "largest"])

@@ -74,6 +74,8 @@ def test_segment_anything_checkpoint_boxes_to_masks(tmp_path, monkeypatch):
     segmenter.set_image(image)
     masks = segmenter.predict([(10.0, 20.0, 200.0, 250.0), (100.0, 50.0, 400.0, 290.0)])
     assert len(masks) == 2 and all(m.dtype == bool and m.shape == image.shape[:2] for m in masks)
+    clicked = segmenter.predict_point(220.0, 150.0)
+    assert clicked.dtype == bool and clicked.shape == image.shape[:2]
 
     class OneBox:
         def detect(self, image, phrases, threshold=None):

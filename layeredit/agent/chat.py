@@ -15,8 +15,9 @@ from layeredit.agent.session import SessionStore, Turn
 from layeredit.engine.base import EditResult, Engine
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.plan import Antecedent, Pan
+from layeredit.tools.auto import AutomaticResolver
 from layeredit.tools.masks import load_mask
-from layeredit.tools.resolve import NamedMasks, head_noun
+from layeredit.tools.resolve import MaskResolver, NamedMasks, head_noun
 
 HELP = """Type an edit, e.g. "move the boy to the left", "make it a bit bigger". Commands:
   undo / redo      step back or forward through the edits
@@ -30,6 +31,9 @@ HELP = """Type an edit, e.g. "move the boy to the left", "make it a bit bigger".
 
 class ChatSession:
     """One picture edited turn after turn; ``handle`` takes a line and returns the reply."""
+
+    # Finds objects that have no mask yet (grounding + SAM when their models are here).
+    finder: MaskResolver | None = None
 
     def __init__(
         self, store: SessionStore, turns: list[Turn], current: int, planner: Planner, engine: Engine
@@ -109,7 +113,10 @@ class ChatSession:
     def edit(self, instruction: str) -> str:
         turn = self.turn
         agent = EditAgent(
-            self.planner, NamedMasks(turn.masks), self.engine, MaskNamesFinder(NamedMasks(turn.masks))
+            self.planner,
+            NamedMasks(turn.masks, fallback=self.finder),
+            self.engine,
+            MaskNamesFinder(NamedMasks(turn.masks)),
         )
         outcome = agent.run(turn.image, instruction, previous=self.antecedent())
         if outcome.result is None:
@@ -233,6 +240,8 @@ def open_chat(
         assert image is not None
         folder = session_dir or default_session_dir(image)
         session = ChatSession.start(image, folder, planner, engine, masks)
+
+    session.finder = AutomaticResolver()
 
     def reply(text: str) -> None:
         print(text, flush=True)

@@ -8,12 +8,15 @@ which needs no weights and works well on objects that stand out from their surro
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
 from layeredit.tools.masks import components
+
+if TYPE_CHECKING:
+    from layeredit.tools.segmentation import Segmenter
 
 
 class PointSegmenter(Protocol):
@@ -68,3 +71,22 @@ class GrabCutPointSegmenter:
         radius = max(2, min(width, height) // 60)
         cv2.circle(seeds, (x, y), radius, int(cv2.GC_FGD), thickness=-1)
         return seeds
+
+
+class SamPointSegmenter:
+    """Segment Anything with a point prompt; the image embedding is reused while the image is the same."""
+
+    name = "sam"
+
+    def __init__(self, segmenter: Segmenter):
+        self.segmenter = segmenter
+
+    def segment_point(self, image: np.ndarray, x: int, y: int) -> np.ndarray:
+        height, width = image.shape[:2]
+        if not (0 <= x < width and 0 <= y < height):
+            raise ValueError(f"point ({x}, {y}) is outside the {width}x{height} image")
+        self.segmenter.set_image(image)
+        mask = self.segmenter.predict_point(x, y)
+        if not mask.any():
+            raise ValueError(f"found no object at ({x}, {y}); click inside the object or upload its mask")
+        return mask

@@ -36,6 +36,10 @@ class Segmenter(Protocol):
         """One bool H x W mask per (x0, y0, x1, y1) box, in the order given."""
         ...
 
+    def predict_point(self, x: float, y: float) -> np.ndarray:
+        """The bool H x W mask of the object under pixel (x, y) of the current image."""
+        ...
+
 
 def image_fingerprint(image: np.ndarray) -> tuple[tuple[int, ...], str]:
     return image.shape, hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16).hexdigest()
@@ -57,7 +61,7 @@ class _EmbeddingOnce:
 
     def _require_image(self) -> None:
         if self._fingerprint is None:
-            raise RuntimeError("call set_image(image) before predict(boxes)")
+            raise RuntimeError("call set_image(image) before predicting masks")
 
 
 class TransformersSegmenter(_EmbeddingOnce):
@@ -93,6 +97,23 @@ class TransformersSegmenter(_EmbeddingOnce):
         )[0]
         return [mask[0].numpy().astype(bool) for mask in masks]
 
+    @torch.inference_mode()
+    def predict_point(self, x: float, y: float) -> np.ndarray:
+        self._require_image()
+        height, width = self.original_sizes[0].tolist()
+        new_height, new_width = self.reshaped_sizes[0].tolist()
+        point = torch.tensor([[[[x * new_width / width, y * new_height / height]]]], dtype=torch.float32)
+        outputs = self.model(
+            image_embeddings=self.embeddings,
+            input_points=point.to(self.device),
+            input_labels=torch.ones(1, 1, 1, dtype=torch.long, device=self.device),
+            multimask_output=True,  # a click is ambiguous (part or whole): keep SAM's best guess
+        )
+        masks = self.processor.image_processor.post_process_masks(
+            outputs.pred_masks.cpu(), self.original_sizes, self.reshaped_sizes
+        )[0][0]
+        return masks[int(outputs.iou_scores[0, 0].argmax())].numpy().astype(bool)
+
 
 def _load_transformers_sam(model: str, device: str) -> tuple[Any, Any]:
     from transformers import SamModel, SamProcessor
@@ -113,8 +134,11 @@ class OriginalSamSegmenter(_EmbeddingOnce):
         self.device = device or default_device()
         model_type = model_type or original_sam_type(checkpoint)
         sam = load_once(
-            "sam", checkpoint, self.device,
-            lambda: _load_original_sam(checkpoint, model_type, self.device), variant=model_type,
+            "sam",
+            checkpoint,
+            self.device,
+            lambda: _load_original_sam(checkpoint, model_type, self.device),
+            variant=model_type,
         )
         self.predictor = SamPredictor(sam)
 
@@ -132,6 +156,15 @@ class OriginalSamSegmenter(_EmbeddingOnce):
             point_coords=None, point_labels=None, boxes=prompt, multimask_output=False
         )
         return [mask[0].cpu().numpy().astype(bool) for mask in masks]
+
+    def predict_point(self, x: float, y: float) -> np.ndarray:
+        self._require_image()
+        masks, scores, _ = self.predictor.predict(
+            point_coords=np.array([[x, y]], dtype=np.float32),
+            point_labels=np.array([1]),
+            multimask_output=True,
+        )
+        return masks[int(np.argmax(scores))].astype(bool)
 
 
 def original_sam_type(checkpoint: str) -> str:
