@@ -156,6 +156,14 @@ class _SceneBuilder:
         ty = _clamp(point.y * self.height, cy - y0, self.height - (y1 - cy))
         return tx - cx, ty - cy
 
+    def place(self, layers: list[Layer], op: Move | Insert) -> None:
+        """Move the group by the op's (dx, dy), or so that its centre lands on the op's ``to``."""
+        if op.to is not None:
+            dx, dy = self.offset_to(layers, op.to)
+        else:
+            dx, dy = op.dx * self.width, op.dy * self.height
+        self.translate(layers, dx, dy)
+
     def warp(self, layer: Layer, matrix: np.ndarray) -> None:
         """Apply an image-level affine transform to a layer's picture and mask."""
         size = (self.width, self.height)
@@ -189,11 +197,7 @@ class _SceneBuilder:
             return
         for layer in layers:
             self.cut(layer)
-        if op.to is not None:
-            dx, dy = self.offset_to(layers, op.to)
-        else:
-            dx, dy = op.dx * self.width, op.dy * self.height
-        self.translate(layers, dx, dy)
+        self.place(layers, op)
 
     def _remove(self, op: Remove) -> None:
         for layer in self.layers(op.target):
@@ -271,11 +275,7 @@ class _SceneBuilder:
             if op.scale != 1.0:
                 self.scale_about_centroid(layer, op.scale)
             self.cut(layer, make_hole=False)
-        if op.to is not None:
-            dx, dy = self.offset_to(layers, op.to)
-        else:
-            dx, dy = op.dx * self.width, op.dy * self.height
-        self.translate(layers, dx, dy)
+        self.place(layers, op)
 
     def _pan(self, op: Pan) -> None:
         # The camera moving right shows more of the right: content slides left.

@@ -9,9 +9,10 @@ from diffusers import DiffusionPipeline, UNet2DConditionModel
 from huggingface_hub.errors import HFValidationError
 
 from layeredit.engine.designedit.config import DEFAULT_MODEL
+from layeredit.errors import ModelLoadError
 
 
-class ModelNotFoundError(ValueError):
+class ModelNotFoundError(ModelLoadError):
     """The diffusion model's weights are not available; the message says how to get them."""
 
 
