@@ -33,27 +33,15 @@ def layeredit_tools(engine: Any = "pixel", llm: str | None = None) -> list[BaseT
 
     return [
         StructuredTool.from_function(
-            edit_image,
-            name="edit_image",
-            description=agent_tools.EDIT_IMAGE_DESCRIPTION,
-            args_schema=EditImageArgs,
+            function, name=function.__name__, description=description, args_schema=schema,
             handle_tool_error=True,
-        ),
-        StructuredTool.from_function(
-            segment_objects,
-            name="segment_objects",
-            description=agent_tools.SEGMENT_OBJECTS_DESCRIPTION,
-            args_schema=SegmentObjectsArgs,
-            handle_tool_error=True,
-        ),
-        StructuredTool.from_function(
-            plan_edit,
-            name="plan_edit",
-            description=agent_tools.PLAN_EDIT_DESCRIPTION,
-            args_schema=PlanEditArgs,
-            handle_tool_error=True,
-        ),
-    ]
+        )
+        for function, description, schema in (
+            (edit_image, agent_tools.EDIT_IMAGE_DESCRIPTION, EditImageArgs),
+            (segment_objects, agent_tools.SEGMENT_OBJECTS_DESCRIPTION, SegmentObjectsArgs),
+            (plan_edit, agent_tools.PLAN_EDIT_DESCRIPTION, PlanEditArgs),
+        )
+    ]  # fmt: skip
 
 
 def _json(call: Any) -> str:
