@@ -82,7 +82,9 @@ def test_chat_edit_moves_only_the_boy_and_offers_downloads(page):
     page.wait_for_selector("#mask-list li:has-text('boy')")
     page.fill("#instruction", "move the boy to the left")
     page.click("#send")
-    page.wait_for_selector("#after[data-result-id]:not([data-result-id=''])", timeout=30_000)
+    page.wait_for_selector(
+        "body[data-state='idle'] #after[data-result-id]:not([data-result-id=''])", timeout=30_000
+    )
     assert page.locator("#messages .assistant").last.inner_text().startswith("move boy")
     assert page.locator("#messages .error").count() == 0
 
@@ -104,7 +106,8 @@ def test_chat_edit_moves_only_the_boy_and_offers_downloads(page):
 
 
 def test_undo_returns_to_the_uploaded_image(page):
-    page.click("#undo")
-    page.wait_for_selector("#after[data-result-id='']")
+    page.click("#undo")  # the click handler marks the page busy before it returns
+    # Idle again with no result: the undo has finished rendering, not merely started.
+    page.wait_for_selector("body[data-state='idle'] #after[data-result-id='']")
     assert page.is_disabled("#undo")
     assert page.locator("#mask-list li:has-text('boy')").count() == 1

@@ -62,12 +62,13 @@ async function render() {
   const before = history.length > 1 ? history[history.length - 2] : entry;
   $("after").src = URL.createObjectURL(entry.image);
   $("before").src = URL.createObjectURL(before.image);
-  $("after").dataset.resultId = entry.result ? entry.result.id : "";
   const links = entry.result ? entry.result.downloads : {};
   setLink("download-image", links.image);
   setLink("download-zip", links.layers_zip);
   setLink("download-psd", links.layers_psd);
   await drawMasks(entry);
+  // Published last: whoever waits for this id sees the picture, masks and links that go with it.
+  $("after").dataset.resultId = entry.result ? entry.result.id : "";
 }
 
 // Tint each mask in its own colour on a canvas laid over the picture.
@@ -241,6 +242,7 @@ async function undo() {
   if (history.length < 2) return;
   history.pop();
   addMessage("assistant", "Undone.");
+  setState("busy");
   await render();
   setState("idle");
 }
