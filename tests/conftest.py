@@ -13,15 +13,16 @@ from layeredit.imageio import load_image  # noqa: E402
 from layeredit.tools.masks import load_mask  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-EXAMPLES = SHARED / "data" / "designedit_examples"
+DATA = REPO / "tests" / "data"
+EXAMPLES = DATA / "designedit_examples"  # see tests/data/SOURCE.md
 SAMPLES = REPO / "layeredit" / "samples"
 
 
 def example(relative: str) -> Path:
+    """A DesignEdit example shipped in tests/data; missing data fails the test, never skips it."""
     path = EXAMPLES / relative
     if not path.exists():
-        pytest.skip(f"shared example {path} is missing (shared/ must sit beside the repository)")
+        pytest.fail(f"test data {path} is missing (it ships in tests/data/designedit_examples)")
     return path
 
 

@@ -129,12 +129,8 @@ def test_prompt_injection_stays_data_and_yields_a_plan_or_a_refusal(instruction,
     assert json.loads(request)["instruction"] == instruction  # one JSON string: it cannot break out
     assert "there is no tool 'run_shell'" in model.seen[1][-1].content
     assert sorted(tmp_path.iterdir()) == before
-    try:
-        plan = RulePlanner().plan(instruction, (512, 512))
-    except ValueError as exc:
-        assert str(exc)  # the offline planner refuses with a message
-    else:
-        assert isinstance(plan, EditPlan)
+    with pytest.raises(PlannerError, match="could not understand"):  # the offline planner refuses too
+        RulePlanner().plan(instruction, (512, 512))
 
 
 def test_make_planner_defaults_to_rules_and_rejects_bad_specs(monkeypatch):

@@ -116,9 +116,14 @@ def test_tool_errors_go_back_to_the_model_and_defaults_never_overwrite(tmp_path)
 
 
 def test_segment_objects_explains_when_no_models_are_available(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # An empty Hugging Face cache: the default models are surely not on this machine.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
     image, _ = copy_sample(tmp_path)
     _, segment_objects, _ = layeredit_tools()
     answer = json.loads(segment_objects.invoke({"image_path": str(image), "phrases": ["boy"]}))
-    if not answer["available"]:
-        assert "masks" in answer["message"] and "boxes" in answer["message"]
+    assert answer["available"] is False
+    assert "masks" in answer["message"] and "boxes" in answer["message"]
+    assert "huggingface-cli download" in answer["message"]

@@ -136,7 +136,12 @@ def test_layers_paste_in_z_order() -> None:
 def test_input_offsets_become_whole_latent_pixels() -> None:
     frame = Frame(input_size=(512, 256), size=(128, 64), latent_factor=8)  # 32 input px per latent px
     assert frame.latent_shift((3 * 32, -2 * 32)) == (3, -2)
-    assert frame.latent_shift((15, 17)) == (0, 1)
+    assert frame.latent_shift((15, -31)) == (0, 0)  # truncated toward zero, like the reference
+
+
+def test_a_move_of_a_fifth_at_1024_is_25_latent_pixels_as_in_the_reference() -> None:
+    frame = Frame(input_size=(1024, 1024), size=(1024, 1024), latent_factor=8)
+    assert frame.latent_shift((round(-0.2 * 1024), round(0.2 * 1024))) == (-25, 25)
 
 
 @pytest.mark.parametrize(("size", "side", "multiple"), [((320, 512), 1024, 32), ((1280, 720), 512, 64),
@@ -167,7 +172,7 @@ def _budget_scene(hole: bool, layers: int) -> LatentScene:
 
 def test_documented_unet_budget_at_the_paper_settings() -> None:
     config = DesignEditConfig()
-    # N·P + 2·K + (F − K) + (N − F) with N=50, K=39, F=42.
+    # N·P + 2·K + (F − K) + (N − F) with N=50, K=39 (steps 2..40), F=42.
     assert expected_unet_calls(config, _budget_scene(hole=True, layers=0), 1) == 50 + 78 + 3 + 8 == 139
     assert expected_unet_calls(config, _budget_scene(hole=True, layers=1), 1) == 139
     assert expected_unet_calls(config, _budget_scene(hole=True, layers=3), 3) == 150 + 89 == 239
@@ -177,10 +182,85 @@ def test_documented_unet_budget_at_the_paper_settings() -> None:
 
 def test_config_windows_scale_with_steps() -> None:
     paper = DesignEditConfig()
-    assert (paper.key_mask_last, paper.blend_last, paper.fusion_step, paper.refine_last) == (39, 41, 42, 25)
+    # The reference masks keys while its 0-based counter is in (0, 40): steps 2..40; refine 2..26.
+    assert paper.key_mask_from == 2
+    assert (paper.key_mask_last, paper.blend_last, paper.fusion_step, paper.refine_last) == (40, 41, 42, 26)
     short = DesignEditConfig(steps=10)
     assert (short.key_mask_last, short.blend_last, short.fusion_step, short.refine_last) == (8, 8, 8, 5)
     with pytest.raises(ValueError):
         DesignEditConfig(steps=0)
+    with pytest.raises(ValueError):
+        DesignEditConfig(key_mask_from=0)
 
 
+def test_key_mask_windows_start_at_step_2_and_end_on_their_last_step() -> None:
+    hole, refine = _square(8, (2, 2, 4, 4)), _square(8, (5, 5, 7, 7))
+    scene = LatentScene(Trajectory([torch.zeros(1, 4, 8, 8)]), hole, [], refine=refine)
+    config = DesignEditConfig()
+    masks = {step: scene.key_mask(step, config) for step in range(1, 51)}
+    assert masks[1] is None
+    assert torch.equal(masks[2], hole + refine) and torch.equal(masks[26], hole + refine)
+    assert torch.equal(masks[27], hole) and torch.equal(masks[40], hole)
+    assert all(masks[step] is None for step in range(41, 51))
+
+
+
+
+def _rows_and_latents(pipe, scene: LatentScene, config: DesignEditConfig, scheduler):
+    """UNet rows spent on each step and the latent after it."""
+    denoiser = Denoiser(pipe.unet, EmptyPrompt.encode(pipe, torch.device("cpu")))
+    controller = KeyMaskController()
+    rows, seen, spent = {}, {}, [0]
+
+    def observe(step: int, latents: torch.Tensor) -> None:
+        rows[step], spent[0] = denoiser.rows - spent[0], denoiser.rows
+        seen[step] = latents.clone()
+
+    with key_masking(pipe.unet, controller):
+        denoise(scene, denoiser, scheduler, controller, config, on_step=observe)
+    return rows, seen, denoiser
+
+
+def test_the_first_step_is_not_key_masked_and_the_last_masked_step_is_the_windows_end(pipe, picture) -> None:
+    config = DesignEditConfig(steps=10)  # key masking on steps 2..8
+    trajectory, _, scheduler = _invert(pipe, picture, config.steps)
+    scene = LatentScene(trajectory, _square(16, (4, 4, 10, 12)), [])
+    rows, _, _ = _rows_and_latents(pipe, scene, config, scheduler)
+    assert [rows[step] for step in range(1, 11)] == [1, 2, 2, 2, 2, 2, 2, 2, 1, 1]
+
+
+def _fused_scene(trajectory: Trajectory) -> LatentScene:
+    layer = LatentLayer(trajectory, _square(16, (2, 5, 6, 9)), shift=(7, -1))
+    return LatentScene(trajectory, _square(16, (1, 4, 8, 10)), [layer])
+
+
+def test_the_fused_canvas_is_plainly_denoised_without_inversion_guidance(pipe, picture) -> None:
+    config = DesignEditConfig(steps=10)  # fusion after step 8; steps 9 and 10 have t < 400
+    trajectory, _, scheduler = _invert(pipe, picture, config.steps)
+    _, seen, denoiser = _rows_and_latents(pipe, _fused_scene(trajectory), config, scheduler)
+    timestep = scheduler.timesteps[8]
+    assert int(timestep) < config.inversion_guidance_below
+    with torch.no_grad():
+        eps = denoiser(seen[8], timestep)
+    plain = scheduler.step(eps, timestep, seen[8], return_dict=False)[0]
+    assert torch.allclose(seen[9], plain, atol=1e-6, rtol=0)
+
+    guided = DesignEditConfig(steps=10, guide_canvas=True)
+    _, pulled, _ = _rows_and_latents(pipe, _fused_scene(trajectory), guided, scheduler)
+    outside = _fused_scene(trajectory).edited()[0, 0] == 0
+    source = trajectory.latents[9]
+    assert torch.equal(pulled[8], seen[8])
+    drift, pulled_drift = (seen[9] - source).abs(), (pulled[9] - source).abs()
+    assert torch.allclose(pulled_drift[..., outside], 0.9 * drift[..., outside], atol=1e-5)
+
+
+def test_removal_keeps_inversion_guidance_after_the_fusion_step(pipe, picture) -> None:
+    config = DesignEditConfig(steps=10)
+    trajectory, _, scheduler = _invert(pipe, picture, config.steps)
+    hole = _square(16, (4, 4, 10, 12))
+    _, seen, denoiser = _rows_and_latents(pipe, LatentScene(trajectory, hole, []), config, scheduler)
+    timestep = scheduler.timesteps[8]
+    with torch.no_grad():
+        plain = scheduler.step(denoiser(seen[8], timestep), timestep, seen[8], return_dict=False)[0]
+    expected = plain - config.inversion_guidance_rate * (plain - trajectory.latents[9]) * (1 - hole)
+    assert torch.allclose(seen[9], expected, atol=1e-6, rtol=0)

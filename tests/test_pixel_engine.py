@@ -8,7 +8,7 @@ import pytest
 
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
-from layeredit.engine.scene import SceneParams, compile_scene
+from layeredit.engine.scene import compile_scene
 from layeredit.imageio import load_image
 from layeredit.plan import EditPlan
 from layeredit.tools.masks import centroid, dilate, load_mask, scaled_px
@@ -233,7 +233,6 @@ def test_insert_takes_the_object_from_another_image(tmp_path):
 def test_params_scale_with_image_size():
     assert scaled_px(20, (1024, 1024)) == 20
     assert scaled_px(20, (512, 512)) == 10
-    assert SceneParams().hole_dilation == 20.0
 
 
 def test_scene_of_several_operations_on_one_object(soccer):

@@ -44,7 +44,10 @@ def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarr
 
 
 def scaled_px(px_at_1024: float, shape: tuple[int, ...]) -> int:
-    """A pixel size given for a 1024x1024 image, scaled to an image of ``shape`` (H, W, ...)."""
+    """A pixel size given for a 1024x1024 image, scaled to an image of ``shape`` (H, W, ...);
+    a positive size stays at least 1 px, zero stays zero."""
+    if px_at_1024 <= 0:
+        return 0
     return max(1, round(px_at_1024 * (shape[0] * shape[1]) ** 0.5 / 1024))
 
 

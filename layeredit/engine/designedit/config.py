@@ -1,9 +1,18 @@
 """Every DesignEdit hyper-parameter, with the paper's value as default.
 
-Step windows are given as step numbers at the paper's 50 steps (steps count from 1) and scale
-linearly with ``steps``: a window ending at step ``k`` of 50 ends at step ``round(k * steps / 50)``
-(halves round up). At 50 steps: key masking on steps 1..39, background blending after steps
-1..41, fusion after step 42 (the last 8 steps, 43..50, denoise the fused canvas), refine mask on steps 1..25.
+Steps count from 1: step ``i`` is the ``i``-th UNet evaluation of the denoising loop (t = 981,
+961, ..., 1 for SDXL's 50 leading-spaced steps). Window ends are given at the paper's 50 steps and
+scale linearly with ``steps``: a window ending at step ``k`` of 50 ends at step
+``round(k * steps / 50)`` (halves round up). Window starts are not scaled.
+
+At 50 steps: key masking on steps 2..40, background blending after steps 1..41, fusion after
+step 42 (the last 8 steps, 43..50, denoise the fused canvas), refine mask on steps 2..26.
+
+The paper's "key masking for the first K = 40 steps" is the reference code's per-attention-layer
+counter, which starts at 0 on the first UNet call and masks while ``0 < counter < 40``: 1-based
+steps 2..40 (t = 961..201), 39 steps, the very first step unmasked. Its refine window
+``0 < counter <= 25`` is steps 2..26. Blending and fusion count from 1 in the reference code
+(blend while ``counter <= 41``, fuse at ``counter == 42``) and need no shift.
 """
 
 from __future__ import annotations
@@ -22,9 +31,16 @@ class DesignEditConfig:
         default=7.5,
         metadata={"help": "Masked-versus-unmasked guidance scale of the background branch."},
     )
+    key_mask_from: int = field(
+        default=2,
+        metadata={
+            "help": "First key-masked (and refine-masked) step, from 1; not scaled with --steps: "
+            "the reference code leaves only its first step unmasked."
+        },
+    )
     key_mask_until: int = field(
-        default=39,
-        metadata={"help": "Key masking is active on steps 1..N (N given at 50 steps, scaled to --steps)."},
+        default=40,
+        metadata={"help": "Key masking is active up to step N (N given at 50 steps, scaled to --steps)."},
     )
     blend_until: int = field(
         default=41,
@@ -41,10 +57,10 @@ class DesignEditConfig:
         },
     )
     refine_until: int = field(
-        default=25,
+        default=26,
         metadata={
-            "help": "The refine mask joins the key mask on steps 1..N (N given at 50 steps, "
-            "scaled to --steps)."
+            "help": "The refine mask joins the key mask from the first key-masked step up to step N "
+            "(N given at 50 steps, scaled to --steps)."
         },
     )
     inversion_guidance_below: int = field(
@@ -56,6 +72,13 @@ class DesignEditConfig:
         metadata={
             "help": "Fraction of the drift from the inverted source removed per step outside "
             "the edited region."
+        },
+    )
+    guide_canvas: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep pulling the fused canvas toward the inverted source outside the edit after "
+            "fusion (the reference code never guides the canvas; off matches it)."
         },
     )
     seed: int = field(default=0, metadata={"help": "Random seed; the same seed gives the same image."})
@@ -86,6 +109,8 @@ class DesignEditConfig:
     def __post_init__(self) -> None:
         if self.steps < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
+        if self.key_mask_from < 1:
+            raise ValueError(f"key_mask_from counts steps from 1, got {self.key_mask_from}")
         if self.cache_size < 0:
             raise ValueError(f"cache_size must not be negative, got {self.cache_size}")
 

@@ -47,10 +47,11 @@ class Frame:
         return torch.from_numpy((coverage > min_coverage).astype(np.float32))[None, None].to(device)
 
     def latent_shift(self, offset: tuple[int, int]) -> tuple[int, int]:
-        """An input-pixel offset in whole latent pixels."""
+        """An input-pixel offset in whole latent pixels, truncated toward zero like the reference
+        code's ``int(scale * width)`` (a move of -0.2 at 1024 is 25 latent pixels, not 26)."""
         per_latent_x = self.input_size[0] / self.size[0] * self.latent_factor
         per_latent_y = self.input_size[1] / self.size[1] * self.latent_factor
-        return round(offset[0] / per_latent_x), round(offset[1] / per_latent_y)
+        return int(offset[0] / per_latent_x), int(offset[1] / per_latent_y)
 
 
 def keep_outside(original: np.ndarray, result: np.ndarray, region: np.ndarray, seam_px: int) -> np.ndarray:

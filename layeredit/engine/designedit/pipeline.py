@@ -1,15 +1,15 @@
 """The layered denoising loop (DESIGN.md steps 3-7) on inverted trajectories.
 
-UNet cost, in latents evaluated (``unet_calls``), with N = steps, F = fusion step, K = last step
-with a nonzero key mask before fusion (``min(F, max(key-mask window if the hole is not empty,
-refine window if the refine mask is not empty))``), B = last blend step and P = pictures inverted
+UNet cost, in latents evaluated (``unet_calls``), with N = steps, F = fusion step, K = number of
+steps up to F with a nonzero key mask (those of the key-mask window if the hole is not empty and
+of the refine window if the refine mask is not empty), B = last blend step and P = pictures inverted
 in this run (cache misses)::
 
     unet_calls = N·P  +  2·K  +  (F − K − S)  +  (N − F)
 
 S is the number of steps 1..min(B, F) that need no UNet at all: when the hole is empty, the
 background latent is the inverted source after each of them (S = min(B, F), K = 0); otherwise
-S = 0. Removal or a move of an object at 50 steps: 50 + 2·39 + 3 + 8 = 139.
+S = 0. Removal or a move of an object at 50 steps (key masking on steps 2..40): 50 + 2·39 + 3 + 8 = 139.
 An edit with three source pictures (e.g. two inserted objects and a move): 150 + 89 = 239.
 """
 
@@ -41,6 +41,8 @@ class LatentScene:
     def key_mask(self, step: int, config: DesignEditConfig) -> torch.Tensor | None:
         """M for the background branch at ``step``, or None when it masks nothing."""
         mask = torch.zeros_like(self.hole)
+        if step < config.key_mask_from:
+            return None
         if step <= config.key_mask_last:
             mask = mask + self.hole
         if self.refine is not None and step <= config.refine_last:
@@ -107,7 +109,9 @@ def denoise(
             latents = scheduler.step(eps, timestep, latents, generator=generator, return_dict=False)[0]
             if step <= config.blend_last:
                 latents = source[step] + (latents - source[step]) * region
-            if int(timestep) < config.inversion_guidance_below:
+            # The reference code never guides the fused canvas; ``guide_canvas`` keeps pulling it.
+            guided = not (fused and scene.layers) or config.guide_canvas
+            if guided and int(timestep) < config.inversion_guidance_below:
                 latents = latents - config.inversion_guidance_rate * (latents - source[step]) * (1 - region)
         if step == config.fusion_step:
             latents, region = fuse(latents, scene.layers, step), scene.edited()
