@@ -11,13 +11,11 @@ import pytest
 from layeredit.agent import PlannerError, RulePlanner
 from layeredit.plan import EditPlan, Target
 
-DEV_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "planner_dev.jsonl"
+DEV_FILE = Path(__file__).resolve().parent / "data" / "planner_dev.jsonl"
 SIZE = (1000, 1000)
 
 
 def _dev_examples() -> list[Any]:
-    if not DEV_FILE.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{DEV_FILE} is missing"))]
     lines = DEV_FILE.read_text().splitlines()
     return [pytest.param(json.loads(line), id=json.loads(line)["text"]) for line in lines if line]
 
