@@ -69,9 +69,16 @@ class PointRef:
 
 @dataclass(frozen=True)
 class Relative:
-    """A place relative to another object ("next to the dog"): describes, cannot be a target."""
+    """Another object named by its relation to this one ("next to the dog", "closer to the box",
+    "as big as the cat"): a placement for moves and copies, a size for resizes, else a description.
+
+    ``relation`` is a side ("left", "right", "above", "below"), "beside" (the nearer side),
+    "toward", "like" (same size) or "between" (not supported).
+    """
 
     text: str
+    relation: str = "beside"
+    anchor: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,6 +189,9 @@ _VERBS: tuple[tuple[str, Verb], ...] = (
     (r"double\s+(?:the\s+)?size\s+of|double\s+(?:the\s+)?size", Verb(kind="resize", factor=2.0)),
     (r"triple\s+(?:the\s+)?size\s+of|triple\s+(?:the\s+)?size", Verb(kind="resize", factor=3.0)),
     (r"halve(?:\s+(?:the\s+)?size\s+of)?", Verb(kind="resize", factor=0.5)),
+    (r"(?:adjust|change|alter|modify|tweak|fix|edit|correct)\s+(?:the\s+)?(?:size|scale|dimensions)"
+     r"(?:\s+of)?|(?:match|equali[sz]e)\s+(?:the\s+)?(?:size|height)\s+of",
+     Verb(kind="resize")),
     (r"(?:increase|enlarge|boost|grow|expand|raise)\s+(?:the\s+)?size\s+of"
      r"|scale\s+up|size\s+up|blow\s+up|enlarge|grow|expand|magnify|upscale|upsize|supersize"
      r"|embiggen|amplify|inflate|zoom\s+into",
@@ -323,6 +333,15 @@ def _side(match: re.Match[str]) -> Modifier:
     return Place(0.5, _VERTICAL[side], preposition, (side,), edge, relative)
 
 
+def _relative(match: re.Match[str]) -> Modifier:
+    groups = match.groupdict()
+    relation = next(
+        (name for name in ("above", "below", "between", "toward", "like") if groups[name]),
+        groups["side"] or groups["bare"] or "beside",
+    )
+    return Relative(match.group(0), relation, tuple(match.group("anchor").split()))
+
+
 def _other_image(match: re.Match[str]) -> Modifier:
     raise PlannerError(
         f'could not understand "{match.group(0)}": name the other image by its file, e.g. '
@@ -393,9 +412,13 @@ _MODIFIERS: tuple[tuple[str, Callable[[re.Match[str]], Modifier]], ...] = (
     (rf"{_PREP}\s+the\s+(?P<extreme>very\s+|far\s+|extreme\s+)?(?P<side>top|bottom|left|right)"
      r"(?:\s+hand)?(?:\s+(?P<part>side|edge|border|end|part|half|area|portion|section|margin))?"
      rf"{_OF_IMG}(?!\s+of\b)", _side),
-    (r"(?:to\s+the\s+(?:left|right)\s+of|on\s+the\s+(?:left|right)\s+of|next\s+to|beside|besides"
-     r"|alongside|near|above|below|under|underneath|beneath|on\s+top\s+of|between|close\s+to"
-     r"|over)\s+(?:the|a|an|my|this|that|it|him|her|them)\b.*", lambda m: Relative(m.group(0))),
+    (r"(?P<rel>(?:to|on|at)\s+the\s+(?P<side>left|right)(?:\s+hand)?(?:\s+side)?\s+of|(?P<bare>left|right)\s+of"
+     r"|next\s+to|beside|besides|alongside|by\s+the\s+side\s+of|near(?:\s+to)?|close\s+(?:up\s+)?to"
+     r"|(?P<above>above|over)|(?P<below>below|under|underneath|beneath)|on\s+top\s+of|(?P<between>between)"
+     r"|(?P<toward>(?:a\s+(?:bit|little)\s+|much\s+)?(?:closer|nearer)\s+to|towards?|in\s+the\s+direction\s+of)"
+     r"|(?P<like>(?:to\s+)?(?:the\s+)?same\s+(?:size|height)\s+as|as\s+(?:big|large|tall|small|high|wide"
+     r"|huge|tiny|little|short)\s+as))"
+     r"\s+(?P<anchor>(?:the|a|an|my|this|that|it|him|her|them|his|its|their|our|your)\b.*)", _relative),
     # amounts
     (rf"(?:by\s+)?{_ABOUT}{_NUM}\s*(?:pixels?|pxs?)", lambda m: Amount("pixels", _number(m))),
     (rf"(?:by\s+)?{_ABOUT}{_NUM}\s*percent(?:\s+of\s+(?:the|its)\s+(?:{_IMG}\s+)?(?:width|height"
@@ -533,6 +556,8 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
         word = words[i]
         last = i == len(words) - 1
         following = words[i + 1] if not last else ""
+        if kept and not last and lx.starts_description(word, following, kept[-1]):
+            break
         if kept and word not in ("far", "very") and word not in lx.POSITION_ADJECTIVES:
             kept.append(word)
         elif word in lx.DETERMINERS and not last:
@@ -569,11 +594,14 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
         else:
             kept.append(word)
         i += 1
+    possessors = [j for j, word in enumerate(kept[:-1]) if word.endswith("'s") or word.endswith("s'")]
+    if possessors:  # "the dog's leash" names the leash
+        kept = kept[possessors[-1] + 1 :]
     if not kept or kept in (["one"], ["ones"]):
         return spec
     head = kept[-1]
     plural = lx.is_plural_noun(head)
-    if quantified and (not both or plural):
+    if quantified and spec.select is None and (not both or plural):
         spec.select, spec.ordinal = "all", None
     elif plural and spec.select is None and spec.ordinal is None and not one_of:
         spec.select, spec.implicit_all = "all", True

@@ -45,12 +45,13 @@ in the instruction, or to ``previous`` (the last turn's target) in a chat.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from layeredit.agent import lexicon as lx
-from layeredit.agent.errors import PlannerError
+from layeredit.agent.errors import PlannerError, UnsupportedEditError
 from layeredit.agent.grammar import (
     HORIZONTAL,
     PRE_NOUN_WORDS,
@@ -82,8 +83,10 @@ from layeredit.agent.grammar import (
     scan,
 )
 from layeredit.agent.normalise import Normalised, normalise
+from layeredit.agent.scope import appearance_refusal, refusal, unsupported_reason
 from layeredit.plan import (
     Antecedent,
+    Beside,
     Duplicate,
     EditPlan,
     Flip,
@@ -95,6 +98,7 @@ from layeredit.plan import (
     Remove,
     Reorder,
     Resize,
+    Side,
     Swap,
     Target,
     ZoomOut,
@@ -105,11 +109,16 @@ MOVE_DEFAULT, MOVE_SMALL, MOVE_LARGE = 0.2, 0.1, 0.35
 GROW_DEFAULT, GROW_SMALL, GROW_LARGE = 1.3, 1.15, 1.6
 SHRINK_DEFAULT, SHRINK_SMALL, SHRINK_LARGE = 0.75, 0.87, 0.5
 ZOOM_DEFAULT, ZOOM_SMALL, ZOOM_LARGE = 0.8, 0.9, 0.6
+TOWARD_SMALL, TOWARD_LARGE = 0.25, 0.75  # "a bit closer", "much closer"; plain "closer" is the plan's default
 MAX_OFFSET = 0.99  # the plan requires |dx|, |dy| < 1
 MAX_SCALE = 10.0
 
 # --- clauses to operations ------------------------------------------------------------------
 
+_BESIDE_SIDES: dict[str, Side | None] = {
+    "left": "left", "right": "right", "above": "above", "below": "below", "beside": None,
+}
+_SIDE_STEPS = {"left": (-1, 0), "right": (1, 0), "above": (0, -1), "below": (0, 1)}
 _PLACING_KINDS = frozenset({"move", "put", "center", "bring", "send", "take", "insert"})
 _OFFSET_KINDS = frozenset({"duplicate", "pan"})
 _TARGETLESS_KINDS = frozenset({"pan", "zoom_out"})
@@ -209,7 +218,12 @@ class RulePlanner:
             raise _unknown(instruction.strip())
         session = _Session(normalised, (width, height), previous)
         for clause in normalised.clauses:
-            session.read(clause)
+            try:
+                session.read(clause)
+            except UnsupportedEditError as exc:
+                exc.supported = self._supported_part(normalised.clauses, clause, image_size, previous)
+                raise
+
         operations = [op for draft in session.drafts for op in session.build(draft)]
         try:
             return EditPlan(operations=operations)
@@ -219,6 +233,18 @@ class RulePlanner:
                 f"{describe_validation_error(exc)}"
             ) from None
 
+
+    def _supported_part(self, clauses: list[str], unsupported: str, image_size: tuple[int, int],
+                        previous: Antecedent | None) -> str | None:
+        """The request without its unsupported clause, if that can be planned on its own."""
+        rest = [clause for clause in clauses if clause != unsupported]
+        if not rest:
+            return None
+        try:
+            self.plan(", ".join(rest), image_size, previous)
+        except PlannerError:
+            return None
+        return " and ".join(rest)
 
     def target(self, phrase: str) -> Target:
         """The target a noun phrase names: "the lamp on the left" → lamp, leftmost.
@@ -256,13 +282,16 @@ class _Session:
         return [self.previous] if self.previous is not None else []
 
     def read(self, clause: str) -> None:
+        reason = unsupported_reason(clause)
+        if reason is not None:
+            raise refusal(clause, reason)
         matched = match_verb(clause)
         if matched is None:
             self._continue(clause)
             return
         verb, rest = matched
         if verb.kind == "unsupported":
-            raise _unknown(clause, verb.reason)
+            raise refusal(clause, verb.reason)
         items = scan(rest)
         targets, modifiers = self._targets_and_modifiers(items, verb.kind, clause)
         if not targets and verb.kind not in _TARGETLESS_KINDS:
@@ -324,12 +353,17 @@ class _Session:
                     origins[-1] = item.side
                 continue
             if isinstance(item, Relative):
-                if kind in _PLACING_KINDS | _OFFSET_KINDS or not specs:
+                if item.relation == "between":
+                    raise refusal(clause, "placing an object between two others is not supported; "
+                                          "place it beside one of them")
+                if specs and (kind in _PLACING_KINDS | {"duplicate"} or (
+                        item.relation == "like" and kind in ("resize", "make"))):
+                    kept.append(item)
+                    continue
+                if kind in _TARGETLESS_KINDS or not specs:
                     raise PlannerError(
-                        f'could not understand "{item.text}" in "{clause}": placing an object '
-                        "relative to another one is not supported; give a direction ('to the "
-                        "left', '100 pixels up') or a place ('the top left corner', 'the "
-                        "center', 'x=100, y=200')"
+                        f'could not understand "{item.text}" in "{clause}": only objects can be '
+                        "placed relative to another one ('move the cup next to the bowl')"
                     )
                 # for other edits it only describes the object: "the cat under the table"
                 specs[-1] = analyse_noun([*specs[-1].text.split(), *item.text.split()])
@@ -412,6 +446,14 @@ class _Session:
         if kind == "remove":
             return [Remove(target=t) for t in draft.targets]
         if kind == "resize":
+            like = self._relative(draft)
+            if like is not None:
+                relation, anchor = like
+                if relation != "like":
+                    raise PlannerError(
+                        f'"{draft.clause}": say how much, e.g. "bigger", "2x" or "as big as the cat"'
+                    )
+                return [Resize(target=t, like=anchor) for t in draft.targets]
             scale = self._resize_scale(draft, required=True)
             return [Resize(target=t, scale=scale) for t in draft.targets]
         if kind == "flip":
@@ -438,15 +480,61 @@ class _Session:
         mods = draft.modifiers
         if any(isinstance(m, Disappear) for m in mods):
             return "remove"
-        if any(isinstance(m, Comparative | Factor) for m in mods):
+        if any(isinstance(m, Comparative | Factor) or (isinstance(m, Relative) and m.relation == "like")
+               for m in mods):
             return "resize"
-        raise _unknown(draft.clause)
+        raise appearance_refusal(draft.clause) or _unknown(draft.clause)
 
     def _points(self, draft: _Draft) -> list[Point]:
         points = [self._point(m) for m in draft.modifiers if isinstance(m, Place | PointRef)]
         return [p for p in points if p is not None]
 
+    def _relative(self, draft: _Draft) -> tuple[str, Target] | None:
+        """The last relation to another object the draft gives, with that object as a target."""
+        relatives = [m for m in draft.modifiers if isinstance(m, Relative)]
+        if not relatives:
+            return None
+        relation = relatives[-1]
+        anchors = self._resolve(analyse_noun(relation.anchor), draft.clause, draft.verb.kind)
+        if len(anchors) != 1:
+            raise PlannerError(f'"{relation.text}": name one object to place against')
+        return relation.relation, anchors[0]
+
+    def _toward_amount(self, draft: _Draft, relation_text: str) -> float | None:
+        amounts = [m for m in draft.modifiers if isinstance(m, Amount)]
+        if re.match(r"(?:a\s+(?:bit|little)\s)", relation_text):
+            return TOWARD_SMALL
+        if relation_text.startswith("much "):
+            return TOWARD_LARGE
+        if not amounts:
+            return None
+        amount = amounts[-1]
+        if amount.kind == "vague":
+            return {"small": TOWARD_SMALL, "large": TOWARD_LARGE}.get(amount.intensity)
+        if amount.kind in ("fraction", "number") and 0 < amount.value <= 1:
+            return amount.value
+        raise PlannerError(f'"{draft.clause}": say how much closer as a fraction of the gap, e.g. "halfway"')
+
+    def _placed_beside(self, draft: _Draft) -> list[Operation] | None:
+        relative = self._relative(draft)
+        if relative is None:
+            return None
+        relation, anchor = relative
+        if relation == "like":
+            raise PlannerError(
+                f'"{draft.clause}": "as big as" goes with a resize: "make the cat as big as the dog"'
+            )
+        if relation == "toward":
+            text = next(m.text for m in reversed(draft.modifiers) if isinstance(m, Relative))
+            amount = self._toward_amount(draft, text)
+            return [Move(target=t, toward=anchor, amount=amount) for t in draft.targets]
+        beside = Beside(anchor=anchor, side=_BESIDE_SIDES[relation])
+        return [Move(target=t, beside=beside) for t in draft.targets]
+
     def _moves(self, draft: _Draft) -> list[Operation]:
+        placed = self._placed_beside(draft)
+        if placed is not None:
+            return placed
         points = self._points(draft)
         if draft.verb.kind == "center" and not points:
             points = [Point(x=0.5, y=0.5)]
@@ -461,6 +549,16 @@ class _Session:
         return [Move(target=t, dx=dx, dy=dy) for t in draft.targets]
 
     def _duplicates(self, draft: _Draft) -> list[Operation]:
+        relative = self._relative(draft)
+        if relative is not None and relative[0] not in ("toward", "like"):
+            relation, anchor = relative
+            side = _BESIDE_SIDES[relation]
+            if anchor.phrase != draft.targets[0].phrase or side is None:
+                return [Duplicate(target=t, beside=Beside(anchor=anchor, side=side)) for t in draft.targets]
+            # "another candle to the right of the candle": an offset from the original
+            step_dx, step_dy = _SIDE_STEPS[side]
+            dx, dy = step_dx * MOVE_DEFAULT, step_dy * MOVE_DEFAULT
+            return [Duplicate(target=t, dx=dx, dy=dy) for t in draft.targets]
         if any(isinstance(m, PointRef) or (isinstance(m, Place) and m.preposition == "to")
                for m in draft.modifiers):
             raise PlannerError(
