@@ -594,6 +594,8 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
         else:
             kept.append(word)
         i += 1
+    if len(kept) >= 2 and len(kept[-1]) > 4 and kept[-1].endswith("ed"):
+        kept = kept[:-1]  # a participle after the noun: "the car parked (on the left)"
     possessors = [j for j, word in enumerate(kept[:-1]) if word.endswith("'s") or word.endswith("s'")]
     if possessors:  # "the dog's leash" names the leash
         kept = kept[possessors[-1] + 1 :]

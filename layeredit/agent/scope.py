@@ -31,9 +31,9 @@ _REASONS: tuple[tuple[str, str], ...] = (
      r"|whiten|blacken)\b(?!\s+(?:\w+\s+){0,3}out\b)"
      rf"|^(?:make|turn|get|render)\b.*\b{_COLOURS}$|^(?:change|adjust|fix|alter)\s+(?:the\s+)?colou?rs?\b",
      "recolouring is not supported"),
-    (r"\b(?:look(?:s|ing)?\s+like|in\s+the\s+(?:style|manner)\s+of|watercolou?r|cartoon(?:ish|y)?|anime"
-     r"|oil\s+painting|pencil\s+(?:sketch|drawing)|van\s+gogh|ghibli|pixar|pixel\s+art|filter|vintage"
-     r"|retro|sepia|instagram)\b(?!.*\b(?:left|right|up|down)\b)",
+    (r"\b(?:look(?:s|ing)?\s+like|in\s+the\s+(?:style|manner)\s+of)\b|^(?:make|turn|convert|render|transform"
+     r"|restyle|styli[sz]e|apply|give|add)\b.*\b(?:watercolou?r|cartoon(?:ish|y)?|anime|oil\s+painting|sketch"
+     r"|drawing|van\s+gogh|ghibli|pixar|pixel\s+art|filter|vintage|retro|sepia|style|effect)\b",
      "changing the style of the picture is not supported"),
     (r"\b(?:smil\w*|frown\w*|laugh\w*|wink\w*|grin\w*|(?:facial\s+)?expressions?|pose|posture"
      r"|(?:open|close)\s+(?:his|her|their|its)\s+(?:eyes|mouth)|eyes\s+(?:open|closed)|makeup"
