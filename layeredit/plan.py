@@ -61,21 +61,51 @@ class Point(_Strict):
 Offset = Annotated[float, Field(gt=-1.0, lt=1.0)]
 
 
+Side = Literal["left", "right", "above", "below"]
+
+
+class Beside(_Strict):
+    """A place next to another object; the executor works it out from both objects' masks."""
+
+    anchor: Target = Field(description="The object to stand next to.")
+    side: Side | None = Field(
+        default=None, description="Which side of the anchor; omitted means the side nearer the object."
+    )
+
+
 class Move(_Strict):
-    """Move an object by (dx, dy) or so that its centre lands on ``to``."""
+    """Move an object by (dx, dy), so that its centre lands on ``to``, next to another object
+    (``beside``) or part of the way to one (``toward``, ``amount`` = fraction of the gap closed)."""
 
     op: Literal["move"] = "move"
     target: Target
     dx: Offset = 0.0
     dy: Offset = 0.0
     to: Point | None = None
+    beside: Beside | None = None
+    toward: Target | None = Field(default=None, description="Move closer to this object.")
+    amount: float | None = Field(
+        default=None, gt=0.0, le=1.0, description="With 'toward': fraction of the gap closed (default 0.5)."
+    )
 
     @model_validator(mode="after")
     def _one_kind_of_motion(self) -> Move:
-        if self.to is not None and (self.dx or self.dy):
-            raise ValueError("give either 'to' or 'dx'/'dy', not both")
-        if self.to is None and not (self.dx or self.dy):
-            raise ValueError("a move needs a nonzero 'dx'/'dy' or a 'to' point")
+        kinds = [
+            name
+            for name, given in (
+                ("'dx'/'dy'", bool(self.dx or self.dy)),
+                ("'to'", self.to is not None),
+                ("'beside'", self.beside is not None),
+                ("'toward'", self.toward is not None),
+            )
+            if given
+        ]
+        if len(kinds) > 1:
+            raise ValueError(f"give either {kinds[0]} or {kinds[1]}, not both")
+        if not kinds:
+            raise ValueError("a move needs a nonzero 'dx'/'dy' or a 'to' point (or 'beside'/'toward')")
+        if self.amount is not None and self.toward is None:
+            raise ValueError("'amount' is only meaningful with 'toward'")
         return self
 
 
@@ -87,14 +117,17 @@ class Remove(_Strict):
 
 
 class Resize(_Strict):
-    """Scale an object about its centre (2.0 = twice as large)."""
+    """Scale an object about its centre (2.0 = twice as large), or to the height of ``like``."""
 
     op: Literal["resize"] = "resize"
     target: Target
-    scale: float = Field(gt=0.0, le=10.0)
+    scale: float | None = Field(default=None, gt=0.0, le=10.0)
+    like: Target | None = Field(default=None, description="Make the object as tall as this one.")
 
     @model_validator(mode="after")
     def _changes_something(self) -> Resize:
+        if (self.scale is None) == (self.like is None):
+            raise ValueError("give either 'scale' or 'like'")
         if self.scale == 1.0:
             raise ValueError("scale 1.0 leaves the object unchanged")
         return self
@@ -109,12 +142,20 @@ class Flip(_Strict):
 
 
 class Duplicate(_Strict):
-    """Add a copy of an object offset by (dx, dy); (0, 0) places it beside the original."""
+    """Add a copy of an object offset by (dx, dy), or next to another object (``beside``);
+    (0, 0) places it beside the original."""
 
     op: Literal["duplicate"] = "duplicate"
     target: Target
     dx: Offset = 0.0
     dy: Offset = 0.0
+    beside: Beside | None = None
+
+    @model_validator(mode="after")
+    def _one_kind_of_placement(self) -> Duplicate:
+        if self.beside is not None and (self.dx or self.dy):
+            raise ValueError("give either 'beside' or 'dx'/'dy', not both")
+        return self
 
 
 class Swap(_Strict):
@@ -212,7 +253,7 @@ class EditPlan(_Strict):
         for op in self.operations:
             if isinstance(op, Insert):
                 continue
-            for target in (getattr(op, "target", None), getattr(op, "other", None)):
+            for target in (getattr(op, "target", None), *related(op)):
                 if target is not None:
                     seen.setdefault(target.key, target)
         return list(seen.values())
@@ -237,6 +278,16 @@ class EditPlan(_Strict):
             raise PlanError(describe_validation_error(exc)) from None
 
 
+def related(op: Operation) -> list[Target]:
+    """The objects an operation names besides its target: the swap partner, the anchor of a
+    relative placement, the object to match in size."""
+    others = [getattr(op, "other", None), getattr(op, "toward", None), getattr(op, "like", None)]
+    beside = getattr(op, "beside", None)
+    if beside is not None:
+        others.append(beside.anchor)
+    return [target for target in others if target is not None]
+
+
 def _summarise(op: Operation) -> str:
     words = [op.op]
     for role in ("target", "other"):
@@ -247,7 +298,13 @@ def _summarise(op: Operation) -> str:
         words.append(f"to ({op.to.x:.2f}, {op.to.y:.2f})")
     elif getattr(op, "dx", 0) or getattr(op, "dy", 0):
         words.append(f"({op.dx:+.2f}, {op.dy:+.2f})")
-    if isinstance(op, (Resize, ZoomOut)) or (isinstance(op, Insert) and op.scale != 1.0):
+    if getattr(op, "beside", None) is not None:
+        words.append(f"{op.beside.side or 'beside'} of {op.beside.anchor.key}")
+    if getattr(op, "toward", None) is not None:
+        words.append(f"toward {op.toward.key}" + (f" by {op.amount:g}" if op.amount else ""))
+    if getattr(op, "like", None) is not None:
+        words.append(f"as tall as {op.like.key}")
+    elif isinstance(op, (Resize, ZoomOut)) or (isinstance(op, Insert) and op.scale != 1.0):
         words.append(f"x{op.scale:g}")
     words += [str(getattr(op, attr)) for attr in ("axis", "position", "source") if hasattr(op, attr)]
     return " ".join(words)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from layeredit.agent.errors import PlannerError
+from layeredit.agent.errors import PlannerError, UnsupportedEditError
 from layeredit.agent.executor import AgentOutcome, EditAgent, MaskNamesFinder, last_target
 from layeredit.agent.llm import Planner
 from layeredit.agent.session import SessionStore, Turn
@@ -29,6 +30,10 @@ HELP = """Type an edit, e.g. "move the boy to the left", "make it a bit bigger".
   quit             leave (the session folder keeps everything; continue with --resume)"""
 
 
+_YES = re.compile(r"^(?:y|yes|yeah|yep|sure|ok|okay|please|please do|do it|go ahead|fine)\W*$", re.IGNORECASE)
+_NO = re.compile(r"^(?:n|no|nope|no thanks|cancel|never mind|nevermind)\W*$", re.IGNORECASE)
+
+
 class ChatSession:
     """One picture edited turn after turn; ``handle`` takes a line and returns the reply."""
 
@@ -44,6 +49,8 @@ class ChatSession:
         self.planner = planner
         self.engine = engine  # one instance for the whole chat: the diffusion engine caches inversions
         self.finished = False
+        # The supported part of a refused request, done if the next line says yes.
+        self.offer: str | None = None
 
     @classmethod
     def start(
@@ -83,6 +90,11 @@ class ChatSession:
         command = command.lower()
         if not text:
             return ""
+        offer, self.offer = self.offer, None
+        if offer is not None and _YES.match(text):
+            return self.edit(offer)
+        if offer is not None and _NO.match(text):
+            return "ok, nothing changed"
         if text.lower() in ("quit", "exit", "bye"):
             self.finished = True
             return f"bye; the session is in {self.store.folder}"
@@ -111,6 +123,17 @@ class ChatSession:
         return self.turn.target
 
     def edit(self, instruction: str) -> str:
+        try:
+            return self._edit(instruction)
+        except UnsupportedEditError as exc:
+            if exc.supported is None:
+                raise
+            self.offer = exc.supported
+            return (
+                f'I can\'t do "{exc.clause}": {exc.reason}. Shall I just {exc.supported}? (yes/no)'
+            )
+
+    def _edit(self, instruction: str) -> str:
         turn = self.turn
         agent = EditAgent(
             self.planner,

@@ -8,3 +8,17 @@ class PlannerError(ValueError):
 
     The message quotes the words that were not understood and says what would work instead.
     """
+
+
+class UnsupportedEditError(PlannerError):
+    """A request (or one clause of it) asking for an edit layeredit does not do.
+
+    ``clause`` is the unsupported part and ``reason`` what is not supported; ``supported`` is the
+    rest of the request when that part can be planned on its own (for a chat to offer it).
+    """
+
+    def __init__(self, clause: str, reason: str, message: str, supported: str | None = None):
+        super().__init__(message)
+        self.clause = clause
+        self.reason = reason
+        self.supported = supported

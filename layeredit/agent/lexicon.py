@@ -73,6 +73,38 @@ CAMERA_WORDS = frozenset(
     ]
 )
 
+# Words after the head noun that start a description of it: "the man in the red jacket", "the
+# woman holding the balloons", "the guy with the backpack". The head noun names the object.
+POSTMODIFIERS = frozenset(
+    [
+        "in", "on", "with", "at", "near", "behind", "beside", "besides", "by", "from", "under",
+        "underneath", "beneath", "over", "above", "below", "inside", "outside", "against", "next",
+        "close", "wearing", "holding", "carrying", "that", "which", "who", "whose", "where",
+        "across", "along", "alongside", "between", "among", "like", "into", "onto", "without",
+        "within", "around", "atop", "toward", "towards", "to", "of", "for",
+    ]
+)
+# "a pair of shoes", "a bunch of flowers": the noun after "of" is the object.
+COLLECTIVE_NOUNS = frozenset(
+    [
+        "pair", "group", "bunch", "couple", "set", "stack", "pile", "bouquet", "flock", "herd",
+        "pack", "crowd", "row", "line", "team", "family", "swarm", "cluster", "heap", "bundle",
+        "kind", "type", "sort", "piece", "slice", "loaf", "cup", "glass", "bottle", "bowl",
+    ]
+)
+_PREPOSITION_LIKE = POSTMODIFIERS | DETERMINERS | {"up", "down", "out", "off", "some", "2"}
+
+
+def starts_description(word: str, following: str, head: str) -> bool:
+    """Whether ``word`` (after the head noun ``head``) begins a description of it."""
+    if word == "of":
+        return head not in COLLECTIVE_NOUNS
+    if word in POSTMODIFIERS:
+        return True
+    # a participle: "the ladder leaning on the wall", "the woman holding the balloons"
+    return len(word) > 4 and word.endswith("ing") and following in _PREPOSITION_LIKE
+
+
 _IRREGULAR_PLURALS: dict[str, str] = {
     "people": "person", "children": "child", "mice": "mouse", "geese": "goose",
     "feet": "foot", "teeth": "tooth", "oxen": "ox", "knives": "knife", "wives": "wife",
@@ -118,7 +150,8 @@ _PLURALIA_TANTUM = frozenset(
 _SINGULAR_ENDINGS_IS = frozenset(
     [
         "iris", "tennis", "axis", "trellis", "pelvis", "analysis", "basis", "oasis", "crisis",
-        "thesis", "chassis", "this"
+        "thesis", "chassis", "this", "lens", "atlas", "canvas", "gas", "bias", "alias",
+        "christmas", "pancreas", "mattress", "walrus", "octopus", "cactus", "hummus", "jeans"
     ]
 )
 

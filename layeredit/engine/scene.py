@@ -17,8 +17,11 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from layeredit.engine import placement
 from layeredit.engine.layers import LayerStack
+from layeredit.errors import PlacementError
 from layeredit.plan import (
+    Beside,
     Duplicate,
     EditPlan,
     Flip,
@@ -54,6 +57,10 @@ class SceneParams:
     feather: float = field(default=6.0, metadata={"help": "Soft edge of pasted layers, px at 1024."})
     duplicate_gap: float = field(
         default=0.03, metadata={"help": "Gap between a copy placed beside its original, of the width."}
+    )
+    beside_gap: float = field(
+        default=0.02,
+        metadata={"help": "Gap beside an anchor object, of the width (of the height above/below)."},
     )
 
 
@@ -157,12 +164,39 @@ class _SceneBuilder:
         return tx - cx, ty - cy
 
     def place(self, layers: list[Layer], op: Move | Insert) -> None:
-        """Move the group by the op's (dx, dy), or so that its centre lands on the op's ``to``."""
+        """Move the group by the op's (dx, dy), so that its centre lands on the op's ``to``, or
+        relative to another object."""
         if op.to is not None:
             dx, dy = self.offset_to(layers, op.to)
+        elif isinstance(op, Move) and op.beside is not None:
+            dx, dy = self.beside_anchor(layers, op.target, op.beside)
+        elif isinstance(op, Move) and op.toward is not None:
+            dx, dy = self.toward_anchor(layers, op)
         else:
             dx, dy = op.dx * self.width, op.dy * self.height
         self.translate(layers, dx, dy)
+
+    def box(self, layers: list[Layer]) -> placement.Box:
+        return placement.Box(*bbox(np.logical_or.reduce([layer.placed_mask() for layer in layers])))
+
+    def anchor_box(self, anchor: Target) -> placement.Box:
+        layers = self.layers(anchor)
+        if not layers:
+            raise PlacementError(f"the '{anchor.phrase}' to place against was removed earlier in the plan")
+        return self.box(layers)
+
+    def beside_anchor(self, layers: list[Layer], target: Target, beside: Beside) -> tuple[float, float]:
+        obj, anchor = self.box(layers), self.anchor_box(beside.anchor)
+        names = (target.phrase, beside.anchor.phrase)
+        frame = (self.width, self.height)
+        return placement.beside_offset(obj, anchor, beside.side, frame, self.scene.params.beside_gap, names)
+
+    def toward_anchor(self, layers: list[Layer], op: Move) -> tuple[float, float]:
+        assert op.toward is not None
+        obj, anchor = self.box(layers), self.anchor_box(op.toward)
+        names = (op.target.phrase, op.toward.phrase)
+        frame = (self.width, self.height)
+        return placement.toward_offset(obj, anchor, op.amount, frame, self.scene.params.beside_gap, names)
 
     def warp(self, layer: Layer, matrix: np.ndarray) -> None:
         """Apply an image-level affine transform to a layer's picture and mask."""
@@ -206,9 +240,15 @@ class _SceneBuilder:
         self.by_target[op.target.key] = []
 
     def _resize(self, op: Resize) -> None:
-        for layer in self.layers(op.target):
+        layers = self.layers(op.target)
+        if not layers:
+            return
+        scale = op.scale
+        if op.like is not None:
+            scale = placement.matching_scale(self.box(layers), self.anchor_box(op.like))
+        for layer in layers:
             self.cut(layer)
-            self.scale_about_centroid(layer, op.scale)
+            self.scale_about_centroid(layer, scale)
 
     def _flip(self, op: Flip) -> None:
         for layer in self.layers(op.target):
@@ -226,7 +266,9 @@ class _SceneBuilder:
         if not originals:
             return
         copies = [replace(layer, cut=False) for layer in originals]
-        if op.dx or op.dy:
+        if op.beside is not None:
+            dx, dy = self.beside_anchor(copies, op.target, op.beside)
+        elif op.dx or op.dy:
             dx, dy = op.dx * self.width, op.dy * self.height
         else:
             dx, dy = self.beside(copies), 0.0

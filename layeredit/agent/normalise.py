@@ -1,0 +1,187 @@
+"""Request normalisation for the rule planner: case, punctuation, spelled-out numbers, file
+names and coordinates set aside, and the text split into clauses.
+
+What people write around an edit is set aside, never planned: tags ("[Request]"), greetings,
+politeness ("could someone please", "I'd really appreciate it if"), thanks and tips ("thx",
+"will tip $5"), and constraints that the engine guarantees anyway, since everything outside the
+edit is preserved ("and keep everything else the same", "but don't change the background",
+"without changing her pose", "leaving the other signs untouched", "if possible").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from layeredit.agent import lexicon as lx
+from layeredit.agent.grammar import match_verb
+
+_FILE = re.compile(
+    r"(?<![\w/.~-])([\w./\\~-]*\w\.(?:png|jpe?g|webp|bmp|tiff?|gif))(?!\w)", re.IGNORECASE
+)
+_COORD = r"(\d+(?:\.\d+)?|\.\d+)\s*(px|pixels?|%|percent)?"
+_POINTS = (
+    re.compile(rf"\(\s*{_COORD}\s*,\s*{_COORD}\s*\)"),
+    re.compile(rf"\bx\s*[=:]\s*{_COORD}\s*(?:,|and)?\s*y\s*[=:]\s*{_COORD}"),
+)
+_CONTRACTIONS = (
+    (r"\bi'd\b", "i would"), (r"\blet's\b", "let us"), (r"\bit's\b", "it is"),
+    (r"\bthat's\b", "that is"), (r"\bwhat's\b", "what is"), (r"\bi'm\b", "i am"),
+    (r"\bwe'd\b", "we would"), (r"\bcan't\b", "cannot"), (r"\bdon't\b", "do not"),
+    (r"\b(he|she|they|there)'s\b", r"\1 is"), (r"\bthey're\b", "they are"),
+    (r"\b(?:doesn't|dont)\b", "do not"), (r"\bisn't\b", "is not"), (r"\bwon't\b", "will not"),
+)
+# Tags such as "[Request]" or "(urgent)" that open a post.
+_TAGS = re.compile(r"^\s*(?:\[[^\]]*\]\s*|\((?!\s*\d)[^)]*\)\s*)+")
+_VERB_FILL = r"(?:change|alter|affect|touch|modify|edit|move|mess\s+with|ruin|distort|disturb|shift)"
+_KEEPING = (r"(?:untouched|unchanged|intact|alone|the\s+same|as\s+(?:it\s+is|they\s+are|is)|in\s+place"
+            r"|as\s+before|exactly\s+(?:the\s+same|as\s+(?:it\s+is|is))|unaffected|unedited)")
+# Constraints inside a clause: cut from the marker to the end of the clause.
+_CONSTRAINT_TAIL = re.compile(
+    rf"\s+(?:(?:but|and|while|whilst)\s+)?(?:without\s+\w+ing\b|(?:do\s+not|never|not)\s+{_VERB_FILL}\b"
+    rf"|(?:keeping|leaving|preserving)\b|so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are|does|do)\s+not\b"
+    rf"|so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are)\s+no\s+longer\b|if\s+(?:possible|you\s+can)\b)"
+    r"[^,;]*"
+)
+# Whole clauses that only frame the request or state a constraint.
+_ASIDE_CLAUSE = re.compile(
+    r"^(?:(?:hi|hello|hey|hiya|greetings|dear|good\s+(?:morning|evening|afternoon))(?:\s+\w+)?(?:\s+\w+)?"
+    r"|every\s*one|every\s*body|all|folks|guys|y\s*all|reddit|there|friends|team"
+    r"|thanks?(?:\s.*)?|thank\s+you(?:\s.*)?|thx(?:\s.*)?|ty|tia|cheers|much\s+appreciated"
+    r"|(?:any\s+help\s+)?(?:is\s+|would\s+be\s+)?(?:much\s+|greatly\s+|really\s+)?appreciated"
+    r"|(?:i\s+)?(?:will|can|would)\s+(?:tip|pay)(?:\s.*)?|tip(?:ping)?\s.*|paying\s.*"
+    r"|(?:\w+\s+)?(?:first\s+)?time\s+posting(?:\s.*)?|(?:i\s+)?need\s+(?:some\s+)?help(?:\s+with\s+this)?"
+    r"|help(?:\s+please)?|(?:can|could)\s+(?:anyone|someone|somebody)\s+help(?:\s+me)?"
+    r"|(?:and\s+|but\s+)?(?:please\s+)?(?:keep|leave|preserve)\s+(?:everything|all|the\s+rest|anything|the\s+others?"
+    rf"|every\s*thing)(?:\s+else)?(?:\s+.*)?|(?:but\s+)?(?:do\s+not|never|not)\s+{_VERB_FILL}\b.*"
+    r"|without\s+\w+ing\b.*|leaving\s.*|(?:if\s+)?possible|if\s+you\s+can|no\s+worries(?:\s.*)?"
+    r"|(?:the\s+)?rest\s+(?:should|can|must)\s+stay.*|nothing\s+else(?:\s.*)?)$"
+)
+# "remove my ex, he's the one on the left": the identifying clause selects among matches.
+_IDENTIFYING = re.compile(
+    r"\s*,\s*(?:he|she|it|they|that|this)\s+(?:is|are)\s+(?:the\s+)?(?:one|ones|guy|person|man|woman)?\s*"
+    r"(?=(?:on|at|in)\s)"
+)
+# "adjust the size of the clock so it is larger": the result clause says how.
+_SO_IT_IS = re.compile(
+    r"\s+so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are|becomes?|gets?|looks?|will\s+be)\s+"
+    r"(?=(?:a\s+(?:bit|little|lot)\s+|much\s+|slightly\s+|way\s+|even\s+)?(?:bigger|larger|smaller|taller"
+    r"|shorter|tinier|the\s+same\s+size|as\s+\w+\s+as|upside\s+down|facing|closer)\b)"
+)
+# "the smaller of the two vases" picks the smallest match.
+_COMPARATIVE_OF = re.compile(
+    r"\bthe\s+(?:(smaller|larger|bigger|taller|shorter)(?:\s+one)?\s+of\s+(?:the\s+)?(?:(?:2|both)\s+)?"
+    r"|(left|right|upper|lower|higher|top|bottom)(?:\s+one)?\s+of\s+(?:the\s+)?(?:2|both)\s+)"
+)
+_SUPERLATIVE_OF = {"smaller": "smallest", "shorter": "smallest", "larger": "largest", "bigger": "largest",
+                   "taller": "largest", "left": "leftmost", "right": "rightmost", "upper": "topmost",
+                   "higher": "topmost", "top": "topmost", "lower": "bottommost", "bottom": "bottommost"}
+_HYPHENS = (
+    (r"\b(top|bottom|upper|lower|left|right|up|down|upside|far|center|centre|middle|half)-(\w)",
+     r"\1 \2"),
+    (r"\b(\w+)-most\b", r"\1most"),
+    (r"\b(\w+)-wards?\b", r"\1ward"),
+    (r"\bre-(size|scale|position|center|centre)\b", r"re\1"),
+)
+_CLAUSE_SPLIT = re.compile(
+    r"\s*[,;]\s*|\s+(?:and\s+then|and\s+after\s+that|and\s+afterwards|after\s+that|afterwards|"
+    r"then|and\s+also|also|and|plus|as\s+well\s+as|followed\s+by|after\s+which)\s+"
+)
+_LEADING = re.compile(
+    r"^(?:please|pls|plz|kindly|just|now|ok(?:ay)?|hey|hi|so|then|and|also|next|finally|lastly|guys|"
+    r"(?:can|could|would|will)\s+(?:some|any)\s*(?:one|body)(?:\s+here)?(?:\s+(?:be\s+able|able)\s+to)?|"
+    r"(?:can|could|would|will)\s+you(?:\s+guys|\s+all)?(?:\s+be\s+able\s+to)?|(?:some|any)\s*(?:one|body)\s+"
+    r"(?:please\s+)?(?:able\s+to|can|could)|is\s+it\s+possible\s+to|is\s+there\s+(?:any\s+)?way\s+to|"
+    r"(?:i|we)\s+would\s+(?:really\s+|greatly\s+|truly\s+)?(?:appreciate|love)\s+(?:it\s+)?if\s+"
+    r"(?:some\s*one|some\s*body|any\s*one|you|you\s+guys)\s+(?:could|can|would)|"
+    r"(?:need|looking\s+for)\s+(?:some\s*one|somebody|help)\s+to|"
+    r"afterwards|after\s+that|simply|maybe|perhaps|quickly|can\s+you|could\s+you|"
+    r"would\s+you(?:\s+mind)?|will\s+you|would\s+it\s+be\s+possible\s+to|"
+    r"i\s+(?:want|need|would\s+like|wish|would\s+love)\s+(?:you\s+)?to|"
+    r"we\s+(?:want|need|would\s+like)\s+(?:you\s+)?to|let\s+us|lets|go\s+ahead\s+and|try\s+to|"
+    r"help\s+me(?:\s+to)?|you\s+(?:should|can|could|need\s+to|must)|make\s+sure\s+(?:to|you)|"
+    r"be\s+sure\s+to|i\s+think\s+you\s+should|it\s+would\s+be\s+(?:nice|great|good)\s+to)"
+    r"(?:\s+|$)"
+)
+_TRAILING = re.compile(
+    r"\s+(?:please|thanks|thank\s+you(?:\s+so\s+much|\s+in\s+advance)?|thanks\s+in\s+advance|thx|ty|tia|"
+    r"for\s+me|if\s+you\s+can|if\s+possible|"
+    r"if\s+you\s+could|as\s+well|too|now|ok|okay)$"
+)
+
+
+@dataclass
+class Normalised:
+    clauses: list[str]
+    files: list[str]
+    points: list[tuple[float, float, bool]]  # x, y, in pixels
+
+
+def normalise(instruction: str) -> Normalised:
+    files: list[str] = []
+
+    def keep_file(match: re.Match[str]) -> str:
+        files.append(match.group(1))
+        return f" __file{len(files) - 1}__ "
+
+    text = _FILE.sub(keep_file, _TAGS.sub("", instruction))
+    text = text.lower()
+    for old, new in (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'),
+                     ("\u2013", "-"), ("\u2014", " , "), ("\u00d7", "x")):
+        text = text.replace(old, new)
+    text = re.sub(r"(\d),(\d{3})\b", r"\1\2", text)
+
+    points: list[tuple[float, float, bool]] = []
+
+    def keep_point(match: re.Match[str]) -> str:
+        x, x_unit, y, y_unit = match.groups()
+        percent = any(unit in ("%", "percent") for unit in (x_unit, y_unit))
+        pixels = any(unit and unit.startswith("p") and unit != "percent"
+                     for unit in (x_unit, y_unit))
+        x_value, y_value = float(x), float(y)
+        if percent:
+            x_value, y_value = x_value / 100, y_value / 100
+        pixels = pixels or (not percent and max(x_value, y_value) > 1)
+        points.append((x_value, y_value, pixels))
+        return f" __point{len(points) - 1}__ "
+
+    for pattern in _POINTS:
+        text = pattern.sub(keep_point, text)
+    text = text.replace("%", " percent ")
+    for pattern, replacement in _CONTRACTIONS + _HYPHENS:
+        text = re.sub(pattern, replacement, text)
+    text = re.sub(r"\b(\d+(?:\.\d+)?)\s*x\b", r"\1 times", text)
+    text = re.sub(r"\bx\s*(\d+(?:\.\d+)?)\b", r"\1 times", text)
+    text = re.sub(r"\b(\d+(?:\.\d+)?)\s*px\b", r"\1 pixels", text)
+    text = re.sub(r"\bcopy\s+(?:and|&)\s+paste\b", "copy-paste", text)
+    text = lx.numbers_to_digits(text)
+    text = re.sub(r"\bblack\s*(?:and|&|n)\s*white\b|\bb\s*&\s*w\b", "monochrome", text)
+    text = _SO_IT_IS.sub(" ", text)
+    text = _COMPARATIVE_OF.sub(lambda m: f"the {_SUPERLATIVE_OF[m.group(1) or m.group(2)]} ", text)
+    text = re.sub(r"\.(?!\d)|[!?:]", " , ", text)
+    text = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", text)
+    text = re.sub(r"[^a-z0-9_.,;' -]", " ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    text = _IDENTIFYING.sub(" ", text)
+
+    clauses = []
+    for raw in _CLAUSE_SPLIT.split(text):
+        clause = raw.strip(" -")
+        if _ASIDE_CLAUSE.match(clause):
+            continue
+        while True:
+            stripped = _LEADING.sub("", clause)
+            stripped = _TRAILING.sub("", stripped)
+            stripped = _CONSTRAINT_TAIL.sub("", stripped)
+            stripped = re.sub(r"\b(?:please|kindly|for me)\b", " ", stripped)
+            stripped = re.sub(r"\s+", " ", stripped).strip()
+            if stripped == clause:
+                break
+            clause = stripped
+        if clause.startswith(("first ", "first of all ")):
+            without = re.sub(r"^first(?:\s+of\s+all)?\s+", "", clause)
+            if match_verb(without) is not None:
+                clause = without
+        if clause and clause not in ("first", "first of all") and not _ASIDE_CLAUSE.match(clause):
+            clauses.append(clause)
+    return Normalised(clauses, files, points)
