@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
+from layeredit.errors import InputError
 from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
 from layeredit.tools.auto import AutomaticResolver
-from layeredit.tools.masks import MASK_THRESHOLD, MaskError, load_mask
+from layeredit.tools.masks import MaskError, binarize, load_mask, mask_from_image
 from layeredit.tools.resolve import MaskResolver, NamedMasks, box_mask, head_noun
 
 MaskLike = str | Path | Image.Image | np.ndarray
@@ -36,15 +37,20 @@ def make_plan(instruction: str | EditPlan | Mapping[str, Any], image_size: tuple
 
 
 def mask_array(mask: MaskLike) -> np.ndarray:
-    """A boolean mask from a path, a PIL image or an array (white or True = object)."""
+    """A boolean mask from a path, a PIL image or an array (white, 1 or True = object).
+
+    Images with transparency use their alpha channel as the mask; see :func:`load_mask`.
+    """
     if isinstance(mask, (str, Path)):
         return load_mask(mask)
     if isinstance(mask, Image.Image):
-        return np.asarray(mask.convert("L")) > MASK_THRESHOLD
+        return mask_from_image(ImageOps.exif_transpose(mask))
     array = np.asarray(mask)
     if array.ndim == 3:
-        array = array.max(axis=2)
-    return array > MASK_THRESHOLD if array.dtype == np.uint8 else array.astype(bool)
+        array = array[..., 3] if array.shape[2] == 4 else array.max(axis=2)
+    if array.ndim != 2 or array.dtype.kind not in "biuf":
+        raise MaskError(f"expected an H x W mask array of numbers, got shape {array.shape} of {array.dtype}")
+    return binarize(array)
 
 
 def named_masks(
@@ -71,7 +77,7 @@ def check_names_used(names: NamedMasks, plan: EditPlan) -> None:
     unused = sorted(set(names.masks) - wanted)
     if unused:
         targets = ", ".join(dict.fromkeys(phrases)) or "none"
-        raise ValueError(
+        raise InputError(
             f"mask name {', '.join(repr(n) for n in unused)} matches no object in the instruction "
             f"(objects named: {targets}); name each mask after the object it marks"
         )
@@ -86,7 +92,7 @@ def shared_engine(name: str = "pixel", model: str | None = None, device: str | N
         from layeredit.engine.designedit import DEFAULT_MODEL, DesignEditEngine
 
         return DesignEditEngine.from_pretrained(model or DEFAULT_MODEL, device)
-    raise ValueError(f"unknown engine {name!r}; choose 'pixel' or 'designedit'")
+    raise InputError(f"unknown engine {name!r}; choose 'pixel' or 'designedit'")
 
 
 def resolve_engine(engine: str | Engine) -> Engine:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from layeredit.errors import LayereditError
 from layeredit.imageio import load_image, save_image, write_atomically
 from layeredit.plan import EditPlan, Target
 from layeredit.tools.masks import load_mask
@@ -29,7 +30,7 @@ SESSION_FILE = "session.json"
 SESSION_FORMAT = 1
 
 
-class SessionError(ValueError):
+class SessionError(LayereditError, ValueError):
     """A session folder that cannot be created or resumed; the message says why."""
 
 

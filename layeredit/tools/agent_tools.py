@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from layeredit.errors import InputError
 from layeredit.imageio import check_writable, load_image, save_image
 
 EDIT_IMAGE_DESCRIPTION = (
@@ -88,7 +89,7 @@ def edit_image(args: EditImageArgs, engine: Any = "pixel", llm: str | None = Non
 
 def _box(name: str, box: list[int]) -> tuple[int, int, int, int]:
     if len(box) != 4:
-        raise ValueError(f"box for {name!r} must be [x0, y0, x1, y1], got {box}")
+        raise InputError(f"box for {name!r} must be [x0, y0, x1, y1], got {box}")
     x0, y0, x1, y1 = (int(v) for v in box)
     return x0, y0, x1, y1
 
@@ -105,7 +106,7 @@ def output_path_for(source: Path, requested: str | None, overwrite: bool) -> Pat
         output = Path(requested).expanduser()
     if output.exists() and not overwrite:
         what = "the input image" if output.resolve() == source.resolve() else "an existing file"
-        raise ValueError(f"{output} is {what}; choose another output_path or set overwrite")
+        raise InputError(f"{output} is {what}; choose another output_path or set overwrite")
     check_writable(output)
     return output
 

@@ -11,12 +11,13 @@ from typing import Protocol
 
 import numpy as np
 
+from layeredit.errors import LayereditError
 from layeredit.plan import Target
 from layeredit.tools.masks import MaskError, bbox, components
 from layeredit.tools.selection import Candidate, select_candidates
 
 
-class TargetNotFoundError(LookupError):
+class TargetNotFoundError(LayereditError, LookupError):
     """No mask could be found for a target; the message names it and says how to provide one."""
 
 
@@ -66,7 +67,10 @@ class NamedMasks:
                 f"{image.shape[1]}x{image.shape[0]}; masks must have the same size as the image"
             )
         if not mask.any():
-            return []
+            raise MaskError(
+                f"the mask for '{target.phrase}' selects nothing (no white or opaque pixels, or a box "
+                f"outside the image); give a mask or box that covers the {head_noun(target.phrase)}"
+            )
         if target.select is None:
             return [mask]
         parts = components(mask, min_area=max(16, int(mask.sum() * 0.01)))
