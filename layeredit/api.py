@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from layeredit.engine.alpha import edited_alpha
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
@@ -19,7 +20,7 @@ from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
 from layeredit.tools.auto import AutomaticResolver
 from layeredit.tools.masks import MaskError, binarize, load_mask, mask_from_image
-from layeredit.tools.resolve import MaskResolver, NamedMasks, box_mask, head_noun
+from layeredit.tools.resolve import MaskResolver, NamedMasks, box_mask, head_noun, parse_box
 
 MaskLike = str | Path | Image.Image | np.ndarray
 Box = tuple[int, int, int, int]
@@ -65,7 +66,7 @@ def named_masks(
     """
     loaded = {name: mask_array(mask) for name, mask in (masks or {}).items()}
     for name, box in (boxes or {}).items():
-        loaded[name] = box_mask(box, size)
+        loaded[name] = box_mask(parse_box(name, box), size)
     return NamedMasks(loaded, fallback)
 
 
@@ -117,10 +118,13 @@ def edit(
     or its head noun ("red car" → "car"). ``engine`` is "pixel", "designedit" (SDXL, loaded
     once per process) or an engine instance. ``refine_mask`` marks features beside a removed
     object that must not be copied into its hole (used by the designedit engine).
+    An image with transparency comes back RGBA, its alpha moved with the objects.
     Returns the edited image with the plan, the layers and per-stage timings.
     """
     start = time.perf_counter()
-    pixels = as_rgb_array(image)
+    pixels = as_rgb_array(image, keep_alpha=True)
+    alpha = pixels[..., 3] if pixels.shape[2] == 4 else None
+    pixels = np.ascontiguousarray(pixels[..., :3])
     size = (pixels.shape[1], pixels.shape[0])
     plan = make_plan(instruction, size)
     timings = {"plan": time.perf_counter() - start}
@@ -142,7 +146,12 @@ def edit(
             )
     timings["masks"] = time.perf_counter() - start
 
-    result = resolve_engine(engine).run(stack, plan, progress)
+    runner = resolve_engine(engine)
+    result = runner.run(stack, plan, progress)
+    if alpha is not None:  # transparency goes through the edit with the objects
+        size = (result.image.shape[1], result.image.shape[0])
+        params = getattr(runner, "params", None)
+        result.image = np.dstack([result.image, edited_alpha(stack, plan, alpha, size, params)])
     result.timings = {**timings, **result.timings}
     result.timings["total"] = sum(result.timings.values())
     return result

@@ -42,17 +42,27 @@ def clip(text: str, limit: int = QUOTE_LIMIT) -> str:
     return f"{flat[: keep * 2 // 3]} …[{len(flat) - keep} chars cut]… {flat[-(keep // 3) :]}"
 
 
-def user_message(exc: BaseException) -> str:
-    """The one line an entry point shows for ``exc``: the message for a user error, a bug report else."""
+def is_user_error(exc: BaseException) -> bool:
+    """A mistake the user can fix (or the machine's: disk full, permission denied), not a bug."""
+    return isinstance(exc, LayereditError) or (isinstance(exc, OSError) and bool(exc.strerror))
+
+
+def error_text(exc: BaseException) -> str:
+    """The message of a user error on one line, cut to :data:`MESSAGE_LIMIT`; a bug report else."""
     if isinstance(exc, LayereditError):
-        return f"error: {clip(str(exc), MESSAGE_LIMIT)}"
-    if isinstance(exc, OSError) and exc.strerror:  # the machine's doing: disk full, permission denied
+        return clip(str(exc), MESSAGE_LIMIT)
+    if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
-        return f"error: {clip(exc.strerror + str(where), MESSAGE_LIMIT)}"
+        return clip(f"{exc.strerror}{where}", MESSAGE_LIMIT)
     return (
         f"internal error (a bug in layeredit): {type(exc).__name__}: {clip(str(exc), MESSAGE_LIMIT)} "
         "(set LAYEREDIT_DEBUG=1 for details)"
     )
+
+
+def user_message(exc: BaseException) -> str:
+    """The one line an entry point shows for ``exc``: ``error: ...`` or ``internal error ...``."""
+    return f"error: {error_text(exc)}" if is_user_error(exc) else error_text(exc)
 
 
 def debugging() -> bool:

@@ -33,6 +33,7 @@ class ImageFileError(LayereditError, ValueError):
 # One pixel budget for every entry point (CLI, API, chat, MCP, server): 40 megapixels, e.g. 8000x5000.
 DEFAULT_MAX_PIXELS = 40_000_000
 MAX_PIXELS_SETTING = "LAYEREDIT_MAX_PIXELS"
+MAX_SIDE = 1_000_000  # the widest image size a plan can be made for; pixel amounts are fractions of it
 
 
 def max_pixels() -> int:

@@ -882,8 +882,8 @@ class RulePlanner:
         session = _Session(normalised, (width, height), previous)
         for clause in normalised.clauses:
             session.read(clause)
-        operations = [op for draft in session.drafts for op in session.build(draft)]
         try:
+            operations = [op for draft in session.drafts for op in session.build(draft)]
             return EditPlan(operations=operations)
         except ValidationError as exc:
             raise PlannerError(

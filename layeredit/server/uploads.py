@@ -15,6 +15,7 @@ from layeredit.api import Box
 from layeredit.errors import BudgetError, LayereditError
 from layeredit.imageio import open_image, pil_to_array
 from layeredit.tools.masks import MaskError, check_mask_size, mask_from_image
+from layeredit.tools.resolve import parse_box
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,16 @@ def parse_boxes(text: str | None) -> dict[str, Box]:
         return {}
     try:
         raw = json.loads(text)
-        boxes = {str(name): tuple(int(round(float(v))) for v in box) for name, box in raw.items()}
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, RecursionError):
+        raw = None
+    if not isinstance(raw, dict):
         raise RequestError(
             422, 'boxes must be a JSON object like {"cat": [10, 20, 200, 240]} (x0, y0, x1, y1 in pixels)'
-        ) from None
-    for name, box in boxes.items():
-        if len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]:
-            raise RequestError(422, f"box for {name!r} must be [x0, y0, x1, y1] with x1 > x0 and y1 > y0")
-    return boxes  # type: ignore[return-value]  # each tuple was checked to have four ints
+        )
+    try:
+        return {str(name): parse_box(str(name), box) for name, box in raw.items()}
+    except MaskError as exc:
+        raise RequestError(422, str(exc)) from None
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
