@@ -56,8 +56,8 @@ def check_budget(size: tuple[int, int], what: str, limit: int | None = None, set
     width, height = size
     if width * height > limit:
         raise BudgetError(
-            f"{what} is {width}x{height} ({width * height / 1e6:.1f} megapixels), over the limit of "
-            f"{limit / 1e6:.1f} megapixels; scale it down or raise {setting or MAX_PIXELS_SETTING}"
+            f"{what} is {width}x{height} ({width * height / 1e6:.3g} megapixels), over the limit of "
+            f"{limit / 1e6:.3g} megapixels; scale it down or raise {setting or MAX_PIXELS_SETTING}"
         )
 
 
@@ -84,13 +84,17 @@ def open_image(source: str | Path | bytes, what: str = "image", limit: int | Non
     limit = max_pixels() if limit is None else limit
     with stream:
         try:
-            # PIL's bomb check follows the budget: a backstop for formats whose header lies.
-            Image.MAX_IMAGE_PIXELS = limit
+            # PIL's bomb check follows the budget (never below the default: it is process-wide),
+            # a backstop behind the check of the header below.
+            Image.MAX_IMAGE_PIXELS = max(limit, DEFAULT_MAX_PIXELS)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 image = Image.open(stream)
         except Image.DecompressionBombError as exc:
-            raise BudgetError(f"{name} is far too large ({exc}); scale it down") from None
+            raise BudgetError(
+                f"{name} is far over the limit of {limit / 1e6:.3g} megapixels ({exc}); scale it down "
+                f"or raise {setting or MAX_PIXELS_SETTING}"
+            ) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
             raise ImageFileError(
                 f"cannot read {name}: not a readable image ({clip(str(exc))}); use a PNG, JPEG or WebP file"
