@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
+from layeredit.engine.alpha import edited_alpha
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
+from layeredit.errors import InputError
 from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
 from layeredit.tools.auto import AutomaticResolver
-from layeredit.tools.masks import MASK_THRESHOLD, MaskError, load_mask
-from layeredit.tools.resolve import MaskResolver, NamedMasks, box_mask, head_noun
+from layeredit.tools.masks import MaskError, binarize, load_mask, mask_from_image
+from layeredit.tools.resolve import MaskResolver, NamedMasks, box_mask, head_noun, parse_box
 
 MaskLike = str | Path | Image.Image | np.ndarray
 Box = tuple[int, int, int, int]
@@ -36,15 +38,20 @@ def make_plan(instruction: str | EditPlan | Mapping[str, Any], image_size: tuple
 
 
 def mask_array(mask: MaskLike) -> np.ndarray:
-    """A boolean mask from a path, a PIL image or an array (white or True = object)."""
+    """A boolean mask from a path, a PIL image or an array (white, 1 or True = object).
+
+    Images with transparency use their alpha channel as the mask; see :func:`load_mask`.
+    """
     if isinstance(mask, (str, Path)):
         return load_mask(mask)
     if isinstance(mask, Image.Image):
-        return np.asarray(mask.convert("L")) > MASK_THRESHOLD
+        return mask_from_image(ImageOps.exif_transpose(mask))
     array = np.asarray(mask)
     if array.ndim == 3:
-        array = array.max(axis=2)
-    return array > MASK_THRESHOLD if array.dtype == np.uint8 else array.astype(bool)
+        array = array[..., 3] if array.shape[2] == 4 else array.max(axis=2)
+    if array.ndim != 2 or array.dtype.kind not in "biuf":
+        raise MaskError(f"expected an H x W mask array of numbers, got shape {array.shape} of {array.dtype}")
+    return binarize(array)
 
 
 def named_masks(
@@ -59,7 +66,7 @@ def named_masks(
     """
     loaded = {name: mask_array(mask) for name, mask in (masks or {}).items()}
     for name, box in (boxes or {}).items():
-        loaded[name] = box_mask(box, size)
+        loaded[name] = box_mask(parse_box(name, box), size)
     return NamedMasks(loaded, fallback)
 
 
@@ -71,7 +78,7 @@ def check_names_used(names: NamedMasks, plan: EditPlan) -> None:
     unused = sorted(set(names.masks) - wanted)
     if unused:
         targets = ", ".join(dict.fromkeys(phrases)) or "none"
-        raise ValueError(
+        raise InputError(
             f"mask name {', '.join(repr(n) for n in unused)} matches no object in the instruction "
             f"(objects named: {targets}); name each mask after the object it marks"
         )
@@ -86,7 +93,7 @@ def shared_engine(name: str = "pixel", model: str | None = None, device: str | N
         from layeredit.engine.designedit import DEFAULT_MODEL, DesignEditEngine
 
         return DesignEditEngine.from_pretrained(model or DEFAULT_MODEL, device)
-    raise ValueError(f"unknown engine {name!r}; choose 'pixel' or 'designedit'")
+    raise InputError(f"unknown engine {name!r}; choose 'pixel' or 'designedit'")
 
 
 def resolve_engine(engine: str | Engine) -> Engine:
@@ -111,10 +118,13 @@ def edit(
     or its head noun ("red car" → "car"). ``engine`` is "pixel", "designedit" (SDXL, loaded
     once per process) or an engine instance. ``refine_mask`` marks features beside a removed
     object that must not be copied into its hole (used by the designedit engine).
+    An image with transparency comes back RGBA, its alpha moved with the objects.
     Returns the edited image with the plan, the layers and per-stage timings.
     """
     start = time.perf_counter()
-    pixels = as_rgb_array(image)
+    pixels = as_rgb_array(image, keep_alpha=True)
+    alpha = pixels[..., 3] if pixels.shape[2] == 4 else None
+    pixels = np.ascontiguousarray(pixels[..., :3])
     size = (pixels.shape[1], pixels.shape[0])
     plan = make_plan(instruction, size)
     timings = {"plan": time.perf_counter() - start}
@@ -136,7 +146,12 @@ def edit(
             )
     timings["masks"] = time.perf_counter() - start
 
-    result = resolve_engine(engine).run(stack, plan, progress)
+    runner = resolve_engine(engine)
+    result = runner.run(stack, plan, progress)
+    if alpha is not None:  # transparency goes through the edit with the objects
+        size = (result.image.shape[1], result.image.shape[0])
+        params = getattr(runner, "params", None)
+        result.image = np.dstack([result.image, edited_alpha(stack, plan, alpha, size, params)])
     result.timings = {**timings, **result.timings}
     result.timings["total"] = sum(result.timings.values())
     return result

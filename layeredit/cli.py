@@ -20,8 +20,9 @@ from layeredit.engine.designedit.config import DEFAULT_MODEL, DesignEditConfig
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
 from layeredit.engine.scene import SceneParams
+from layeredit.errors import LayereditError, ModelLoadError, debugging, error_text, user_message
 from layeredit.export import write_layers
-from layeredit.imageio import check_writable, load_image, save_image
+from layeredit.imageio import MAX_SIDE, check_writable, load_image, save_image
 from layeredit.plan import EditPlan
 from layeredit.tools.auto import (
     DEFAULT_BOX_THRESHOLD,
@@ -32,6 +33,8 @@ from layeredit.tools.auto import (
     cached_on_this_machine,
     how_to_get,
 )
+from layeredit.tools.masks import MaskError
+from layeredit.tools.resolve import TargetNotFoundError, parse_box
 
 
 def _parse_pairs(values: tuple[str, ...], flag: str, example: str) -> dict[str, str]:
@@ -48,16 +51,9 @@ def _parse_boxes(values: tuple[str, ...]) -> dict[str, Box]:
     boxes: dict[str, Box] = {}
     for name, text in _parse_pairs(values, "--box", "cat=10,20,200,240").items():
         try:
-            x0, y0, x1, y1 = (int(round(float(v))) for v in text.split(","))
-        except ValueError:
-            raise click.BadParameter(
-                f"box for {name!r} must be four numbers x0,y0,x1,y1, got {text!r}", param_hint="--box"
-            ) from None
-        if x1 <= x0 or y1 <= y0:
-            raise click.BadParameter(
-                f"box for {name!r} is empty: need x1 > x0 and y1 > y0", param_hint="--box"
-            )
-        boxes[name] = (x0, y0, x1, y1)
+            boxes[name] = parse_box(name, text.split(","))
+        except MaskError as exc:
+            raise click.BadParameter(str(exc), param_hint="--box") from None
     return boxes
 
 
@@ -68,8 +64,8 @@ def _parse_size(text: str) -> tuple[int, int]:
         raise click.BadParameter(
             f"expected WIDTHxHEIGHT like 1024x768, got {text!r}", param_hint="--size"
         ) from None
-    if width <= 0 or height <= 0:
-        raise click.BadParameter("width and height must be positive", param_hint="--size")
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise click.BadParameter(f"width and height must be between 1 and {MAX_SIDE}", param_hint="--size")
     return width, height
 
 
@@ -283,8 +279,8 @@ def plan_command(instruction: str, size: str, llm: str | None) -> None:
             continue
         try:
             click.echo(plan_instruction(text, image_size, llm).to_json())
-        except ValueError as exc:
-            click.echo(json.dumps({"error": str(exc)}))
+        except LayereditError as exc:
+            click.echo(json.dumps({"error": error_text(exc)}))
 
 
 @cli.command("chat")
@@ -358,7 +354,7 @@ def segment_command(
     load_image(image)  # a bad image is reported before any model loads
     finder = AutomaticResolver(device=device, **finding)
     if finder.missing_models():
-        raise LookupError(f"segmenting by name needs the models: {how_to_get(finder.missing_models())}")
+        raise ModelLoadError(f"segmenting by name needs the models: {how_to_get(finder.missing_models())}")
     targets = [RulePlanner().target(phrase) for phrase in phrases]
     out_dir.mkdir(parents=True, exist_ok=True)
     result = segment_image(image, targets, out_dir, finder)
@@ -367,7 +363,7 @@ def segment_command(
     if result.overlay is not None:
         click.echo(f"overlay: {result.overlay}")
     if result.missing:
-        raise LookupError("; ".join(result.missing.values()))
+        raise TargetNotFoundError("; ".join(result.missing.values()))
 
 
 @cli.command("serve")
@@ -412,15 +408,13 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except (ValueError, LookupError, OSError) as exc:
-        click.echo(f"error: {exc}", err=True)
+    except (LayereditError, OSError) as exc:
+        click.echo(user_message(exc), err=True)
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the user's terminal
-        if os.environ.get("LAYEREDIT_DEBUG"):
+        if debugging():
             traceback.print_exc()
-        click.echo(
-            f"internal error: {type(exc).__name__}: {exc} (set LAYEREDIT_DEBUG=1 for details)", err=True
-        )
+        click.echo(user_message(exc), err=True)
         sys.exit(1)
 
 

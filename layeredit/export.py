@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from layeredit.engine.base import EditResult, RenderedLayer
+from layeredit.errors import InputError
 from layeredit.imageio import save_image, write_atomically
 
 ORA_THUMBNAIL_SIDE = 256  # the OpenRaster spec caps thumbnails at 256 px
@@ -47,11 +48,11 @@ def _cropped(layer: RenderedLayer) -> tuple[Image.Image, int, int]:
 
 def _check_layers(layers: Sequence[RenderedLayer]) -> tuple[int, int]:
     if not layers:
-        raise ValueError("no layers to export")
+        raise InputError("no layers to export")
     height, width = layers[0].rgba.shape[:2]
     for layer in layers:
         if layer.rgba.shape != (height, width, 4) or layer.rgba.dtype != np.uint8:
-            raise ValueError(
+            raise InputError(
                 f"layer {layer.name!r} is {layer.rgba.shape} {layer.rgba.dtype}; "
                 f"every layer must be {height}x{width}x4 uint8 RGBA"
             )

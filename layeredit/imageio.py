@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from layeredit.errors import BudgetError, LayereditError, clip
 
 WRITABLE_SUFFIXES = {
     ".png": "PNG",
@@ -22,39 +26,157 @@ WRITABLE_SUFFIXES = {
 }
 
 
-class ImageFileError(ValueError):
+class ImageFileError(LayereditError, ValueError):
     """An image that cannot be read or written; the message says which file and why."""
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Read an image as H x W x 3 uint8 RGB, upright according to its EXIF orientation."""
-    path = Path(path)
-    if not path.is_file():
-        raise ImageFileError(f"image not found: {path}")
+# One pixel budget for every entry point (CLI, API, chat, MCP, server): 40 megapixels, e.g. 8000x5000.
+DEFAULT_MAX_PIXELS = 40_000_000
+MAX_PIXELS_SETTING = "LAYEREDIT_MAX_PIXELS"
+MAX_SIDE = 1_000_000  # the widest image size a plan can be made for; pixel amounts are fractions of it
+
+
+def max_pixels() -> int:
+    """The most pixels an image may have: ``$LAYEREDIT_MAX_PIXELS``, else :data:`DEFAULT_MAX_PIXELS`."""
+    text = os.environ.get(MAX_PIXELS_SETTING, "").strip()
+    if not text:
+        return DEFAULT_MAX_PIXELS
     try:
-        with Image.open(path) as img:
-            img.load()
-            return np.asarray(ImageOps.exif_transpose(img).convert("RGB")).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ImageFileError(
-            f"cannot read {path} as an image ({exc}); is it a PNG, JPEG or WebP file?"
-        ) from None
+        value = int(float(text))
+    except (ValueError, OverflowError):
+        raise BudgetError(f"{MAX_PIXELS_SETTING} must be a number of pixels, got {clip(text)!r}") from None
+    if value <= 0:
+        raise BudgetError(f"{MAX_PIXELS_SETTING} must be positive, got {value}")
+    return value
 
 
-def as_rgb_array(image: str | Path | Image.Image | np.ndarray) -> np.ndarray:
-    """Accept a path, a PIL image or an array and return H x W x 3 uint8 RGB."""
+def check_budget(size: tuple[int, int], what: str, limit: int | None = None, setting: str = "") -> None:
+    """Refuse an image of ``size`` (width, height) over the pixel budget, naming how to raise it."""
+    limit = max_pixels() if limit is None else limit
+    width, height = size
+    if width * height > limit:
+        raise BudgetError(
+            f"{what} is {width}x{height} ({width * height / 1e6:.3g} megapixels), over the limit of "
+            f"{limit / 1e6:.3g} megapixels; scale it down or raise {setting or MAX_PIXELS_SETTING}"
+        )
+
+
+def open_image(source: str | Path | bytes, what: str = "image", limit: int | None = None,
+               setting: str = "") -> Image.Image:  # fmt: skip
+    """Open and decode an image file or bytes, upright by its EXIF orientation, within the budget.
+
+    The size is checked from the header, before any pixel is decoded. ``what`` names the image in
+    messages ("image", "mask file").
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        name = f"{what} {clip(str(path))}"
+        if not path.is_file():
+            raise ImageFileError(f"{what} not found: {clip(str(path))}")
+        if path.stat().st_size == 0:
+            raise ImageFileError(f"{what} is empty (0 bytes): {clip(str(path))}")
+        stream: BinaryIO = path.open("rb")
+    else:
+        name = what
+        if not source:
+            raise ImageFileError(f"{what} is empty (0 bytes)")
+        stream = io.BytesIO(source)
+    limit = max_pixels() if limit is None else limit
+    with stream:
+        try:
+            # PIL's bomb check follows the budget (never below the default: it is process-wide),
+            # a backstop behind the check of the header below.
+            Image.MAX_IMAGE_PIXELS = max(limit, DEFAULT_MAX_PIXELS)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image = Image.open(stream)
+        except Image.DecompressionBombError as exc:
+            raise BudgetError(
+                f"{name} is far over the limit of {limit / 1e6:.3g} megapixels ({exc}); scale it down "
+                f"or raise {setting or MAX_PIXELS_SETTING}"
+            ) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageFileError(
+                f"cannot read {name}: not a readable image ({clip(str(exc))}); use a PNG, JPEG or WebP file"
+            ) from None
+        check_budget(image.size, name, limit, setting)
+        try:
+            image.load()
+            return ImageOps.exif_transpose(image)
+        except (OSError, SyntaxError, ValueError, EOFError, TypeError) as exc:
+            raise ImageFileError(f"{name} is corrupt or truncated ({clip(str(exc))})") from None
+
+
+def to_8bit(array: np.ndarray, depth: int | None = None) -> np.ndarray:
+    """Samples of any depth as uint8: 16-bit and 32-bit integers scaled down, floats in [0, 1] scaled up.
+
+    ``depth`` is the largest value integer samples can take; without it, it is told from the values.
+    """
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    if np.issubdtype(array.dtype, np.floating):
+        values = np.nan_to_num(array.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        if values.size and values.min() >= 0.0 and values.max() <= 1.0:
+            values = values * 255.0
+        return np.clip(np.round(values), 0, 255).astype(np.uint8)
+    values = array.astype(np.int64)
+    top = int(values.max()) if values.size else 0
+    if depth is None and top > 255:  # 16-bit samples (or 32-bit ones that use more)
+        depth = 65535 if top <= 65535 else 2**31 - 1
+    if depth is not None and depth > 255:  # scale the depth down rather than clip it to white
+        values = values * 255 // depth
+    return np.clip(values, 0, 255).astype(np.uint8)
+
+
+def pil_to_array(image: Image.Image, keep_alpha: bool = False) -> np.ndarray:
+    """H x W x 3 uint8 RGB (x 4 RGBA with ``keep_alpha`` when the image has transparency) from any mode."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        gray = to_8bit(np.asarray(image), 65535 if image.mode.startswith("I;16") else None)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if keep_alpha and has_transparency(image):
+        return np.asarray(image.convert("RGBA")).copy()
+    return np.asarray(image.convert("RGB")).copy()
+
+
+def has_transparency(image: Image.Image) -> bool:
+    """Whether some pixel of ``image`` is not fully opaque."""
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        alpha = image.convert("RGBA").getchannel("A")
+        return alpha.getextrema()[0] < 255
+    return False
+
+
+def load_image(path: str | Path, keep_alpha: bool = False) -> np.ndarray:
+    """Read an image as H x W x 3 uint8 RGB, upright according to its EXIF orientation.
+
+    With ``keep_alpha`` an image with transparency comes back as H x W x 4 RGBA.
+    """
+    return pil_to_array(open_image(path), keep_alpha)
+
+
+def as_rgb_array(image: str | Path | Image.Image | np.ndarray, keep_alpha: bool = False) -> np.ndarray:
+    """Accept a path, a PIL image or an array and return H x W x 3 uint8 RGB (or RGBA, see load_image).
+
+    A PIL image is turned upright by its EXIF orientation, as a file would be.
+    """
     if isinstance(image, (str, Path)):
-        return load_image(image)
+        return load_image(image, keep_alpha)
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB")).copy()
+        check_budget(image.size, "image")
+        return pil_to_array(ImageOps.exif_transpose(image), keep_alpha)
     array = np.asarray(image)
     if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
+    if array.ndim != 3 or array.shape[2] not in (3, 4) or 0 in array.shape:
         raise ImageFileError(f"expected an H x W x 3 RGB array, got shape {array.shape}")
-    if array.dtype != np.uint8:
-        raise ImageFileError(f"expected a uint8 image array, got {array.dtype}")
-    return np.ascontiguousarray(array[..., :3])
+    check_budget((array.shape[1], array.shape[0]), "image")
+    if array.dtype.kind not in "biuf":
+        raise ImageFileError(f"expected an image array of numbers, got {array.dtype}")
+    array = to_8bit(array)
+    has_alpha = array.shape[2] == 4 and bool((array[..., 3] < 255).any())
+    return np.ascontiguousarray(array if keep_alpha and has_alpha else array[..., :3])
 
 
 def check_writable(path: str | Path) -> str:

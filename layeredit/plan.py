@@ -11,10 +11,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from layeredit.errors import LayereditError
+
 Select = Literal["all", "largest", "smallest", "leftmost", "rightmost", "topmost", "bottommost", "index"]
 
 
-class PlanError(ValueError):
+class PlanError(LayereditError, ValueError):
     """An edit plan that does not validate; the message says what is wrong and where."""
 
 

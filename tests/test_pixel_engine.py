@@ -11,7 +11,7 @@ from layeredit.engine.pixel import PixelEngine
 from layeredit.engine.scene import compile_scene
 from layeredit.imageio import load_image
 from layeredit.plan import EditPlan
-from layeredit.tools.masks import centroid, dilate, load_mask, scaled_px
+from layeredit.tools.masks import MaskError, centroid, dilate, load_mask, scaled_px
 from layeredit.tools.resolve import NamedMasks
 from tests.conftest import example
 
@@ -116,11 +116,10 @@ def test_vertical_flip_mirrors_the_object_about_its_centre(soccer):
     assert np.array_equal(layer.image[rows[valid]], image[axis - rows[valid]])
 
 
-def test_removing_with_an_empty_mask_changes_nothing(soccer):
+def test_an_empty_mask_is_an_error_naming_the_object(soccer):
     image, boy = soccer
-    result = run(image, {"boy": np.zeros_like(boy)}, {"op": "remove", "target": {"phrase": "boy"}})
-    assert np.array_equal(result.image, image)
-    assert not result.scene.hole.any()
+    with pytest.raises(MaskError, match="mask for 'boy' selects nothing"):
+        run(image, {"boy": np.zeros_like(boy)}, {"op": "remove", "target": {"phrase": "boy"}})
 
 
 def test_resize_scales_the_object_about_its_centroid(soccer):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 import sys
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from layeredit.agent.errors import PlannerError, UnsupportedEditError
+from layeredit.agent.errors import UnsupportedEditError
 from layeredit.agent.executor import AgentOutcome, EditAgent, MaskNamesFinder, last_target
 from layeredit.agent.llm import Planner
 from layeredit.agent.session import SessionStore, Turn
 from layeredit.engine.base import EditResult, Engine
+from layeredit.errors import LayereditError, debugging, user_message
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.plan import Antecedent, Pan
 from layeredit.tools.auto import AutomaticResolver
@@ -225,8 +227,12 @@ def run_chat(session: ChatSession, lines: Iterable[str], reply: Callable[[str], 
     for line in lines:
         try:
             answer = session.handle(line)
-        except (PlannerError, ValueError, LookupError, OSError) as exc:
-            answer = f"error: {exc}"
+        except (LayereditError, OSError) as exc:
+            answer = user_message(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug in one turn must not end the chat or lose it
+            if debugging():
+                traceback.print_exc()
+            answer = user_message(exc)
         if answer:
             reply(answer)
         if session.finished:

@@ -21,6 +21,7 @@ from PIL import Image
 
 from layeredit.agent.errors import PlannerError
 from layeredit.agent.prompting import DEFAULT_PROMPT_VERSION, DetectionLike, PlannerPrompt, request_json
+from layeredit.errors import InputError
 from layeredit.plan import Antecedent, EditPlan, PlanError, plan_json_schema
 
 if TYPE_CHECKING:
@@ -59,15 +60,15 @@ def make_planner(spec: str | None = None) -> Planner:
         return RulePlanner()
     provider, sep, model_name = spec.partition(":")
     if not sep or not provider or not model_name:
-        raise ValueError(f"--llm must be 'rules' or PROVIDER:MODEL such as openai:gpt-4o-mini, got {spec!r}")
+        raise InputError(f"--llm must be 'rules' or PROVIDER:MODEL such as openai:gpt-4o-mini, got {spec!r}")
     try:
         from langchain.chat_models import init_chat_model
     except ImportError:
-        raise ValueError(f"the LLM planner needs LangChain: {AGENT_EXTRA_HINT}") from None
+        raise InputError(f"the LLM planner needs LangChain: {AGENT_EXTRA_HINT}") from None
     try:
         model = init_chat_model(spec)
     except ImportError as exc:
-        raise ValueError(
+        raise InputError(
             f"LLM provider {provider!r} needs its LangChain integration: {_first_line(exc)}"
         ) from None
     except Exception as exc:  # noqa: BLE001 - providers raise anything from a missing key to a bad name

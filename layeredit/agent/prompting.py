@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
+from layeredit.errors import InputError
 from layeredit.plan import Antecedent, EditPlan, Target, plan_json_schema
 
 DEFAULT_PROMPT_VERSION = 1
@@ -40,7 +41,7 @@ class PlannerPrompt:
         name = f"planner_v{version}.yaml"
         file = resources.files("layeredit") / "prompts" / name
         if not file.is_file():
-            raise ValueError(f"no planner prompt version {version} ({name} is not in layeredit/prompts)")
+            raise InputError(f"no planner prompt version {version} ({name} is not in layeredit/prompts)")
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
         prompt = cls(
             version=int(data["version"]),

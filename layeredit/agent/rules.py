@@ -223,9 +223,8 @@ class RulePlanner:
             except UnsupportedEditError as exc:
                 exc.supported = self._supported_part(normalised.clauses, clause, image_size, previous)
                 raise
-
-        operations = [op for draft in session.drafts for op in session.build(draft)]
         try:
+            operations = [op for draft in session.drafts for op in session.build(draft)]
             return EditPlan(operations=operations)
         except ValidationError as exc:
             raise PlannerError(

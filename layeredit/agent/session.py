@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from layeredit.errors import LayereditError, clip
 from layeredit.imageio import load_image, save_image, write_atomically
 from layeredit.plan import EditPlan, Target
 from layeredit.tools.masks import load_mask
@@ -29,7 +30,7 @@ SESSION_FILE = "session.json"
 SESSION_FORMAT = 1
 
 
-class SessionError(ValueError):
+class SessionError(LayereditError, ValueError):
     """A session folder that cannot be created or resumed; the message says why."""
 
 
@@ -63,12 +64,16 @@ class SessionStore:
             raise SessionError(f"no chat session in {self.folder} ({SESSION_FILE} is missing)")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise SessionError(f"{path} is damaged (it holds {type(data).__name__}, not a session)")
             if data.get("format") != SESSION_FORMAT:
                 raise SessionError(f"{path} has session format {data.get('format')}, not {SESSION_FORMAT}")
             turns = [self._read_turn(entry) for entry in data["turns"]]
             current = int(data["current"])
-        except (KeyError, TypeError, json.JSONDecodeError) as exc:
-            raise SessionError(f"{path} is damaged ({type(exc).__name__}: {exc})") from None
+        except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+            if isinstance(exc, LayereditError):
+                raise
+            raise SessionError(f"{path} is damaged ({type(exc).__name__}: {clip(str(exc))})") from None
         if not 0 <= current < len(turns):
             raise SessionError(f"{path} is damaged (current turn {current} of {len(turns)})")
         return turns, current
@@ -108,12 +113,20 @@ class SessionStore:
 
     def _read_turn(self, entry: dict[str, Any]) -> Turn:
         return Turn(
-            image=load_image(self.folder / entry["image"]),
-            masks={name: load_mask(self.folder / path) for name, path in entry["masks"].items()},
+            image=load_image(self._inside(entry["image"])),
+            masks={name: load_mask(self._inside(path)) for name, path in entry["masks"].items()},
             instruction=entry["instruction"],
             plan=None if entry["plan"] is None else EditPlan.parse(entry["plan"]),
             target=None if entry["target"] is None else Target.model_validate(entry["target"]),
         )
+
+    def _inside(self, relative: str) -> Path:
+        """A file the session names, which must lie in the session folder (no ``..``, links or roots)."""
+        path = (self.folder / str(relative)).resolve()
+        if not path.is_relative_to(self.folder.resolve()):
+            raise SessionError(f"{self.folder / SESSION_FILE} is damaged (it names {clip(str(relative))!r}, "
+                               "outside the session folder)")  # fmt: skip
+        return path
 
     def _drop_turn_folders_from(self, first_unused: int) -> None:
         # Turns undone and then replaced by a new edit can never be redone: their files go.

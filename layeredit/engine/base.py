@@ -24,7 +24,7 @@ class RenderedLayer:
 
 @dataclass
 class EditResult:
-    image: np.ndarray  # H x W x 3 uint8 RGB, same size as the input
+    image: np.ndarray  # H x W x 3 uint8 RGB (x 4 RGBA for an input with transparency), same size
     plan: EditPlan
     scene: Scene
     layers: list[RenderedLayer]  # background first, then objects bottom to top

@@ -59,16 +59,23 @@ class LayerStack:
         """
         stack = cls(image=image)
         for target in plan.targets():
-            stack.objects[target.key] = resolver.resolve(image, target)
+            stack.objects[target.key] = _found(resolver.resolve(image, target), target)
         for op in plan.operations:
             if not isinstance(op, Insert) or (op.source, op.target.key) in stack.foreign:
                 continue
             if load_source is None:
                 raise TargetNotFoundError(f"the plan inserts from {op.source!r} but no image loader")
             other, other_resolver = load_source(op.source)
-            masks = other_resolver.resolve(other, op.target)
+            masks = _found(other_resolver.resolve(other, op.target), op.target)
             stack.foreign[(op.source, op.target.key)] = fit_to_canvas(other, masks, stack.size)
         return stack
+
+
+def _found(masks: list[np.ndarray], target: Target) -> list[np.ndarray]:
+    """An edit of an object that selects no pixel would change nothing: that is an error, not a success."""
+    if not any(mask.any() for mask in masks):
+        raise TargetNotFoundError(f"found no pixels of '{target.key}'; give its mask or box")
+    return masks
 
 
 def fit_to_canvas(image: np.ndarray, masks: list[np.ndarray], size: tuple[int, int]) -> ForeignObject:

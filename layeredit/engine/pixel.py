@@ -14,6 +14,7 @@ import numpy as np
 from layeredit.engine.base import EditResult, ProgressCallback, RenderedLayer
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.scene import Layer, Scene, SceneParams, compile_scene
+from layeredit.errors import InputError
 from layeredit.plan import EditPlan
 from layeredit.tools.masks import dilate, feather, shift
 
@@ -42,7 +43,7 @@ def inpaint(image: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
     if not hole.any():
         return image.copy()
     if hole.all():
-        raise ValueError("the whole image would have to be painted; nothing is left to paint from")
+        raise InputError("the whole image would have to be painted; nothing is left to paint from")
     filled = cv2.inpaint(image, hole.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
     return np.where(hole[..., None], filled, image)
 

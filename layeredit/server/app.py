@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from layeredit.api import make_plan
 from layeredit.engine.base import Engine
+from layeredit.errors import LayereditError, error_text
 from layeredit.export import psd_export_available
 from layeredit.server.limits import BodySizeLimit
 from layeredit.server.points import PointSegmenter
@@ -108,8 +109,8 @@ def create_app(
         """The edit plan an instruction turns into, without editing anything."""
         try:
             edit_plan = make_plan(request.instruction, (request.width, request.height))
-        except (ValueError, LookupError) as exc:
-            raise RequestError(422, str(exc)) from None
+        except LayereditError as exc:
+            raise RequestError(422, error_text(exc)) from None
         return PlanResponse(plan=edit_plan.model_dump(exclude_none=True), summary=edit_plan.summary())
 
     @app.post("/v1/edit", response_model=EditResponse, responses=ERRORS, tags=["edit"])

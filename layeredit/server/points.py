@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 import cv2
 import numpy as np
 
+from layeredit.errors import InputError
 from layeredit.tools.masks import components
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class GrabCutPointSegmenter:
     def segment_point(self, image: np.ndarray, x: int, y: int) -> np.ndarray:
         height, width = image.shape[:2]
         if not (0 <= x < width and 0 <= y < height):
-            raise ValueError(f"point ({x}, {y}) is outside the {width}x{height} image")
+            raise InputError(f"point ({x}, {y}) is outside the {width}x{height} image")
         scale = min(1.0, self.work_side / max(width, height))
         small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))))
         sx, sy = min(int(x * scale), small.shape[1] - 1), min(int(y * scale), small.shape[0] - 1)
@@ -58,7 +59,7 @@ class GrabCutPointSegmenter:
         found = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
         clicked = next((part for part in components(found, min_area=1) if part[sy, sx]), found)
         if not clicked.any():
-            raise ValueError(f"found no object at ({x}, {y}); click inside the object or upload its mask")
+            raise InputError(f"found no object at ({x}, {y}); click inside the object or upload its mask")
         return (
             cv2.resize(clicked.astype(np.uint8) * 255, (width, height), interpolation=cv2.INTER_LINEAR) > 127
         )
@@ -84,9 +85,9 @@ class SamPointSegmenter:
     def segment_point(self, image: np.ndarray, x: int, y: int) -> np.ndarray:
         height, width = image.shape[:2]
         if not (0 <= x < width and 0 <= y < height):
-            raise ValueError(f"point ({x}, {y}) is outside the {width}x{height} image")
+            raise InputError(f"point ({x}, {y}) is outside the {width}x{height} image")
         self.segmenter.set_image(image)
         mask = self.segmenter.predict_point(x, y)
         if not mask.any():
-            raise ValueError(f"found no object at ({x}, {y}); click inside the object or upload its mask")
+            raise InputError(f"found no object at ({x}, {y}); click inside the object or upload its mask")
         return mask

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from layeredit.imageio import MAX_SIDE
+
 
 class ErrorBody(BaseModel):
     detail: str = Field(description="What was wrong with the request and how to fix it.")
@@ -21,8 +23,8 @@ class Health(BaseModel):
 
 class PlanRequest(BaseModel):
     instruction: str = Field(min_length=1, examples=["move the cat to the left and remove the lamp"])
-    width: int = Field(default=1000, gt=0, description="Image width, to convert pixel amounts.")
-    height: int = Field(default=1000, gt=0, description="Image height, to convert pixel amounts.")
+    width: int = Field(default=1000, gt=0, le=MAX_SIDE, description="Image width, for pixel amounts.")
+    height: int = Field(default=1000, gt=0, le=MAX_SIDE, description="Image height, for pixel amounts.")
 
 
 class PlanResponse(BaseModel):

@@ -14,6 +14,7 @@ import numpy as np
 
 from layeredit.api import Box, check_names_used, edit, make_plan, named_masks, resolve_engine
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
+from layeredit.errors import LayereditError, error_text
 from layeredit.export import ora_bytes, psd_bytes, write_layers
 from layeredit.plan import EditPlan, Target
 from layeredit.server.points import GrabCutPointSegmenter, PointSegmenter
@@ -94,8 +95,8 @@ class EditorService:
         try:
             plan = make_plan(instruction, size)
             check_names_used(named_masks(masks, parsed_boxes, size), plan)
-        except (ValueError, LookupError) as exc:
-            raise RequestError(422, str(exc)) from None
+        except LayereditError as exc:
+            raise RequestError(422, error_text(exc)) from None
         return EditJob(image=pixels, plan=plan, masks=masks, boxes=parsed_boxes)
 
     def submit_edit(self, job: EditJob) -> Job:
@@ -138,7 +139,7 @@ class EditorService:
         point_given = x is not None and y is not None
         if not phrase and not point_given:
             raise RequestError(400, "say which object: send 'phrase' (e.g. 'the dog') or a point 'x' and 'y'")
-        pixels = decode_image(image, self.limits)
+        pixels = decode_image(image, self.limits)[..., :3]
         if point_given:
             segmenter = self.point_segmenter
             job = self.worker.submit(lambda progress: segmenter.segment_point(pixels, x, y))

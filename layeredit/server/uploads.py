@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from layeredit.api import Box
-from layeredit.tools.masks import MASK_THRESHOLD
+from layeredit.errors import BudgetError, LayereditError
+from layeredit.imageio import open_image, pil_to_array
+from layeredit.tools.masks import MaskError, check_mask_size, mask_from_image
+from layeredit.tools.resolve import parse_box
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Limits:
     max_image_pixels: int = 4096 * 4096
 
 
-class RequestError(Exception):
+class RequestError(LayereditError):
     """A request the server will not process; ``status`` is the HTTP code, the message says why."""
 
     def __init__(self, status: int, message: str):
@@ -34,47 +37,33 @@ class RequestError(Exception):
 
 
 def _open(data: bytes, what: str, limits: Limits) -> Image.Image:
-    if not data:
-        raise RequestError(400, f"{what} is empty (0 bytes)")
     try:
-        image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        raise RequestError(413, f"{what} is far too large ({exc})") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise RequestError(
-            422, f"{what} is not a readable image ({exc}); send a PNG, JPEG or WebP file"
-        ) from None
-    # Only the header has been read so far: refuse huge images before decoding their pixels.
-    width, height = image.size
-    if max(width, height) > limits.max_image_side or width * height > limits.max_image_pixels:
-        raise RequestError(
-            413,
-            f"{what} is {width}x{height}; the server accepts at most {limits.max_image_side} px a side "
-            f"and {limits.max_image_pixels / 1e6:.1f} megapixels; scale it down first",
-        )
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise RequestError(422, f"{what} is corrupt or truncated ({exc})") from None
-    return image
+        return open_image(data, what, limits.max_image_pixels, "the server's --max-pixels")
+    except BudgetError as exc:
+        raise RequestError(413, str(exc)) from None
+    except LayereditError as exc:
+        raise RequestError(422 if data else 400, str(exc)) from None
 
 
 def decode_image(data: bytes, limits: Limits, what: str = "image") -> np.ndarray:
-    """H x W x 3 uint8 RGB, upright according to its EXIF orientation."""
+    """H x W x 3 uint8 RGB (x 4 RGBA when it has transparency), upright by its EXIF orientation."""
     image = _open(data, what, limits)
-    return np.asarray(ImageOps.exif_transpose(image).convert("RGB")).copy()
+    width, height = image.size
+    if max(width, height) > limits.max_image_side:
+        raise RequestError(
+            413, f"{what} is {width}x{height}; the server accepts at most {limits.max_image_side} px a side"
+        )
+    return pil_to_array(image, keep_alpha=True)
 
 
 def decode_mask(data: bytes, name: str, size: tuple[int, int], limits: Limits) -> np.ndarray:
-    """A bool mask (white = object) that must match the image's (width, height)."""
-    image = _open(data, f"mask {name!r}", limits)
-    if image.size != size:
-        raise RequestError(
-            422,
-            f"mask {name!r} is {image.size[0]}x{image.size[1]} but the image is {size[0]}x{size[1]}; "
-            "masks must have the same size as the image",
-        )
-    return np.asarray(image.convert("L")) > MASK_THRESHOLD
+    """A bool mask (white, 1 or opaque = object) that must match the image's (width, height)."""
+    mask = mask_from_image(_open(data, f"mask {name!r}", limits))
+    try:
+        check_mask_size(mask, size, f"mask {name!r}")
+    except MaskError as exc:
+        raise RequestError(422, str(exc)) from None
+    return mask
 
 
 def mask_name(filename: str | None) -> str:
@@ -91,15 +80,16 @@ def parse_boxes(text: str | None) -> dict[str, Box]:
         return {}
     try:
         raw = json.loads(text)
-        boxes = {str(name): tuple(int(round(float(v))) for v in box) for name, box in raw.items()}
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, RecursionError):
+        raw = None
+    if not isinstance(raw, dict):
         raise RequestError(
             422, 'boxes must be a JSON object like {"cat": [10, 20, 200, 240]} (x0, y0, x1, y1 in pixels)'
-        ) from None
-    for name, box in boxes.items():
-        if len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]:
-            raise RequestError(422, f"box for {name!r} must be [x0, y0, x1, y1] with x1 > x0 and y1 > y0")
-    return boxes  # type: ignore[return-value]  # each tuple was checked to have four ints
+        )
+    try:
+        return {str(name): parse_box(str(name), box) for name, box in raw.items()}
+    except MaskError as exc:
+        raise RequestError(422, str(exc)) from None
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from layeredit.engine.base import ProgressCallback
+from layeredit.errors import LayereditError, error_text
 from layeredit.server.uploads import RequestError
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,11 @@ class Worker:
                 job.status = "done"
             except RequestError as exc:
                 job.error, job.status = exc, "failed"
-            except (ValueError, LookupError) as exc:  # the library's user errors: bad plan, missing mask
-                job.error, job.status = RequestError(422, str(exc)), "failed"
+            except LayereditError as exc:  # the library's user errors: bad plan, missing mask
+                job.error, job.status = RequestError(422, error_text(exc)), "failed"
             except Exception as exc:  # noqa: BLE001 - one failed job must not stop the worker
                 log.exception("job %s failed", job.id)
-                job.error = RequestError(500, f"internal error: {type(exc).__name__}: {exc}")
+                job.error = RequestError(500, error_text(exc))
                 job.status = "failed"
             finally:
                 job.task = None  # drop the closure so the request's images can be freed

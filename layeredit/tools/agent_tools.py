@@ -11,7 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from layeredit.errors import InputError
 from layeredit.imageio import check_writable, load_image, save_image
+from layeredit.tools.resolve import parse_box
 
 EDIT_IMAGE_DESCRIPTION = (
     "Edit a photo from a plain-English instruction: move, remove, resize, flip, duplicate, swap or "
@@ -74,9 +76,9 @@ def edit_image(args: EditImageArgs, engine: Any = "pixel", llm: str | None = Non
 
     source = Path(args.image_path).expanduser()
     output = output_path_for(source, args.output_path, args.overwrite)
-    pixels = load_image(source)
-    plan = plan_instruction(args.instruction, (pixels.shape[1], pixels.shape[0]), llm, pixels)
-    boxes = {name: _box(name, box) for name, box in args.boxes.items()}
+    pixels = load_image(source, keep_alpha=True)
+    plan = plan_instruction(args.instruction, (pixels.shape[1], pixels.shape[0]), llm, pixels[..., :3])
+    boxes = {name: parse_box(name, box) for name, box in args.boxes.items()}
     result = edit(pixels, plan, masks=dict(args.masks), boxes=boxes, engine=engine)
     save_image(result.image, output)
     return {
@@ -84,13 +86,6 @@ def edit_image(args: EditImageArgs, engine: Any = "pixel", llm: str | None = Non
         "plan": result.plan.model_dump(exclude_none=True),
         "summary": plan.summary(),
     }
-
-
-def _box(name: str, box: list[int]) -> tuple[int, int, int, int]:
-    if len(box) != 4:
-        raise ValueError(f"box for {name!r} must be [x0, y0, x1, y1], got {box}")
-    x0, y0, x1, y1 = (int(v) for v in box)
-    return x0, y0, x1, y1
 
 
 def output_path_for(source: Path, requested: str | None, overwrite: bool) -> Path:
@@ -105,7 +100,7 @@ def output_path_for(source: Path, requested: str | None, overwrite: bool) -> Pat
         output = Path(requested).expanduser()
     if output.exists() and not overwrite:
         what = "the input image" if output.resolve() == source.resolve() else "an existing file"
-        raise ValueError(f"{output} is {what}; choose another output_path or set overwrite")
+        raise InputError(f"{output} is {what}; choose another output_path or set overwrite")
     check_writable(output)
     return output
 

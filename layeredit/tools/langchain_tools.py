@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 
+from layeredit.errors import user_message
 from layeredit.tools import agent_tools
 from layeredit.tools.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
 
@@ -47,6 +48,5 @@ def layeredit_tools(engine: Any = "pixel", llm: str | None = None) -> list[BaseT
 def _json(call: Any) -> str:
     try:
         return json.dumps(call())
-    except (ValueError, LookupError, OSError) as exc:
-        # Reported to the calling model as the tool's answer, so it can correct itself.
-        raise ToolException(f"error: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - reported to the calling model as the tool's answer
+        raise ToolException(user_message(exc)) from None

@@ -11,36 +11,68 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from layeredit.errors import LayereditError
+from layeredit.imageio import has_transparency, open_image, to_8bit
 
 MASK_THRESHOLD = 127
 
 
-class MaskError(ValueError):
+class MaskError(LayereditError, ValueError):
     """A mask file or array that cannot be used; the message says why and what to do."""
 
 
 def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Read a mask image (white = object) and binarise it at 127.
+    """Read a mask image (see :func:`mask_from_image`), upright by its EXIF orientation.
 
     ``size`` is the (width, height) the mask must have, usually the edited image's.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MaskError(f"mask file not found: {path}")
-    if path.stat().st_size == 0:
-        raise MaskError(f"mask file is empty (0 bytes): {path}")
     try:
-        with Image.open(path) as img:
-            gray = np.asarray(img.convert("L"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise MaskError(f"mask file is not a readable image: {path} ({exc})") from None
-    if size is not None and (gray.shape[1], gray.shape[0]) != tuple(size):
+        mask = mask_from_image(open_image(path, "mask file"))
+    except MaskError:
+        raise
+    except LayereditError as exc:
+        raise MaskError(str(exc)) from None
+    if size is not None:
+        check_mask_size(mask, size, f"mask {path}")
+    return mask
+
+
+def check_mask_size(mask: np.ndarray, size: tuple[int, int], what: str) -> None:
+    if (mask.shape[1], mask.shape[0]) != tuple(size):
         raise MaskError(
-            f"mask {path} is {gray.shape[1]}x{gray.shape[0]} but the image is "
+            f"{what} is {mask.shape[1]}x{mask.shape[0]} but the image is "
             f"{size[0]}x{size[1]}; masks must have the same size as the image"
         )
-    return gray > MASK_THRESHOLD
+
+
+def mask_from_image(image: Image.Image) -> np.ndarray:
+    """The object pixels of a mask image.
+
+    With transparency the alpha channel is the mask (opaque = object), so a cut-out PNG works as
+    its own mask; otherwise white (above 127) is the object. See :func:`binarize` for 0/1 masks.
+    """
+    if has_transparency(image):
+        return np.asarray(image.convert("RGBA").getchannel("A")) > MASK_THRESHOLD
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return binarize(to_8bit(np.asarray(image), 65535 if image.mode.startswith("I;16") else None))
+    return binarize(np.asarray(image.convert("L")))
+
+
+def binarize(values: np.ndarray) -> np.ndarray:
+    """A bool mask from mask values: above 127 is the object.
+
+    A mask whose values are only 0 and 1 (as written by many segmentation tools) is read as a
+    binary mask, 1 = object, rather than as an almost black, empty one.
+    """
+    if values.dtype == bool:
+        return values.copy()
+    if np.issubdtype(values.dtype, np.floating) and values.size and np.nanmax(values) <= 1:
+        return values > 0.5  # a soft mask in [0, 1]
+    if values.size and values.max() <= 1 and values.min() >= 0:
+        return values > 0
+    return values > MASK_THRESHOLD
 
 
 def scaled_px(px_at_1024: float, shape: tuple[int, ...]) -> int:

@@ -15,6 +15,7 @@ from mcp.server.mcpserver import Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from layeredit.errors import user_message
 from layeredit.tools import agent_tools
 from layeredit.tools.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
 
@@ -74,9 +75,10 @@ def build_server(engine: Any = "pixel", llm: str | None = None) -> MCPServer:
         instruction: _described(PlanEditArgs, "instruction"),
         image_path: _described(PlanEditArgs, "image_path") = None,
     ) -> str:
-        return json.dumps(
-            agent_tools.plan_edit(PlanEditArgs(instruction=instruction, image_path=image_path), llm)
-        )
+        with _user_errors():
+            return json.dumps(
+                agent_tools.plan_edit(PlanEditArgs(instruction=instruction, image_path=image_path), llm)
+            )
 
     return server
 
@@ -86,8 +88,8 @@ def _user_errors() -> Iterator[None]:
     """A mistake the calling model can fix comes back as a tool error with a one-line message."""
     try:
         yield
-    except (ValueError, LookupError, OSError) as exc:
-        raise ToolError(f"error: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the agent gets the CLI's one line, bug or not
+        raise ToolError(user_message(exc)) from None
 
 
 def serve(engine: Any = "pixel", llm: str | None = None) -> None:

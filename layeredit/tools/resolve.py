@@ -6,17 +6,21 @@ A :class:`MaskResolver` answers "which pixels are ``target`` in this image?". Us
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Protocol
 
 import numpy as np
 
+from layeredit.errors import LayereditError, clip
 from layeredit.plan import Target
 from layeredit.tools.masks import MaskError, bbox, components
 from layeredit.tools.selection import Candidate, select_candidates
 
+MAX_BOX_COORDINATE = 1_000_000  # pixels; larger numbers are typos, not photos
 
-class TargetNotFoundError(LookupError):
+
+class TargetNotFoundError(LayereditError, LookupError):
     """No mask could be found for a target; the message names it and says how to provide one."""
 
 
@@ -66,12 +70,37 @@ class NamedMasks:
                 f"{image.shape[1]}x{image.shape[0]}; masks must have the same size as the image"
             )
         if not mask.any():
-            return []
+            raise MaskError(
+                f"the mask for '{target.phrase}' selects nothing (no white or opaque pixels, or a box "
+                f"outside the image); give a mask or box that covers the {head_noun(target.phrase)}"
+            )
         if target.select is None:
             return [mask]
         parts = components(mask, min_area=max(16, int(mask.sum() * 0.01)))
         candidates = [Candidate(box=bbox(p), area=float(p.sum())) for p in parts]
         return [parts[i] for i in select_candidates(candidates, target)]
+
+
+def parse_box(name: str, values: object) -> tuple[int, int, int, int]:
+    """A box (x0, y0, x1, y1) in whole pixels from four numbers (or numeric strings) given for ``name``.
+
+    Infinite, absurd or inverted boxes are errors naming the object: a box selecting nothing
+    would make an edit that changes nothing.
+    """
+    try:
+        numbers = [float(v) for v in values]  # type: ignore[attr-defined]  # any iterable of numbers
+    except (TypeError, ValueError, OverflowError):
+        numbers = []
+    if len(numbers) != 4 or not all(math.isfinite(v) and abs(v) <= MAX_BOX_COORDINATE for v in numbers):
+        raise MaskError(
+            f"box for {clip(name)!r} must be four numbers x0, y0, x1, y1 in pixels, got {clip(repr(values))}"
+        )
+    x0, y0, x1, y1 = (round(v) for v in numbers)
+    if x1 <= x0 or y1 <= y0:
+        raise MaskError(
+            f"box for {clip(name)!r} is empty or inverted ({x0}, {y0}, {x1}, {y1}): need x1 > x0 and y1 > y0"
+        )
+    return x0, y0, x1, y1
 
 
 def box_mask(box: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:

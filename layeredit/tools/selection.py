@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from layeredit.errors import LayereditError
 from layeredit.plan import Target
 
 
-class SelectionError(ValueError):
+class SelectionError(LayereditError, ValueError):
     """The target's selection cannot be satisfied by the matches found."""
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from layeredit.errors import InputError
+
 PAPER_STEPS = 50
 DEFAULT_MODEL = "stabilityai/stable-diffusion-xl-base-1.0"
 
@@ -108,11 +110,11 @@ class DesignEditConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 1:
-            raise ValueError(f"steps must be at least 1, got {self.steps}")
+            raise InputError(f"steps must be at least 1, got {self.steps}")
         if self.key_mask_from < 1:
-            raise ValueError(f"key_mask_from counts steps from 1, got {self.key_mask_from}")
+            raise InputError(f"key_mask_from counts steps from 1, got {self.key_mask_from}")
         if self.cache_size < 0:
-            raise ValueError(f"cache_size must not be negative, got {self.cache_size}")
+            raise InputError(f"cache_size must not be negative, got {self.cache_size}")
 
     def scaled(self, step_at_paper_steps: int) -> int:
         """A step number given at 50 steps, moved to ``self.steps``."""

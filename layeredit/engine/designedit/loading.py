@@ -49,7 +49,7 @@ def load_pipeline(
         raise ModelNotFoundError(missing_model_message(model, reason)) from None
     unet, vae = getattr(pipe, "unet", None), getattr(pipe, "vae", None)
     if not isinstance(unet, UNet2DConditionModel) or vae is None:
-        raise ValueError(f"{model!r} is not a UNet latent-diffusion pipeline (SDXL, SD 1.5/2.x)")
+        raise ModelLoadError(f"{model!r} is not a UNet latent-diffusion pipeline (SDXL, SD 1.5/2.x)")
     pipe.to(device)
     if pipe.vae.dtype == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
         # SDXL's VAE overflows in fp16; the pipelines upcast it too.
