@@ -1,0 +1,171 @@
+"""From manifest lines to checked, planned jobs, each with the hash that lets a rerun skip it.
+
+Everything here runs before any model loads: files exist and are pictures, plans parse,
+instructions are understood, options are known and valid, outputs do not collide.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from layeredit.api import make_plan
+from layeredit.batch.manifest import ManifestLine
+from layeredit.engine.designedit.config import DesignEditConfig
+from layeredit.engine.scene import SceneParams
+from layeredit.imageio import WRITABLE_SUFFIXES
+
+OPTION_CLASSES = (SceneParams, DesignEditConfig)
+# EXIF orientations that turn the picture a quarter turn, swapping width and height.
+QUARTER_TURNS = {5, 6, 7, 8}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every line of a run shares: the engine, its model and device, default options."""
+
+    engine: str = "pixel"
+    model: str | None = None
+    device: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # per-line options override these
+
+
+@dataclass(frozen=True)
+class Job:
+    """One checked line, ready for a worker; plain data so it crosses process and node boundaries."""
+
+    line: int
+    key: str  # hash of the inputs and options: a rerun skips a line whose key is done
+    image: str  # absolute paths
+    plan: dict[str, Any]
+    masks: dict[str, str]
+    boxes: dict[str, tuple[int, int, int, int]]
+    refine_mask: str | None
+    output: str  # relative to the output folder
+    options: dict[str, Any]  # run defaults merged with the line's own
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Job:
+        data = json.loads(text)
+        data["boxes"] = {name: tuple(box) for name, box in data["boxes"].items()}
+        return cls(**data)
+
+
+def prepare(entry: ManifestLine, base: Path, settings: RunSettings) -> Job:
+    """The job for a manifest line; a ValueError says what is wrong with it."""
+    if entry.problem:
+        raise ValueError(entry.problem)
+    fields = entry.fields
+    image = _existing(base, fields["image"], "image")
+    size = picture_size(image)
+    masks = {name: _existing(base, path, f"mask {name!r}") for name, path in fields.get("masks", {}).items()}
+    for name, path in masks.items():
+        picture_size(path, f"mask {name!r}")
+    refine = _existing(base, fields["refine_mask"], "refine mask") if "refine_mask" in fields else None
+    if refine is not None:
+        picture_size(refine, "refine mask")
+    boxes = {name: tuple(int(round(v)) for v in box) for name, box in fields.get("boxes", {}).items()}
+    options = check_options({**settings.options, **fields.get("options", {})})
+    plan = make_plan(fields["instruction"] if "instruction" in fields else fields["plan"], size)
+    output = fields.get("output") or f"{entry.number}-{image.stem}.png"
+    check_output_name(output)
+    inputs = {
+        "image": file_hash(image),
+        "masks": {name: file_hash(path) for name, path in masks.items()},
+        "refine_mask": file_hash(refine) if refine else None,
+        "boxes": boxes,
+        "plan": json.loads(plan.to_json()),
+        "output": output,
+        "options": options,
+        "engine": settings.engine,
+        "model": settings.model,
+    }
+    return Job(
+        line=entry.number,
+        key=hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest(),
+        image=str(image),
+        plan=inputs["plan"],
+        masks={name: str(path) for name, path in masks.items()},
+        boxes=boxes,  # type: ignore[arg-type]  # four ints, checked with the manifest
+        refine_mask=str(refine) if refine else None,
+        output=output,
+        options=options,
+    )
+
+
+def _existing(base: Path, relative: str, what: str) -> Path:
+    path = (base / Path(relative).expanduser()).resolve()
+    if not path.is_file():
+        raise ValueError(f"{what} not found: {relative} (paths are relative to the manifest's folder)")
+    return path
+
+
+def picture_size(path: Path, what: str = "image") -> tuple[int, int]:
+    """Width and height as the picture is shown (EXIF orientation applied), from its header only."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            turned = img.getexif().get(0x0112) in QUARTER_TURNS
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"{what} {path.name} cannot be read as a picture ({exc})") from None
+    return (height, width) if turned else (width, height)
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_output_name(output: str) -> None:
+    path = Path(output)
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"output {output!r} must be a name inside the output folder")
+    if path.suffix.lower() not in WRITABLE_SUFFIXES:
+        raise ValueError(f"output {output!r} has no image suffix; use one of {', '.join(WRITABLE_SUFFIXES)}")
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Engine options with known names and values of the right type (diffusion ones are kept for
+    the designedit engine and ignored by the pixel engine)."""
+    hints: dict[str, Any] = {}
+    for cls in OPTION_CLASSES:
+        hints.update(typing.get_type_hints(cls))
+    for name, value in options.items():
+        if name not in hints:
+            raise ValueError(f"unknown option {name!r}; options are {', '.join(sorted(hints))}")
+        if not _fits(value, hints[name]):
+            raise ValueError(f"option {name!r} must be {_type_name(hints[name])}, got {value!r}")
+    for cls in OPTION_CLASSES:
+        names = {f.name for f in dataclasses.fields(cls)}
+        cls(**{name: value for name, value in options.items() if name in names})  # value checks
+    return dict(sorted(options.items()))
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    allowed = typing.get_args(hint) or (hint,)
+    if isinstance(value, bool):
+        return bool in allowed
+    if value is None:
+        return type(None) in allowed
+    if isinstance(value, int):
+        return int in allowed or float in allowed
+    return isinstance(value, float) and float in allowed
+
+
+def _type_name(hint: Any) -> str:
+    names = [t.__name__ for t in typing.get_args(hint) or (hint,) if t is not type(None)]
+    return " or ".join("a number" if n == "float" else f"an {n}" if n == "int" else f"a {n}" for n in names)
