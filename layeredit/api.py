@@ -14,6 +14,7 @@ from PIL import Image
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
+from layeredit.engine.resolution import HighResolution, ResolutionParams, Strategy
 from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
 from layeredit.tools.auto import AutomaticResolver
@@ -103,6 +104,7 @@ def edit(
     refine_mask: MaskLike | None = None,
     resolver: MaskResolver | None = None,
     progress: ProgressCallback | None = None,
+    hd_strategy: Strategy | ResolutionParams = "auto",
 ) -> EditResult:
     """Edit ``image`` as ``instruction`` says.
 
@@ -111,6 +113,9 @@ def edit(
     or its head noun ("red car" → "car"). ``engine`` is "pixel", "designedit" (SDXL, loaded
     once per process) or an engine instance. ``refine_mask`` marks features beside a removed
     object that must not be copied into its hole (used by the designedit engine).
+    ``hd_strategy`` says how a photo larger than the engine's working size is edited: "crop",
+    "resize", "original" or "auto" (layeredit.engine.resolution), or ResolutionParams with the
+    crop margin and size trigger too; ``result.stats["hd_strategy"]`` says which one ran.
     Returns the edited image with the plan, the layers and per-stage timings.
     """
     start = time.perf_counter()
@@ -136,7 +141,9 @@ def edit(
             )
     timings["masks"] = time.perf_counter() - start
 
-    result = resolve_engine(engine).run(stack, plan, progress)
+    if not isinstance(hd_strategy, ResolutionParams):
+        hd_strategy = ResolutionParams(hd_strategy=hd_strategy)
+    result = HighResolution(resolve_engine(engine), hd_strategy).run(stack, plan, progress)
     result.timings = {**timings, **result.timings}
     result.timings["total"] = sum(result.timings.values())
     return result
