@@ -15,6 +15,7 @@ from layeredit.engine.alpha import edited_alpha
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
+from layeredit.engine.resolution import HighResolution, ResolutionParams, Strategy
 from layeredit.errors import InputError
 from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
@@ -110,6 +111,7 @@ def edit(
     refine_mask: MaskLike | None = None,
     resolver: MaskResolver | None = None,
     progress: ProgressCallback | None = None,
+    hd_strategy: Strategy | ResolutionParams = "auto",
 ) -> EditResult:
     """Edit ``image`` as ``instruction`` says.
 
@@ -119,6 +121,10 @@ def edit(
     once per process) or an engine instance. ``refine_mask`` marks features beside a removed
     object that must not be copied into its hole (used by the designedit engine).
     An image with transparency comes back RGBA, its alpha moved with the objects.
+
+    ``hd_strategy`` says how a photo larger than the engine's working size is edited: "crop",
+    "resize", "original" or "auto" (layeredit.engine.resolution), or ResolutionParams with the
+    crop margin and size trigger too; ``result.stats["hd_strategy"]`` says which one ran.
     Returns the edited image with the plan, the layers and per-stage timings.
     """
     start = time.perf_counter()
@@ -147,11 +153,14 @@ def edit(
     timings["masks"] = time.perf_counter() - start
 
     runner = resolve_engine(engine)
-    result = runner.run(stack, plan, progress)
+    if not isinstance(hd_strategy, ResolutionParams):
+        hd_strategy = ResolutionParams(hd_strategy=hd_strategy)
+    result = HighResolution(runner, hd_strategy).run(stack, plan, progress)
     if alpha is not None:  # transparency goes through the edit with the objects
         size = (result.image.shape[1], result.image.shape[0])
         params = getattr(runner, "params", None)
         result.image = np.dstack([result.image, edited_alpha(stack, plan, alpha, size, params)])
+
     result.timings = {**timings, **result.timings}
     result.timings["total"] = sum(result.timings.values())
     return result

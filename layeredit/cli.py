@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,7 +19,8 @@ from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.designedit.config import DEFAULT_MODEL, DesignEditConfig
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
-from layeredit.engine.scene import SceneParams
+from layeredit.engine.resolution import ResolutionParams
+from layeredit.engine.scene import Scene, SceneParams
 from layeredit.errors import LayereditError, ModelLoadError, debugging, error_text, user_message
 from layeredit.export import write_layers
 from layeredit.imageio import MAX_SIDE, check_writable, load_image, save_image
@@ -35,6 +36,9 @@ from layeredit.tools.auto import (
 )
 from layeredit.tools.masks import MaskError
 from layeredit.tools.resolve import TargetNotFoundError, parse_box
+
+if TYPE_CHECKING:
+    from layeredit.engine.designedit import DesignEditEngine
 
 
 def _parse_pairs(values: tuple[str, ...], flag: str, example: str) -> dict[str, str]:
@@ -160,13 +164,27 @@ class DeferredDesignEdit:
 
     def __init__(self, model: str, device: str | None, config: DesignEditConfig, params: SceneParams):
         self.model, self.device, self.config, self.params = model, device, config, params
+        self._engine: DesignEditEngine | None = None
+
+    def loaded(self) -> DesignEditEngine:
+        if self._engine is None:
+            from layeredit.engine.designedit import DesignEditEngine, load_pipeline
+
+            pipe = load_pipeline(self.model, self.device)
+            self._engine = DesignEditEngine(pipe, self.config, model_id=self.model, params=self.params)
+        return self._engine
+
+    @property
+    def working_side(self) -> int:
+        return self.loaded().working_side
 
     def run(self, stack: LayerStack, plan: EditPlan, progress: ProgressCallback | None = None) -> EditResult:
-        from layeredit.engine.designedit import DesignEditEngine, load_pipeline
+        return self.loaded().run(stack, plan, progress)
 
-        pipe = load_pipeline(self.model, self.device)
-        engine = DesignEditEngine(pipe, self.config, model_id=self.model, params=self.params)
-        return engine.run(stack, plan, progress)
+    def run_scene(
+        self, scene: Scene, plan: EditPlan, progress: ProgressCallback | None = None, full_size: bool = False
+    ) -> EditResult:
+        return self.loaded().run_scene(scene, plan, progress, full_size)
 
 
 @cli.command("edit")
@@ -208,6 +226,7 @@ class DeferredDesignEdit:
 @perception_options
 @dataclass_options(SceneParams)
 @dataclass_options(DesignEditConfig)
+@dataclass_options(ResolutionParams)
 def edit_command(
     image: Path,
     instruction: str,
@@ -239,17 +258,22 @@ def edit_command(
     if output is None:
         raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
     check_writable(output)
+    hd = build_params(ResolutionParams, tuning)
+    tuning = {name: value for name, value in tuning.items() if not hasattr(hd, name)}
     runner = build_engine(engine, model, device, refine_mask, tuning)
     finder = AutomaticResolver(device=device, **finding)
     result = edit(
-        image, plan, masks=named, boxes=parsed_boxes, engine=runner, refine_mask=refine_mask, resolver=finder
+        image, plan, masks=named, boxes=parsed_boxes, engine=runner, refine_mask=refine_mask, resolver=finder,
+        hd_strategy=hd,
     )
     save_image(result.image, output)
     click.echo(f"plan: {result.plan.summary()}", err=True)
     if save_layers is not None:
         write_layers(result, save_layers)
         click.echo(f"layers: {len(result.layers)} written to {save_layers}", err=True)
-    click.echo(f"wrote {output} ({result.timings['total']:.2f} s)", err=True)
+    stats = result.stats
+    how = f", {stats['hd_strategy']} at {stats['hd_size']}" if "hd_strategy" in stats else ""
+    click.echo(f"wrote {output} ({result.timings['total']:.2f} s{how})", err=True)
 
 
 @cli.command("batch")

@@ -41,6 +41,9 @@ def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[Callab
                 help_text += f" [default: {field.default}]"
             if kind is bool:
                 option = click.option(f"--{flag}/--no-{flag}", field.name, default=None, help=help_text)
+            elif typing.get_origin(kind) is typing.Literal:
+                choice = click.Choice(typing.get_args(kind))
+                option = click.option(f"--{flag}", field.name, type=choice, default=None, help=help_text)
             else:
                 option = click.option(f"--{flag}", field.name, type=kind, default=None, help=help_text)
             command = option(command)

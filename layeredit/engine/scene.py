@@ -89,9 +89,12 @@ class Scene:
     layers: list[Layer]  # bottom to top; only cut layers are drawn
     params: SceneParams = field(default_factory=SceneParams)
     refine: np.ndarray | None = None  # H x W bool, joins the key mask early on (artifact suppression)
+    # (height, width) of the whole photo at this scene's scale when the scene is a window of it
+    # (layeredit/engine/window.py): sizes "at 1024" stay those of the photo, not of the window.
+    frame_shape: tuple[int, int] | None = None
 
     def px(self, size_at_1024: float) -> int:
-        return scaled_px(size_at_1024, self.source.shape)
+        return scaled_px(size_at_1024, self.frame_shape or self.source.shape)
 
     @property
     def drawn(self) -> list[Layer]:

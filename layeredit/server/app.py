@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from layeredit.api import make_plan
 from layeredit.engine.base import Engine
+from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, error_text
 from layeredit.export import psd_export_available
 from layeredit.server.limits import BodySizeLimit
@@ -42,6 +43,11 @@ MaskFiles = Annotated[
 ]
 BoxesField = Annotated[
     str | None, Form(description='Boxes as masks, JSON: {"cat": [x0, y0, x1, y1]} in pixels.')
+]
+HdStrategy = Annotated[
+    Strategy,
+    Form(description="How a photo larger than the engine's working size is edited: auto, crop, resize or "
+         "original (see layeredit.engine.resolution)."),
 ]
 
 
@@ -119,9 +125,10 @@ def create_app(
         instruction: Instruction = None,
         masks: MaskFiles = None,
         boxes: BoxesField = None,
+        hd_strategy: HdStrategy = "auto",
     ) -> EditResponse:
         """Edit the image and wait for the result (the PNG comes back base64-encoded in ``image``)."""
-        job = service.submit_edit(_prepare(image, instruction, masks, boxes))
+        job = service.submit_edit(_prepare(image, instruction, masks, boxes, hd_strategy))
         return service.describe(job.id, service.wait(job), with_image=True)
 
     @app.post("/v1/jobs", response_model=JobResponse, status_code=202, responses=ERRORS, tags=["edit"])
@@ -130,9 +137,10 @@ def create_app(
         instruction: Instruction = None,
         masks: MaskFiles = None,
         boxes: BoxesField = None,
+        hd_strategy: HdStrategy = "auto",
     ) -> JobResponse:
         """Queue an edit and return at once; poll ``GET /v1/jobs/{id}`` for progress and the result."""
-        job = service.submit_edit(_prepare(image, instruction, masks, boxes))
+        job = service.submit_edit(_prepare(image, instruction, masks, boxes, hd_strategy))
         return job_status(job.id)
 
     @app.get("/v1/jobs/{job_id}", response_model=JobResponse, responses=ERRORS, tags=["edit"])
@@ -196,9 +204,10 @@ def create_app(
         instruction: str | None,
         masks: list[UploadFile] | None,
         boxes: str | None,
+        hd_strategy: Strategy,
     ) -> EditJob:
         mask_files = [(upload.filename, _read(upload, limits) or b"") for upload in masks or []]
-        return service.prepare_edit(_read(image, limits), instruction, mask_files, boxes)
+        return service.prepare_edit(_read(image, limits), instruction, mask_files, boxes, hd_strategy)
 
     return app
 

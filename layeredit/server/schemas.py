@@ -52,6 +52,10 @@ class EditResponse(BaseModel):
         description="Where each named object is after the edit, as PNG data URLs (white = object)."
     )
     timings: dict[str, float] = Field(description="Seconds per stage.")
+    stats: dict[str, int | float | str] = Field(
+        default_factory=dict,
+        description="What the engine did, e.g. hd_strategy (crop, resize or original) and hd_size.",
+    )
     downloads: Downloads
     image: str | None = Field(
         default=None, description="The edited image as base64 PNG (POST /v1/edit only)."

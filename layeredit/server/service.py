@@ -14,6 +14,7 @@ import numpy as np
 
 from layeredit.api import Box, check_names_used, edit, make_plan, named_masks, resolve_engine
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
+from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, error_text
 from layeredit.export import ora_bytes, psd_bytes, write_layers
 from layeredit.plan import EditPlan, Target
@@ -45,6 +46,7 @@ class EditJob:
     plan: EditPlan
     masks: dict[str, np.ndarray]
     boxes: dict[str, Box]
+    hd_strategy: Strategy = "auto"
 
 
 @dataclass
@@ -79,6 +81,7 @@ class EditorService:
         instruction: str | None,
         mask_files: Sequence[tuple[str | None, bytes]],
         boxes: str | None,
+        hd_strategy: Strategy = "auto",
     ) -> EditJob:
         """Everything checkable before queueing, so a bad request fails at once with a clear 4xx."""
         if image is None:
@@ -97,12 +100,13 @@ class EditorService:
             check_names_used(named_masks(masks, parsed_boxes, size), plan)
         except LayereditError as exc:
             raise RequestError(422, error_text(exc)) from None
-        return EditJob(image=pixels, plan=plan, masks=masks, boxes=parsed_boxes)
+        return EditJob(image=pixels, plan=plan, masks=masks, boxes=parsed_boxes, hd_strategy=hd_strategy)
 
     def submit_edit(self, job: EditJob) -> Job:
         def run(progress: ProgressCallback) -> EditOutcome:
             result = edit(
-                job.image, job.plan, masks=job.masks, boxes=job.boxes, engine=self.engine, progress=progress
+                job.image, job.plan, masks=job.masks, boxes=job.boxes, engine=self.engine, progress=progress,
+                hd_strategy=job.hd_strategy,
             )
             named = {
                 **job.masks,
@@ -169,6 +173,7 @@ class EditorService:
             layers=[layer.name for layer in result.layers],
             masks={name: png_data_url(mask) for name, mask in outcome.masks.items()},
             timings=result.timings,
+            stats=result.stats,
             downloads=Downloads(
                 image=f"{base}/image.png",
                 layers_zip=f"{base}/layers.zip",

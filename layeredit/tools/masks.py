@@ -84,11 +84,30 @@ def scaled_px(px_at_1024: float, shape: tuple[int, ...]) -> int:
 
 
 def dilate(mask: np.ndarray, px: int) -> np.ndarray:
-    """Grow a mask by ``px`` pixels (elliptical structuring element)."""
+    """Grow a mask by ``px`` pixels: every pixel within Euclidean distance ``px`` of it.
+
+    The cost is linear in the area around the mask, whatever ``px`` (a structuring element's
+    cost grows with its size: 10 s for a 68 px growth on a 12-megapixel mask).
+    """
     if px <= 0 or not mask.any():
         return mask.copy()
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+    x0, y0, x1, y1 = grown_box(bbox_of(mask), px, mask.shape)
+    outside = (~mask[y0:y1, x0:x1]).astype(np.uint8)
+    grown = np.zeros_like(mask, dtype=bool)
+    grown[y0:y1, x0:x1] = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= px
+    return grown
+
+
+def bbox_of(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of a mask, x1/y1 exclusive; (0, 0, 0, 0) when it is empty."""
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    return x, y, x + w, y + h
+
+
+def grown_box(box: tuple[int, int, int, int], px: int, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """``box`` grown by ``px`` on every side, clipped to an array of ``shape`` (H, W, ...)."""
+    x0, y0, x1, y1 = box
+    return max(0, x0 - px), max(0, y0 - px), min(shape[1], x1 + px), min(shape[0], y1 + px)
 
 
 def centroid(mask: np.ndarray) -> tuple[float, float]:
@@ -121,12 +140,15 @@ def components(mask: np.ndarray, min_area: int = 1) -> list[np.ndarray]:
 def feather(mask: np.ndarray, px: int) -> np.ndarray:
     """Soft alpha in [0, 1] from a binary mask: 1 inside, falling to 0 over ``px`` pixels outside."""
     alpha = mask.astype(np.float32)
-    if px <= 0:
+    if px <= 0 or not mask.any():
         return alpha
+    # Only the mask's neighbourhood can change, so only it is blurred (linear in its area).
+    x0, y0, x1, y1 = grown_box(bbox_of(mask), feather_reach(px) + 1, mask.shape)
     # Blur a mask grown by half the feather so the ramp sits across the edge, not inside it.
-    grown = dilate(mask, px // 2).astype(np.float32)
+    grown = dilate(mask[y0:y1, x0:x1], px // 2).astype(np.float32)
     blurred = cv2.GaussianBlur(grown, (0, 0), sigmaX=_feather_sigma(px), sigmaY=_feather_sigma(px))
-    return np.maximum(alpha, blurred)
+    alpha[y0:y1, x0:x1] = np.maximum(alpha[y0:y1, x0:x1], blurred)
+    return alpha
 
 
 def feather_reach(px: int) -> int:

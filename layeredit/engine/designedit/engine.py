@@ -8,6 +8,7 @@ decoded result replaces the input only inside the scene's edited region.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from layeredit.engine.base import EditResult, ProgressCallback, RenderedLayer
 from layeredit.engine.designedit.attention import KeyMaskController, key_masking
 from layeredit.engine.designedit.config import DEFAULT_MODEL, DesignEditConfig
 from layeredit.engine.designedit.denoiser import Denoiser, EmptyPrompt
-from layeredit.engine.designedit.frame import Frame, keep_outside, working_size
+from layeredit.engine.designedit.frame import Frame, working_size
 from layeredit.engine.designedit.fusion import LatentLayer
 from layeredit.engine.designedit.inversion import (
     InversionCache,
@@ -35,6 +36,7 @@ from layeredit.engine.designedit.pipeline import LatentScene, StepObserver, deno
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import paste_alpha
 from layeredit.engine.scene import Scene, SceneParams, compile_scene
+from layeredit.engine.window import keep_outside
 from layeredit.plan import EditPlan
 from layeredit.tools.masks import MaskError, dilate
 
@@ -97,8 +99,16 @@ class DesignEditEngine:
         side = sample_size[0] if isinstance(sample_size, (list, tuple)) else sample_size
         return side * self.latent_factor
 
-    def frame(self, input_size: tuple[int, int]) -> Frame:
-        side = self.config.resolution or self.native_side
+    @property
+    def working_side(self) -> int:
+        """Side of the square area the model works at (aspect kept)."""
+        return self.config.resolution or self.native_side
+
+    def frame(self, input_size: tuple[int, int], full_size: bool = False) -> Frame:
+        """The working frame; ``full_size`` never works below the input's own area."""
+        side = self.working_side
+        if full_size:
+            side = max(side, math.isqrt(input_size[0] * input_size[1]))
         return Frame(input_size, working_size(input_size, side, self.size_multiple), self.latent_factor)
 
     def denoiser(self) -> Denoiser:
@@ -118,14 +128,22 @@ class DesignEditEngine:
         start = time.perf_counter()
         scene = compile_scene(stack, plan, self.params)
         layers_time = time.perf_counter() - start
-        rendering = self.render(scene, progress)
+        result = self.run_scene(scene, plan, progress)
+        result.timings = {"layers": layers_time, **result.timings}
+        return result
+
+    def run_scene(
+        self, scene: Scene, plan: EditPlan, progress: ProgressCallback | None = None, full_size: bool = False
+    ) -> EditResult:
+        """Render a compiled scene; ``full_size`` works at no less than the scene's own size."""
+        rendering = self.render(scene, progress, full_size=full_size)
         image = rendering.image
         opaque = np.full(image.shape[:2], 255, dtype=np.uint8)
         layers = [RenderedLayer(name="background", rgba=np.dstack([image, opaque]))]
         for layer in scene.drawn:
             alpha = np.round(paste_alpha(scene, layer) * 255).astype(np.uint8)
             layers.append(RenderedLayer(name=layer.name, rgba=np.dstack([image, alpha])))
-        timings = {"layers": layers_time, **rendering.timings}
+        timings = rendering.timings
         return EditResult(image=image, plan=plan, scene=scene, layers=layers, timings=timings,
                           stats=rendering.stats)
 
@@ -134,6 +152,7 @@ class DesignEditEngine:
         scene: Scene,
         progress: ProgressCallback | None = None,
         on_step: StepObserver | None = None,
+        full_size: bool = False,
     ) -> Rendering:
         """The scene's image at the input size; ``on_step`` sees the latent after every step."""
         refine_mask = scene.refine
@@ -142,7 +161,7 @@ class DesignEditEngine:
                             f"is {scene.hole.shape[1]}x{scene.hole.shape[0]}")
         config, timings = self.config, {}
         height, width = scene.source.shape[:2]
-        frame = self.frame((width, height))
+        frame = self.frame((width, height), full_size)
         # The paper's DDIM, whatever scheduler the pipeline ships with; latents are not images, so
         # predicted samples must not be clipped to [-1, 1].
         scheduler = DDIMScheduler.from_config(self.pipe.scheduler.config, clip_sample=False,

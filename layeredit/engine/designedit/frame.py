@@ -10,6 +10,9 @@ import cv2
 import numpy as np
 import torch
 
+# Lives with the other window code, which the weight-free path imports without torch.
+from layeredit.engine.window import keep_outside  # noqa: F401
+
 
 def working_size(size: tuple[int, int], area_side: int, multiple: int) -> tuple[int, int]:
     """(width, height) with the area of an ``area_side`` square, the aspect of ``size``, sides
@@ -53,13 +56,3 @@ class Frame:
         per_latent_y = self.input_size[1] / self.size[1] * self.latent_factor
         return int(offset[0] / per_latent_x), int(offset[1] / per_latent_y)
 
-
-def keep_outside(original: np.ndarray, result: np.ndarray, region: np.ndarray, seam_px: int) -> np.ndarray:
-    """``result`` inside ``region`` and ``original`` exactly outside it; the seam ramps over
-    ``seam_px`` pixels inside the region so it never reaches beyond it."""
-    if not region.any():
-        return original.copy()
-    inside = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
-    alpha = np.clip(inside / max(seam_px, 1), 0.0, 1.0)[..., None]
-    blended = original.astype(np.float32) * (1 - alpha) + result.astype(np.float32) * alpha
-    return np.where(region[..., None], np.clip(np.round(blended), 0, 255).astype(np.uint8), original)

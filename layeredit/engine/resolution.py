@@ -1,0 +1,166 @@
+"""Resolution strategies: how an engine edits a photo larger than the size it works at.
+
+Engines work at a fixed area (about 1 megapixel for SDXL; the pixel engine paints holes at a
+bounded size), so a 12-megapixel photo is either
+
+* ``crop``: a window around everything the plan touches (a moved object's source and
+  destination, with context margin) goes to the engine, which edits it at its working
+  resolution, and the result is pasted back;
+* ``resize``: a copy downscaled to the working area is edited, the edited region is upscaled
+  and blended in, and untouched pixels stay exact;
+* ``original``: the engine works at full size.
+
+``auto`` edits photos up to the size trigger at their original size, uses ``resize`` for pans and
+zoom-outs (they touch the whole frame), and ``crop`` when the touched window is small enough
+for the engine to see it in more detail than the whole photo, ``resize`` otherwise.
+:class:`HighResolution` composes a strategy around any engine that renders compiled scenes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, get_args
+
+from layeredit.engine.base import EditResult, Engine, ProgressCallback
+from layeredit.engine.layers import LayerStack
+from layeredit.engine.scene import Scene, SceneParams, compile_scene
+from layeredit.engine.window import Box, box_area, full_size_layers, paste_back, touched_box, window_scene
+from layeredit.plan import EditPlan, Pan, ZoomOut
+
+Strategy = Literal["auto", "crop", "resize", "original"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+
+# auto crops only when the engine sees the window at least this much sharper (per side) than it
+# would see the whole photo resized: below that, a crop only loses context.
+MIN_DETAIL_GAIN = 1.25
+
+
+@dataclass(frozen=True)
+class ResolutionParams:
+    hd_strategy: Strategy = field(
+        default="auto",
+        metadata={
+            "help": "How photos larger than the engine's working size are edited: crop (a window "
+            "around the edit, at the working size), resize (a downscaled copy; untouched pixels stay "
+            "exact), original (full size) or auto."
+        },
+    )
+    hd_crop_margin: float = field(
+        default=64.0, metadata={"help": "Context kept around the edited area in a crop, px at 1024."}
+    )
+    hd_trigger: int | None = field(
+        default=None,
+        metadata={
+            "help": "auto edits photos whose long side is at most this many pixels at their original "
+            "size; default: the engine's working side (1024 for SDXL and the pixel engine)."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.hd_strategy not in STRATEGIES:
+            known = ", ".join(STRATEGIES)
+            raise ValueError(f"unknown hd strategy {self.hd_strategy!r}; choose one of {known}")
+        if self.hd_crop_margin < 0:
+            raise ValueError(f"hd crop margin must not be negative, got {self.hd_crop_margin}")
+        if self.hd_trigger is not None and self.hd_trigger < 1:
+            raise ValueError(f"hd trigger must be a positive number of pixels, got {self.hd_trigger}")
+
+
+class SceneEngine(Protocol):
+    """An engine that renders a compiled scene (both of layeredit's engines do)."""
+
+    name: str
+    params: SceneParams
+
+    @property
+    def working_side(self) -> int: ...
+
+    def run_scene(
+        self, scene: Scene, plan: EditPlan, progress: ProgressCallback | None = None, full_size: bool = False
+    ) -> EditResult: ...
+
+
+@dataclass(frozen=True)
+class Choice:
+    strategy: Literal["crop", "resize", "original"]
+    box: Box  # the part of the photo handed to the engine
+    scale: float  # engine input pixels per photo pixel
+
+
+def touches_whole_frame(plan: EditPlan) -> bool:
+    return any(isinstance(op, (Pan, ZoomOut)) for op in plan.operations)
+
+
+def choose(scene: Scene, plan: EditPlan, working_side: int, params: ResolutionParams) -> Choice:
+    """The strategy, window and scale for editing ``scene`` with an engine working at
+    ``working_side`` squared pixels."""
+    height, width = scene.source.shape[:2]
+    whole = (0, 0, width, height)
+    resize_scale = min(1.0, working_side / math.sqrt(width * height))
+    whole_frame = touches_whole_frame(plan)
+    window = None if whole_frame else touched_box(scene, scene.px(params.hd_crop_margin))
+    strategy = params.hd_strategy
+    if strategy == "auto":
+        if max(width, height) <= (params.hd_trigger or working_side) or (window is None and not whole_frame):
+            strategy = "original"
+        elif window is not None and min(1.0, working_side / math.sqrt(box_area(window))) >= (
+            MIN_DETAIL_GAIN * resize_scale
+        ):
+            strategy = "crop"
+        else:
+            strategy = "resize"
+    if strategy == "crop" and window is not None:
+        return Choice("crop", window, 1.0)
+    if strategy == "original" or (strategy == "crop" and not whole_frame):  # a crop of nothing
+        return Choice("original", whole, 1.0)
+    return Choice("resize", whole, resize_scale)
+
+
+class HighResolution:
+    """``engine`` with a resolution strategy around it; it runs plans like an engine does."""
+
+    def __init__(self, engine: Engine, params: ResolutionParams | None = None):
+        self.engine = engine
+        self.params = params or ResolutionParams()
+
+    @property
+    def name(self) -> str:
+        return self.engine.name
+
+    def run(self, stack: LayerStack, plan: EditPlan, progress: ProgressCallback | None = None) -> EditResult:
+        engine = self.engine
+        if not hasattr(engine, "run_scene"):  # an engine of its own making sees the full photo
+            return engine.run(stack, plan, progress)
+        start = time.perf_counter()
+        scene = compile_scene(stack, plan, engine.params)
+        layers_time = time.perf_counter() - start
+        choice = choose(scene, plan, engine.working_side, self.params)
+        if choice.strategy == "original":
+            result = engine.run_scene(scene, plan, progress, full_size=True)
+            size = scene.source.shape[1::-1]
+        else:
+            part = window_scene(scene, choice.box, choice.scale)
+            size = part.source.shape[1::-1]
+            result = self._paste(scene, choice, engine.run_scene(part, plan, progress))
+        result.timings = {"layers": layers_time, **result.timings}
+        result.stats.update(
+            hd_strategy=choice.strategy,
+            hd_window=",".join(str(v) for v in choice.box),
+            hd_size=f"{size[0]}x{size[1]}",
+        )
+        return result
+
+    @staticmethod
+    def _paste(scene: Scene, choice: Choice, part: EditResult) -> EditResult:
+        """The window's result on the full photo; a resized result only inside the edited region."""
+        start = time.perf_counter()
+        # A crop is edited at full size, and engines keep every pixel outside the edited region.
+        region = None if choice.strategy == "crop" else scene.edited_region()
+        seam = scene.px(scene.params.feather)
+        image = paste_back(scene.background, part.image, choice.box, region, seam)
+        layers = full_size_layers(part.layers, choice.box, scene.background, region, seam)
+        timings = {**part.timings, "paste": time.perf_counter() - start}
+        return EditResult(image=image, plan=part.plan, scene=scene, layers=layers, timings=timings,
+                          stats=part.stats)
