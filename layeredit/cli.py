@@ -452,6 +452,11 @@ def serve_command(host: str, port: int, engine: str, finding: dict[str, Any], de
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
+from layeredit.cli_layers import register as register_layer_commands  # noqa: E402
+
+register_layer_commands(cli)
+
+
 def main() -> None:
     """Entry point: user mistakes end in one clear line and exit code 2, never a traceback."""
     try:

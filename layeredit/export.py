@@ -11,7 +11,7 @@ import io
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 from PIL import Image
@@ -64,15 +64,39 @@ def psd_export_available() -> bool:
     return importlib.util.find_spec("psd_tools") is not None
 
 
-def psd_bytes(layers: Sequence[RenderedLayer]) -> bytes:
-    """A layered Photoshop document, one pixel layer per rendered layer, in the same z-order."""
-    from psd_tools import PSDImage  # optional dependency: the ``server`` extra
+XMP_NAMESPACE = "https://layeredit.dev/ns/scene/1.0/"
 
-    width, height = _check_layers(layers)
+
+def scene_xmp(scene_json: str) -> bytes:
+    """An XMP packet carrying layeredit's scene record; editors keep XMP when they save."""
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="" xmlns:layeredit="{XMP_NAMESPACE}">'
+        f"<layeredit:scene>{escape(scene_json)}</layeredit:scene>"
+        "</rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
+
+
+def psd_bytes(
+    layers: Sequence[RenderedLayer], hidden: Sequence[RenderedLayer] = (), scene_json: str | None = None
+) -> bytes:
+    """A layered Photoshop document, one pixel layer per rendered layer, in the same z-order.
+
+    ``hidden`` layers go below them, switched off; ``scene_json`` is kept in the XMP metadata.
+    """
+    from psd_tools import PSDImage  # optional dependency: the ``server`` or ``layers`` extra
+    from psd_tools.constants import Resource
+    from psd_tools.psd.image_resources import ImageResource
+
+    width, height = _check_layers([*hidden, *layers])
     document = PSDImage.new("RGBA", (width, height), color=(0, 0, 0, 0))
-    for layer in layers:  # each new layer goes on top, so background first keeps the order
+    for layer in [*hidden, *layers]:  # each new layer goes on top, so background first keeps the order
         image, left, top = _cropped(layer)
-        document.create_pixel_layer(image, name=layer.name, left=left, top=top)
+        created = document.create_pixel_layer(image, name=layer.name, left=left, top=top)
+        created.visible = not any(layer is off for off in hidden)
+    if scene_json is not None:
+        xmp = ImageResource(key=Resource.XMP_METADATA, data=scene_xmp(scene_json))
+        document.image_resources[Resource.XMP_METADATA] = xmp
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
@@ -93,22 +117,33 @@ def composite(layers: Sequence[RenderedLayer]) -> Image.Image:
     return canvas
 
 
-def ora_bytes(layers: Sequence[RenderedLayer]) -> bytes:
-    """An OpenRaster document (GIMP, Krita, MyPaint): a zip of PNG layers and ``stack.xml``."""
-    width, height = _check_layers(layers)
+ORA_SCENE_ENTRY = "layeredit/scene.json"
+
+
+def ora_bytes(
+    layers: Sequence[RenderedLayer], hidden: Sequence[RenderedLayer] = (), scene_json: str | None = None
+) -> bytes:
+    """An OpenRaster document (GIMP, Krita, MyPaint): a zip of PNG layers and ``stack.xml``.
+
+    ``hidden`` layers go below them, switched off; ``scene_json`` is stored beside ``stack.xml``.
+    """
+    width, height = _check_layers([*hidden, *layers])
     entries = []
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         # The spec requires the media type first and uncompressed, so tools can sniff it.
         archive.writestr("mimetype", "image/openraster", compress_type=zipfile.ZIP_STORED)
-        for number, layer in enumerate(layers):
+        for number, layer in enumerate([*hidden, *layers]):
             image, left, top = _cropped(layer)
             source = f"data/{layer_file_stem(number, layer.name)}.png"
             archive.writestr(source, _png(image), compress_type=zipfile.ZIP_STORED)
+            visibility = "hidden" if number < len(hidden) else "visible"
             entries.append(
                 f'    <layer name={quoteattr(layer.name)} src={quoteattr(source)} x="{left}" y="{top}" '
-                'opacity="1.0" visibility="visible" composite-op="svg:src-over"/>'
+                f'opacity="1.0" visibility="{visibility}" composite-op="svg:src-over"/>'
             )
+        if scene_json is not None:
+            archive.writestr(ORA_SCENE_ENTRY, scene_json, compress_type=zipfile.ZIP_DEFLATED)
         # stack.xml lists the topmost layer first.
         stack = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -49,6 +49,7 @@ HOLE_COVERAGE = 0.0
 @dataclass
 class Rendering:
     image: np.ndarray  # H x W x 3 uint8, input size
+    plate: np.ndarray  # H x W x 3 uint8: the inpainted background branch, decoded, without the objects
     stats: dict[str, int | float | str]
     timings: dict[str, float]
 
@@ -139,7 +140,7 @@ class DesignEditEngine:
         rendering = self.render(scene, progress, full_size=full_size)
         image = rendering.image
         opaque = np.full(image.shape[:2], 255, dtype=np.uint8)
-        layers = [RenderedLayer(name="background", rgba=np.dstack([image, opaque]))]
+        layers = [RenderedLayer(name="background", rgba=np.dstack([rendering.plate, opaque]))]
         for layer in scene.drawn:
             alpha = np.round(paste_alpha(scene, layer) * 255).astype(np.uint8)
             layers.append(RenderedLayer(name=layer.name, rgba=np.dstack([image, alpha])))
@@ -191,13 +192,22 @@ class DesignEditEngine:
                 if on_step:
                     on_step(step, latents)
 
-            latents = denoise(latent_scene, denoiser, scheduler, controller, config, generator, observe)
+            plates: list[torch.Tensor] = []
+            latents = denoise(latent_scene, denoiser, scheduler, controller, config, generator, observe,
+                              on_plate=plates.append)
         timings["denoise"] = time.perf_counter() - start
 
         start = time.perf_counter()
         result = frame.to_input(decode(self.pipe.vae, latents))
+        # Nothing painted: the plate is the background picture. No fusion step inside the schedule:
+        # there is no separate background branch, the result is all there is.
+        if not scene.hole.any():
+            plate = scene.background
+        else:
+            plate = frame.to_input(decode(self.pipe.vae, plates[0])) if plates else result
         if config.preserve_unedited:
             result = keep_outside(scene.source, result, scene.edited_region(), scene.px(config.seam_feather))
+            plate = keep_outside(scene.background, plate, scene.hole, scene.px(config.seam_feather))
         timings["decode"] = time.perf_counter() - start
 
         stats: dict[str, int | float | str] = {
@@ -211,7 +221,7 @@ class DesignEditEngine:
             "hole_pixels": int(scene.hole.sum()),
             "layers": len(scene.drawn),
         }
-        return Rendering(image=result, stats=stats, timings=timings)
+        return Rendering(image=result, plate=plate, stats=stats, timings=timings)
 
     def _invert(
         self,

@@ -29,6 +29,9 @@ from layeredit.engine.designedit.inversion import Trajectory
 
 # Called after every denoising step with the step number (from 1) and the latent after it.
 StepObserver = Callable[[int, torch.Tensor], None]
+# Called once, just before the layers are fused, with the background branch's predicted clean
+# latent: the inpainted background without any object, the clean plate.
+PlateObserver = Callable[[torch.Tensor], None]
 
 
 @dataclass
@@ -79,6 +82,7 @@ def denoise(
     config: DesignEditConfig,
     generator: torch.Generator | None = None,
     on_step: StepObserver | None = None,
+    on_plate: PlateObserver | None = None,
 ) -> torch.Tensor:
     """Denoise the background with key-masked attention, fuse the layers, denoise the canvas.
 
@@ -89,6 +93,7 @@ def denoise(
     dtype = denoiser.unet.dtype
     region = scene.hole  # where the latent may differ from the source; grows at fusion
     latents = source[0].clone()
+    plate = source[0]  # what the background branch predicts as clean; the source until it is denoised
     if config.fusion_step == 0:
         latents, region = fuse(latents, scene.layers, 0), scene.edited()
     for step, timestep in enumerate(scheduler.timesteps, start=1):
@@ -106,7 +111,7 @@ def denoise(
                 controller.set_masks(torch.cat([mask, torch.zeros_like(mask)]))
                 eps_masked, eps_plain = denoiser(torch.cat([latents, latents]).to(dtype), timestep).float()
                 eps = (eps_plain + config.guidance * (eps_masked - eps_plain))[None]
-            latents = scheduler.step(eps, timestep, latents, generator=generator, return_dict=False)[0]
+            latents, plate = scheduler.step(eps, timestep, latents, generator=generator, return_dict=False)
             if step <= config.blend_last:
                 latents = source[step] + (latents - source[step]) * region
             # The reference code never guides the fused canvas; ``guide_canvas`` keeps pulling it.
@@ -114,6 +119,8 @@ def denoise(
             if guided and int(timestep) < config.inversion_guidance_below:
                 latents = latents - config.inversion_guidance_rate * (latents - source[step]) * (1 - region)
         if step == config.fusion_step:
+            if on_plate:
+                on_plate(plate)
             latents, region = fuse(latents, scene.layers, step), scene.edited()
         if on_step:
             on_step(step, latents)
