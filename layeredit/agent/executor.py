@@ -16,7 +16,7 @@ import numpy as np
 
 from layeredit.agent.llm import Planner
 from layeredit.agent.prompting import DetectionLike
-from layeredit.engine.base import EditResult, Engine
+from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.imageio import load_image
 from layeredit.plan import Antecedent, EditPlan, Target
@@ -161,7 +161,11 @@ class EditAgent:
         return self.planner.plan(instruction, size, previous)
 
     def run(
-        self, image: np.ndarray, instruction: str | EditPlan, previous: Antecedent | None = None
+        self,
+        image: np.ndarray,
+        instruction: str | EditPlan,
+        previous: Antecedent | None = None,
+        progress: ProgressCallback | None = None,
     ) -> AgentOutcome:
         start = time.perf_counter()
         given_plan = isinstance(instruction, EditPlan)
@@ -186,7 +190,7 @@ class EditAgent:
             return load_image(path), resolver
 
         outcome.stack = LayerStack.build(image, outcome.plan, resolver, load_source)
-        outcome.result = self.engine.run(outcome.stack, outcome.plan)
+        outcome.result = self.engine.run(outcome.stack, outcome.plan, progress)
         outcome.result.timings = {"plan+ground": planned, **outcome.result.timings}
         return outcome
 
