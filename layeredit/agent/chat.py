@@ -151,18 +151,21 @@ class ChatSession:
     def respond(self, message: str, progress: ProgressCallback | None = None) -> Reply:
         """One message of the conversation, logged and saved; a failed edit changes no picture."""
         text = message.strip()
-        self.log.append({"role": "user", "text": text, "turn": self.current})
         question, self.question = self.question, None
+        answered = question is not None and text.isdigit() and 1 <= int(text) <= len(question.choices)
+        picked = question.choices[int(text) - 1] if question is not None and answered else None
+        said = text if picked is None else picked.label
+        self.log.append({"role": "user", "text": said, "turn": self.current})
         try:
             if text.lower() in ("undo", "redo"):
                 reply = self.undo() if text.lower() == "undo" else self.redo()
-            elif question is not None and text.isdigit() and 1 <= int(text) <= len(question.choices):
-                reply = self._choose(question.choices[int(text) - 1], progress)
+            elif picked is not None:
+                reply = self._choose(picked, progress)
             else:
                 reply = self._edit(text, None, progress)
         except (PlannerError, ValueError, LookupError, OSError) as exc:
             reply = Reply(str(exc), "error", self.current, self.planner_name)
-        return self._say(reply)
+        return self.note(reply)
 
     def choose(self, number: int, progress: ProgressCallback | None = None) -> Reply:
         """Answer the pending question with its choice ``number`` (0-based)."""
@@ -171,7 +174,8 @@ class ChatSession:
             raise SessionError("there is no such answer: the question was answered or replaced")
         return self.respond(str(number + 1), progress)
 
-    def _say(self, reply: Reply) -> Reply:
+    def note(self, reply: Reply) -> Reply:
+        """Log a reply of the session (and save it), as `respond` does with its own."""
         self.question = reply.question
         entry = {"role": "assistant", "text": reply.text, "kind": reply.kind, "turn": reply.turn}
         if reply.planner is not None:
