@@ -237,6 +237,7 @@ class ChatSession:
             instruction=instruction,
             plan=outcome.plan,
             target=last_target(outcome.plan) or turn.target,
+            result=outcome.result,
         )
         if self.current + 1 < len(self.turns):
             # Forget the undone turns on disk before their turn numbers are reused.
@@ -283,20 +284,23 @@ class ChatSession:
 
     def set_mask(self, name: str, mask: np.ndarray) -> str:
         """Name an object of the current picture by its mask (white = object)."""
-        key = name.strip().lower()
-        if not key:
-            raise SessionError("a mask needs a name, e.g. 'boy'")
-        if mask.shape != self.turn.image.shape[:2]:
-            raise SessionError(
-                f"mask {key!r} is {mask.shape[1]}x{mask.shape[0]} but the picture is "
-                f"{self.turn.image.shape[1]}x{self.turn.image.shape[0]}"
-            )
-        self.turn.masks[key] = mask
-        self.save(written=self.current)
-        return f"mask '{key}' added to turn {self.current}"
+        self.set_masks({name: mask})
+        return f"mask '{name.strip().lower()}' added to turn {self.current}"
 
-    def forget_mask(self, name: str) -> None:
-        self.turn.masks.pop(name.strip().lower(), None)
+    def set_masks(self, masks: dict[str, np.ndarray], replace: bool = False) -> None:
+        """Add (or with ``replace``, set exactly) the named masks of the current picture, in one step."""
+        height, width = self.turn.image.shape[:2]
+        named = {} if replace else dict(self.turn.masks)
+        for name, mask in masks.items():
+            key = name.strip().lower()
+            if not key:
+                raise SessionError("a mask needs a name, e.g. 'boy'")
+            if mask.shape != (height, width):
+                raise SessionError(
+                    f"mask {key!r} is {mask.shape[1]}x{mask.shape[0]} but the picture is {width}x{height}"
+                )
+            named[key] = mask
+        self.turn.masks = named  # one assignment: a reader never sees half of the change
         self.save(written=self.current)
 
 

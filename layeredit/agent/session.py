@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from layeredit.agent.questions import Choice, Question
+from layeredit.engine.base import EditResult
 from layeredit.imageio import load_image, save_image, write_atomically
 from layeredit.plan import EditPlan, Target
 from layeredit.tools.masks import load_mask
@@ -45,6 +46,8 @@ class Turn:
     instruction: str | None = None  # None for the original picture
     plan: EditPlan | None = None
     target: Target | None = None  # what "it" means in the next instruction
+    # The edit with its layers, kept in memory only (a resumed session has none): layer downloads.
+    result: EditResult | None = None
 
 
 @dataclass

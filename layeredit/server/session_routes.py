@@ -8,7 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from layeredit.export import psd_export_available
 from layeredit.server.schemas import ErrorBody
+from layeredit.server.service import EditorService
 from layeredit.server.sessions import Click, LiveSession, SessionManager, bearer_token
 from layeredit.server.uploads import RequestError, decode_image, decode_mask, mask_name, png_bytes
 
@@ -113,6 +115,24 @@ def session_router(sessions: SessionManager) -> APIRouter:
     def turn_mask(session_id: str, number: int, name: str, authorization: Authorization = None) -> Response:
         live = sessions.get(session_id, bearer_token(authorization))
         return _png(sessions.turn_mask(live, number, name))
+
+    @router.get("/{session_id}/turns/{number}/layers.{kind}", response_class=Response)
+    def turn_layers(session_id: str, number: int, kind: str, authorization: Authorization = None) -> Response:
+        """The layers of an edit: zip (PNGs, PSD, ORA, plan), psd or ora."""
+        live = sessions.get(session_id, bearer_token(authorization))
+        outcome = sessions.turn_layers(live, number)
+        writers = {
+            "zip": (EditorService.layers_zip, "application/zip"),
+            "psd": (EditorService.layers_psd, "image/vnd.adobe.photoshop"),
+            "ora": (EditorService.layers_ora, "image/openraster"),
+        }
+        if kind not in writers:
+            raise RequestError(404, f"no layers.{kind}: ask for layers.zip, layers.psd or layers.ora")
+        if kind == "psd" and not psd_export_available():
+            raise RequestError(501, "PSD export needs psd-tools: pip install 'layeredit[server]'")
+        write, media_type = writers[kind]
+        disposition = f'attachment; filename="layers-turn{number}.{kind}"'
+        return Response(write(outcome), media_type=media_type, headers={"Content-Disposition": disposition})
 
     @router.get("/{session_id}/choices/{number}.png", response_class=Response)
     def choice_picture(session_id: str, number: int, authorization: Authorization = None) -> Response:

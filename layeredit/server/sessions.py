@@ -30,7 +30,7 @@ from layeredit.agent.llm import Planner
 from layeredit.agent.session import SESSION_FILE, SessionError
 from layeredit.engine.base import ProgressCallback
 from layeredit.imageio import write_atomically
-from layeredit.server.service import EditorService
+from layeredit.server.service import EditorService, EditOutcome
 from layeredit.server.uploads import RequestError
 from layeredit.server.worker import Job
 
@@ -148,13 +148,11 @@ class SessionManager:
 
         def answer(progress: ProgressCallback) -> Reply:
             try:
-                if replace_masks:
-                    for name in list(chat.turn.masks):
-                        chat.forget_mask(name)
-                for name, mask in masks.items():
-                    chat.set_mask(name, mask)
+                marked = dict(masks)
                 for click in clicks:
-                    chat.set_mask(click.name, segmenter.segment_point(chat.turn.image, click.x, click.y))
+                    marked[click.name] = segmenter.segment_point(chat.turn.image, click.x, click.y)
+                if marked or replace_masks:
+                    chat.set_masks(marked, replace=replace_masks)
                 if choice is not None:
                     return chat.choose(choice, progress)
                 assert text is not None
@@ -197,6 +195,9 @@ class SessionManager:
                     "summary": None if turn.plan is None else turn.plan.summary(),
                     "plan": None if turn.plan is None else turn.plan.model_dump(exclude_none=True),
                     "image": f"{base}/turns/{number}/image.png",
+                    "layers": None
+                    if turn.result is None
+                    else {kind: f"{base}/turns/{number}/layers.{kind}" for kind in ("zip", "psd", "ora")},
                     "masks": {
                         name: f"{base}/turns/{number}/masks/{quote(name, safe='')}.png" for name in turn.masks
                     },
@@ -239,6 +240,15 @@ class SessionManager:
         if name not in turn.masks:
             raise RequestError(404, f"turn {number} has no mask named {name!r}")
         return turn.masks[name]
+
+    def turn_layers(self, live: LiveSession, number: int) -> EditOutcome:
+        """The edit of turn ``number`` with its layers, for the layer downloads."""
+        turn = self._turn(live, number)
+        if turn.result is None:
+            raise RequestError(
+                404, f"turn {number} has no layers: they are kept for the edits made since the server started"
+            )
+        return EditOutcome(result=turn.result, masks=turn.masks, image_png=b"")
 
     def turn_image(self, live: LiveSession, number: int) -> np.ndarray:
         return self._turn(live, number).image
