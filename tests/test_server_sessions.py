@@ -17,11 +17,14 @@ from PIL import Image
 pytest.importorskip("fastapi", reason="the server needs the server extra")
 from fastapi.testclient import TestClient  # noqa: E402 - only after the extra is known to be there
 
+from layeredit.agent.executor import SeenObject  # noqa: E402
 from layeredit.agent.llm import LLMPlanner  # noqa: E402
 from layeredit.engine.pixel import PixelEngine  # noqa: E402
 from layeredit.imageio import load_image  # noqa: E402
 from layeredit.plan import EditPlan  # noqa: E402
 from layeredit.server import create_app  # noqa: E402
+from layeredit.tools.resolve import box_mask  # noqa: E402
+from layeredit.tools.selection import Candidate, select_candidates  # noqa: E402
 from tests.agent_fakes import FakeOpenAI, ToolCallingFakeModel, plan_call, scripted  # noqa: E402
 from tests.conftest import SAMPLES  # noqa: E402
 
@@ -242,3 +245,40 @@ def test_real_openai_client_plans_the_session_from_the_environment(tmp_path, mon
     request = server.requests[0]
     assert "nudge the lad leftwards" in json.dumps(request["messages"])
     assert request["tools"][0]["function"]["name"] == "submit_edit_plan"
+
+
+class TwoBalls:
+    """A detector and resolver seeing two balls that match about equally well."""
+
+    found = [((300, 400, 360, 460), 0.81), ((40, 400, 100, 460), 0.78)]
+
+    def detect(self, image, phrase):
+        if phrase.split()[-1] != "ball":
+            return []
+        return [SeenObject("ball", score, tuple(map(float, box))) for box, score in self.found]
+
+    def known_objects(self, image):
+        return self.detect(image, "ball")
+
+    def resolve(self, image, target):
+        candidates = [Candidate(box=box, area=3600.0, score=score) for box, score in self.found]
+        size = (image.shape[1], image.shape[0])
+        return [box_mask(self.found[i][0], size) for i in select_candidates(candidates, target)]
+
+
+def test_two_equally_likely_detections_make_a_question_with_each_ones_mask(tmp_path):
+    with TestClient(create_app(planner="rules", data_dir=tmp_path, text_resolver=TwoBalls())) as client:
+        sid = client.post("/v1/sessions", files=files(SOCCER / "image.jpg")).json()["id"]
+        asked = say(client, sid, "remove the ball")
+        assert "2 objects match 'ball' about equally well" in asked["question"]["text"]
+        choices = asked["question"]["choices"]
+        assert [c["label"] for c in choices] == ["ball 1 from the left", "ball 2 from the left"]
+        original = load_image(SOCCER / "image.jpg")
+        tinted = picture(client, choices[0]["mask"])
+        changed = np.argwhere(np.abs(tinted.astype(int) - original.astype(int)).max(axis=2) > 0)
+        assert changed.min(axis=0).tolist() == [400, 40] and changed.max(axis=0).tolist() == [459, 99]
+        done = client.post(f"/v1/sessions/{sid}/messages", data={"choice": 0}, params={"wait": True}).json()
+        assert done["current"] == 1 and done["turns"][1]["summary"] == "remove ball"
+        edited = picture(client, done["turns"][1]["image"])
+        differs = np.abs(edited.astype(int) - original.astype(int)).max(axis=2) > 8
+        assert differs[400:460, 40:100].any() and not differs[400:460, 300:360].any()

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from layeredit.agent.errors import PlannerError
-from layeredit.agent.executor import AgentOutcome, EditAgent, MaskNamesFinder, last_target
+from layeredit.agent.executor import AgentOutcome, EditAgent, MasksThenDetection, ObjectFinder, last_target
 from layeredit.agent.llm import Planner
 from layeredit.agent.questions import (
     Choice,
@@ -59,6 +59,8 @@ class ChatSession:
 
     # Finds objects that have no mask yet (grounding + SAM when their models are here).
     finder: MaskResolver | None = None
+    # Sees what matches a phrase, so that two equally likely objects make the chat ask (the models).
+    detector: ObjectFinder | None = None
 
     def __init__(
         self,
@@ -210,7 +212,7 @@ class ChatSession:
             self.planner,
             NamedMasks(turn.masks, fallback=self.finder),
             self.engine,
-            MaskNamesFinder(NamedMasks(turn.masks)),
+            MasksThenDetection(NamedMasks(turn.masks), self.detector),
         )
         try:
             outcome = agent.run(turn.image, instruction, previous, progress)
@@ -382,6 +384,8 @@ def open_chat(
         session = ChatSession.start(image, folder, planner, engine, masks)
 
     session.finder = AutomaticResolver()
+    if not session.finder.missing_models():
+        session.detector = session.finder
 
     def reply(text: str) -> None:
         print(text, flush=True)

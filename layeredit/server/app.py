@@ -66,7 +66,7 @@ def create_app(
     point_segmenter: PointSegmenter | None = None,
     text_resolver: MaskResolver | None = None,
     planner: Planner | str | None = None,
-    data_dir: Path | None = None,
+    data_dir: str | Path | None = None,
 ) -> FastAPI:
     """The server app; ``engine`` and the segmenters are loaded once and shared by all requests.
 
@@ -78,7 +78,7 @@ def create_app(
     limits = service.limits
     scratch = tempfile.TemporaryDirectory(prefix="layeredit-data-") if data_dir is None else None
     chat_planner = make_planner(planner) if planner is None or isinstance(planner, str) else planner
-    sessions = SessionManager(service, chat_planner, Path(scratch.name) if scratch else data_dir)
+    sessions = SessionManager(service, chat_planner, Path(scratch.name if scratch else data_dir))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

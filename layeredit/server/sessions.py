@@ -26,6 +26,7 @@ from urllib.parse import quote
 import numpy as np
 
 from layeredit.agent.chat import ChatSession, Reply
+from layeredit.agent.executor import ObjectFinder
 from layeredit.agent.llm import Planner
 from layeredit.agent.session import SESSION_FILE, SessionError
 from layeredit.engine.base import ProgressCallback
@@ -124,7 +125,9 @@ class SessionManager:
         return live
 
     def _attach(self, live: LiveSession) -> LiveSession:
-        live.chat.finder = self.service.text_resolver  # automatic detection when the models are here
+        resolver = self.service.text_resolver  # automatic detection when the models are here
+        live.chat.finder = resolver
+        live.chat.detector = resolver if isinstance(resolver, ObjectFinder) else None
         return live
 
     # -- changing ----------------------------------------------------------------------------
