@@ -123,8 +123,12 @@ def test_another_clients_session_is_not_found(tmp_path):
                 assert "no session with id" in response.json()["detail"]
         assert client.get("/v1/sessions/" + "A" * 24).status_code == 404
         assert client.get("/v1/sessions/..%2F..%2Fetc").status_code == 404
+        client.app.state.sessions.keep_loaded = 1  # the first session now waits on disk
         open_sid = client.post("/v1/sessions", files=files(SOCCER / "image.jpg")).json()["id"]
         assert open_sid != sid and client.get(f"/v1/sessions/{open_sid}").status_code == 200
+        assert sid not in client.app.state.sessions._live
+        assert client.get(f"/v1/sessions/{sid}").status_code == 404  # still bound to its token on disk
+        assert client.get(f"/v1/sessions/{sid}", headers=mine).json()["turns"][0]["number"] == 0
 
 
 def test_ambiguous_pronoun_asks_with_a_mask_per_choice_and_the_answer_edits(tmp_path):

@@ -94,6 +94,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.sessions = sessions
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(session_router(sessions))

@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,11 +79,12 @@ class LiveSession:
 class SessionManager:
     """Creates, finds and runs the sessions under ``data_dir``; loaded sessions stay in memory."""
 
-    def __init__(self, service: EditorService, planner: Planner, data_dir: Path):
+    def __init__(self, service: EditorService, planner: Planner, data_dir: Path, keep_loaded: int = 32):
         self.service = service
         self.planner = planner
         self.folder = data_dir / "sessions"
-        self._live: dict[str, LiveSession] = {}
+        self.keep_loaded = keep_loaded  # sessions held in memory; the others wait on disk
+        self._live: OrderedDict[str, LiveSession] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- finding -----------------------------------------------------------------------------
@@ -96,7 +98,7 @@ class SessionManager:
         write_atomically(folder / OWNER_FILE, lambda handle: handle.write(text))
         live = self._attach(LiveSession(session_id, chat, owner))
         with self._lock:
-            self._live[session_id] = live
+            self._hold(live)
         return live
 
     def get(self, session_id: str, token: str | None) -> LiveSession:
@@ -105,6 +107,7 @@ class SessionManager:
             raise RequestError(404, NOT_FOUND.format(id=session_id))
         with self._lock:
             live = self._live.get(session_id) or self._load(session_id)
+            self._live.move_to_end(session_id)
         if live.owner is not None and (
             token is None or not hmac.compare_digest(live.owner, _fingerprint(token))
         ):
@@ -120,8 +123,14 @@ class SessionManager:
             chat = ChatSession.resume(folder, self.planner, self.service.engine)
         except (SessionError, OSError, KeyError, ValueError) as exc:
             raise RequestError(500, f"session {session_id!r} cannot be resumed: {exc}") from None
-        live = self._attach(LiveSession(session_id, chat, owner))
-        self._live[session_id] = live
+        return self._hold(self._attach(LiveSession(session_id, chat, owner)))
+
+    def _hold(self, live: LiveSession) -> LiveSession:
+        """Keep ``live`` in memory, letting the least recently used idle sessions go (to disk)."""
+        self._live[live.id] = live
+        idle = [key for key, held in self._live.items() if held.job is None or held.job.finished.is_set()]
+        for key in idle[: max(0, len(self._live) - self.keep_loaded)]:
+            del self._live[key]
         return live
 
     def _attach(self, live: LiveSession) -> LiveSession:
