@@ -427,14 +427,25 @@ def segment_command(
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port.")
 @engine_option
+@llm_option
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the chat sessions, kept across restarts [default: ~/.local/share/layeredit].",
+)
 @perception_options
 @device_option
-def serve_command(host: str, port: int, engine: str, finding: dict[str, Any], device: str | None) -> None:
+def serve_command(
+    host: str, port: int, engine: str, llm: str | None, data_dir: Path | None, finding: dict[str, Any],
+    device: str | None,
+) -> None:  # fmt: skip
     """Run the web editor (open http://HOST:PORT/) and the REST API (docs at /docs)."""
     try:
         import uvicorn
 
+        from layeredit.agent.llm import make_planner
         from layeredit.server import create_app
+        from layeredit.server.sessions import default_data_dir
     except ImportError as exc:
         raise click.ClickException(
             f"the server needs the server extra ({exc.name} is missing): pip install 'layeredit[server]'"
@@ -448,7 +459,11 @@ def serve_command(host: str, port: int, engine: str, finding: dict[str, Any], de
         from layeredit.tools.segmentation import make_segmenter
 
         clicks = SamPointSegmenter(make_segmenter(finding["sam_model"], device))
-    app = create_app(engine=engine, text_resolver=text_resolver, point_segmenter=clicks)
+    planner = make_planner(llm)  # a bad --llm is reported before the server starts
+    app = create_app(
+        engine=engine, text_resolver=text_resolver, point_segmenter=clicks, planner=planner,
+        data_dir=data_dir or default_data_dir(),
+    )  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

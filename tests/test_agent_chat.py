@@ -12,8 +12,10 @@ import time
 import numpy as np
 import pytest
 
+from layeredit.agent.chat import ChatSession
 from layeredit.agent.executor import EditAgent, MaskNamesFinder
 from layeredit.agent.llm import LLMPlanner
+from layeredit.agent.rules import RulePlanner
 from layeredit.engine.pixel import PixelEngine
 from layeredit.imageio import load_image
 from layeredit.tools.resolve import NamedMasks
@@ -156,3 +158,21 @@ def test_a_bit_more_repeats_the_last_move(tmp_path):
     second = state["turns"][2]["plan"]["operations"][0]
     assert second["op"] == "move" and second["target"]["phrase"] == "boy"
     assert second["dx"] == pytest.approx(-0.1) and second["dy"] == 0
+
+
+def test_terminal_question_is_answered_by_number_even_after_a_resume(tmp_path, pikachu):
+    image, masks = pikachu
+    two = {name: masks[name] for name in ("apple", "sunglasses")}
+    session = ChatSession.start(image, tmp_path / "s", RulePlanner(), PixelEngine(), two)
+    asked = session.handle("remove it")
+    choices = ["  1) apple", "  2) sunglasses", "answer with a number, or say something else"]
+    assert asked.splitlines()[1:] == choices
+    resumed = ChatSession.resume(tmp_path / "s", RulePlanner(), PixelEngine())
+    assert resumed.question is not None and resumed.question.choices[1].mask is not None
+    assert np.array_equal(resumed.question.choices[1].mask, masks["sunglasses"])
+    assert resumed.handle("2") == "done: remove sunglasses [turn 1]"
+    assert resumed.question is None and [e["text"] for e in resumed.log if e["role"] == "user"] == [
+        "remove it",
+        "sunglasses",
+    ]
+    assert resumed.handle("3").startswith("error: could not understand")  # no question: a number is no edit

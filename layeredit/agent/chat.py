@@ -6,18 +6,27 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
-from layeredit.agent.errors import UnsupportedEditError
-from layeredit.agent.executor import AgentOutcome, EditAgent, MaskNamesFinder, last_target
+from layeredit.agent.errors import PlannerError, UnsupportedEditError
+from layeredit.agent.executor import AgentOutcome, EditAgent, MasksThenDetection, ObjectFinder, last_target
 from layeredit.agent.llm import Planner
-from layeredit.agent.session import SessionStore, Turn
-from layeredit.engine.base import EditResult, Engine
-from layeredit.errors import LayereditError, debugging, user_message
+from layeredit.agent.questions import (
+    Choice,
+    Question,
+    follow_up,
+    question_after_grounding,
+    question_after_planner_error,
+)
+from layeredit.agent.session import SessionError, SessionStore, Turn
+from layeredit.engine.base import EditResult, Engine, ProgressCallback
+from layeredit.errors import LayereditError, debugging, error_text, user_message
 from layeredit.imageio import check_writable, load_image, save_image
-from layeredit.plan import Antecedent, Pan
+from layeredit.plan import Antecedent, Pan, Target
 from layeredit.tools.auto import AutomaticResolver
 from layeredit.tools.masks import load_mask
 from layeredit.tools.resolve import MaskResolver, NamedMasks, head_noun
@@ -36,39 +45,67 @@ _YES = re.compile(r"^(?:y|yes|yeah|yep|sure|ok|okay|please|please do|do it|go ah
 _NO = re.compile(r"^(?:n|no|nope|no thanks|cancel|never mind|nevermind)\W*$", re.IGNORECASE)
 
 
+@dataclass
+class Reply:
+    """What the session answers to one message, for a terminal line or a web page alike."""
+
+    text: str
+    kind: Literal["edit", "question", "info", "error"]
+    turn: int  # the current turn after the message
+    planner: str | None = None  # which planner read the message, when one did
+    question: Question | None = None
+
+
 class ChatSession:
-    """One picture edited turn after turn; ``handle`` takes a line and returns the reply."""
+    """One picture edited turn after turn.
+
+    ``respond`` takes a message (an edit, a number answering a question, undo, redo) and returns
+    a :class:`Reply`; ``handle`` adds the terminal's commands on top. Both the ``layeredit chat``
+    terminal and the web editor's server sessions are this class.
+    """
 
     # Finds objects that have no mask yet (grounding + SAM when their models are here).
     finder: MaskResolver | None = None
+    # Sees what matches a phrase, so that two equally likely objects make the chat ask (the models).
+    detector: ObjectFinder | None = None
 
     def __init__(
-        self, store: SessionStore, turns: list[Turn], current: int, planner: Planner, engine: Engine
+        self,
+        store: SessionStore,
+        turns: list[Turn],
+        current: int,
+        planner: Planner,
+        engine: Engine,
+        log: list[dict[str, Any]] | None = None,
+        question: Question | None = None,
     ):
         self.store = store
         self.turns = turns
         self.current = current
         self.planner = planner
         self.engine = engine  # one instance for the whole chat: the diffusion engine caches inversions
+        self.log = log or []
+        self.question = question  # asked and not answered yet
         self.finished = False
-        # The supported part of a refused request, done if the next line says yes.
-        self.offer: str | None = None
 
     @classmethod
     def start(
         cls,
-        image_path: Path,
+        image_path: Path | np.ndarray,
         folder: Path,
         planner: Planner,
         engine: Engine,
-        masks: dict[str, str] | None = None,
+        masks: dict[str, str] | dict[str, np.ndarray] | None = None,
     ) -> ChatSession:
-        image = load_image(image_path)
+        image = image_path if isinstance(image_path, np.ndarray) else load_image(image_path)
         size = (image.shape[1], image.shape[0])
-        loaded = {name.strip().lower(): load_mask(path, size) for name, path in (masks or {}).items()}
+        loaded = {
+            name.strip().lower(): mask if isinstance(mask, np.ndarray) else load_mask(mask, size)
+            for name, mask in (masks or {}).items()
+        }
         store = SessionStore.create(folder)
         session = cls(store, [Turn(image=image, masks=loaded)], 0, planner, engine)
-        store.save(session.turns, 0, written=0)
+        session.save(written=0)
         return session
 
     @classmethod
@@ -76,8 +113,8 @@ class ChatSession:
         cls, folder: Path, planner: Planner, engine: Engine, masks: dict[str, str] | None = None
     ) -> ChatSession:
         store = SessionStore(folder)
-        turns, current = store.load()
-        session = cls(store, turns, current, planner, engine)
+        saved = store.load()
+        session = cls(store, saved.turns, saved.current, planner, engine, saved.log, saved.question)
         for name, path in (masks or {}).items():
             session.add_mask(name, path)
         return session
@@ -86,97 +123,170 @@ class ChatSession:
     def turn(self) -> Turn:
         return self.turns[self.current]
 
+    @property
+    def planner_name(self) -> str:
+        return planner_name(self.planner)
+
+    def save(self, written: int) -> None:
+        self.store.save(self.turns, self.current, written, self.log, self.question)
+
     def handle(self, line: str) -> str:
+        """A terminal line: the commands below, or a message for :meth:`respond`."""
         text = line.strip()
         command, _, argument = text.partition(" ")
         command = command.lower()
         if not text:
             return ""
-        offer, self.offer = self.offer, None
-        if offer is not None and _YES.match(text):
-            return self.edit(offer)
-        if offer is not None and _NO.match(text):
-            return "ok, nothing changed"
         if text.lower() in ("quit", "exit", "bye"):
             self.finished = True
             return f"bye; the session is in {self.store.folder}"
         if text.lower() == "show plan":
             return "no edits yet" if self.turn.plan is None else self.turn.plan.to_json(indent=2)
-        simple: dict[str, Callable[[], str]] = {"help": lambda: HELP, "undo": self.undo, "redo": self.redo}
-        simple["history"] = self.history
+        simple: dict[str, Callable[[], str]] = {"help": lambda: HELP, "history": self.history}
         if command in simple and not argument:
             return simple[command]()
         if command == "save" and argument:
-            return self.save(Path(argument.strip()).expanduser())
+            return self.save_image(Path(argument.strip()).expanduser())
         if command == "mask" and argument:
             name, sep, path = argument.partition("=")
             if not sep or not name.strip() or not path.strip():
                 return "error: write mask NAME=PATH, e.g. mask cat=cat.png"
             return self.add_mask(name, path.strip())
-        return self.edit(text)
+        reply = self.respond(text)
+        if reply.kind == "error":
+            return f"error: {reply.text}"
+        return reply.question.prompt() if reply.question is not None else reply.text
+
+    def respond(self, message: str, progress: ProgressCallback | None = None) -> Reply:
+        """One message of the conversation, logged and saved; a failed edit changes no picture."""
+        text = message.strip()
+        question, self.question = self.question, None
+        answered = question is not None and text.isdigit() and 1 <= int(text) <= len(question.choices)
+        picked = question.choices[int(text) - 1] if question is not None and answered else None
+        if question is not None and len(question.choices) == 1 and _YES.match(text):
+            picked = question.choices[0]  # "yes" accepts the one thing offered
+        said = text if picked is None else picked.label
+        self.log.append({"role": "user", "text": said, "turn": self.current})
+        try:
+            if question is not None and picked is None and _NO.match(text):
+                reply = Reply("ok, nothing changed", "info", self.current)
+            elif text.lower() in ("undo", "redo"):
+                reply = self.undo() if text.lower() == "undo" else self.redo()
+            elif picked is not None:
+                reply = self._choose(picked, progress)
+            else:
+                reply = self._edit(text, None, progress)
+        except (LayereditError, OSError) as exc:
+            reply = Reply(error_text(exc), "error", self.current, self.planner_name)
+        except Exception as exc:  # noqa: BLE001 - a bug in one turn must not end the chat or lose it
+            if debugging():
+                traceback.print_exc()
+            reply = Reply(error_text(exc), "error", self.current, self.planner_name)
+        return self.note(reply)
+
+    def choose(self, number: int, progress: ProgressCallback | None = None) -> Reply:
+        """Answer the pending question with its choice ``number`` (0-based)."""
+        question = self.question
+        if question is None or not 0 <= number < len(question.choices):
+            raise SessionError("there is no such answer: the question was answered or replaced")
+        return self.respond(str(number + 1), progress)
+
+    def note(self, reply: Reply) -> Reply:
+        """Log a reply of the session (and save it), as `respond` does with its own."""
+        self.question = reply.question
+        entry = {"role": "assistant", "text": reply.text, "kind": reply.kind, "turn": reply.turn}
+        if reply.planner is not None:
+            entry["planner"] = reply.planner
+        self.log.append(entry)
+        self.save(written=len(self.turns))
+        return reply
 
     def antecedent(self) -> Antecedent | None:
         """What the next instruction may refer back to: the last operation when it names an object
-        or moves the camera (so "a bit more" repeats it), else the last object named."""
+        or moves the camera (so "a bit more" repeats it), else the last object named; before any
+        edit, the one object that has a mask, if only one has."""
         plan = self.turn.plan
         last = plan.operations[-1] if plan is not None else None
         if isinstance(last, Pan) or getattr(last, "target", None) is not None:
             return last
+        if self.turn.target is None and len(self.turn.masks) == 1:
+            return Target(phrase=next(iter(self.turn.masks)))
         return self.turn.target
 
-    def edit(self, instruction: str) -> str:
-        try:
-            return self._edit(instruction)
-        except UnsupportedEditError as exc:
-            if exc.supported is None:
-                raise
-            self.offer = exc.supported
-            return (
-                f'I can\'t do "{exc.clause}": {exc.reason}. Shall I just {exc.supported}? (yes/no)'
-            )
+    def _choose(self, choice: Choice, progress: ProgressCallback | None) -> Reply:
+        if choice.bind is not None and choice.mask is not None:
+            self.set_mask(choice.bind, choice.mask)
+        return self._edit(choice.instruction, choice.previous, progress)
 
-    def _edit(self, instruction: str) -> str:
+    def _edit(
+        self, instruction: str, previous: Antecedent | None, progress: ProgressCallback | None
+    ) -> Reply:
         turn = self.turn
+        previous = previous or self.antecedent()
         agent = EditAgent(
             self.planner,
             NamedMasks(turn.masks, fallback=self.finder),
             self.engine,
-            MaskNamesFinder(NamedMasks(turn.masks)),
+            MasksThenDetection(NamedMasks(turn.masks), self.detector),
         )
-        outcome = agent.run(turn.image, instruction, previous=self.antecedent())
+        try:
+            outcome = agent.run(turn.image, instruction, previous, progress)
+        except UnsupportedEditError as exc:
+            if exc.supported is None:
+                raise
+            text = f'I can\'t do "{exc.clause}": {exc.reason}. Shall I just {exc.supported}? (yes/no)'
+            question = Question(text, [Choice(f"yes: {exc.supported}", exc.supported)])
+            return Reply(question.text, "question", self.current, self.planner_name, question)
+        except PlannerError as exc:
+            retry = follow_up(instruction, previous)
+            try:
+                if retry is None:
+                    raise exc
+                outcome = agent.run(turn.image, retry, previous, progress)
+            except PlannerError:
+                question = question_after_planner_error(
+                    instruction, exc, lambda text, before: agent.plan(turn.image, text, before),
+                    turn.masks, previous,
+                )  # fmt: skip
+                if question is None:
+                    raise exc from None
+                return Reply(question.text, "question", self.current, self.planner_name, question)
         if outcome.result is None:
-            return outcome.question or "error: nothing to edit"
+            question = question_after_grounding(instruction, outcome, turn.masks, turn.image, self.finder)
+            return Reply(question.text, "question", self.current, self.planner_name, question)
         new = Turn(
             image=outcome.result.image,
             masks=masks_after_edit(turn.masks, outcome),
             instruction=instruction,
             plan=outcome.plan,
             target=last_target(outcome.plan) or turn.target,
+            result=outcome.result,
         )
         if self.current + 1 < len(self.turns):
             # Forget the undone turns on disk before their turn numbers are reused.
             del self.turns[self.current + 1 :]
-            self.store.save(self.turns, self.current, written=len(self.turns))
+            self.save(written=len(self.turns))
         self.turns.append(new)
         self.current += 1
-        self.store.save(self.turns, self.current, written=self.current)
+        self.save(written=self.current)
         revised = " (revised after looking again)" if outcome.revised else ""
-        return f"done{revised}: {outcome.plan.summary()} [turn {self.current}]"
+        return Reply(
+            f"done{revised}: {outcome.plan.summary()} [turn {self.current}]", "edit", self.current,
+            self.planner_name,
+        )  # fmt: skip
 
-    def undo(self) -> str:
+    def undo(self) -> Reply:
         if self.current == 0:
-            return "nothing to undo"
+            return Reply("nothing to undo", "info", self.current)
         undone = self.turn.instruction
         self.current -= 1
-        self.store.save(self.turns, self.current, written=len(self.turns))
-        return f"undone: {undone} [turn {self.current}]"
+        return Reply(f"undone: {undone} [turn {self.current}]", "info", self.current)
 
-    def redo(self) -> str:
+    def redo(self) -> Reply:
         if self.current + 1 >= len(self.turns):
-            return "nothing to redo"
+            return Reply("nothing to redo", "info", self.current)
         self.current += 1
-        self.store.save(self.turns, self.current, written=len(self.turns))
-        return f"redone: {self.turn.instruction} [turn {self.current}]"
+        return Reply(f"redone: {self.turn.instruction} [turn {self.current}]", "info", self.current)
 
     def history(self) -> str:
         lines = []
@@ -186,16 +296,44 @@ class ChatSession:
             lines.append(f"{marker} {number}: {what}")
         return "\n".join(lines)
 
-    def save(self, path: Path) -> str:
+    def save_image(self, path: Path) -> str:
         check_writable(path)
         save_image(self.turn.image, path)
         return f"saved {path}"
 
     def add_mask(self, name: str, path: str) -> str:
         size = (self.turn.image.shape[1], self.turn.image.shape[0])
-        self.turn.masks[name.strip().lower()] = load_mask(path, size)
-        self.store.save(self.turns, self.current, written=self.current)
+        return self.set_mask(name, load_mask(path, size))
+
+    def set_mask(self, name: str, mask: np.ndarray) -> str:
+        """Name an object of the current picture by its mask (white = object)."""
+        self.set_masks({name: mask})
         return f"mask '{name.strip().lower()}' added to turn {self.current}"
+
+    def set_masks(self, masks: dict[str, np.ndarray], replace: bool = False) -> None:
+        """Add (or with ``replace``, set exactly) the named masks of the current picture, in one step."""
+        height, width = self.turn.image.shape[:2]
+        named = {} if replace else dict(self.turn.masks)
+        for name, mask in masks.items():
+            key = name.strip().lower()
+            if not key:
+                raise SessionError("a mask needs a name, e.g. 'boy'")
+            if mask.shape != (height, width):
+                raise SessionError(
+                    f"mask {key!r} is {mask.shape[1]}x{mask.shape[0]} but the picture is {width}x{height}"
+                )
+            named[key] = mask
+        self.turn.masks = named  # one assignment: a reader never sees half of the change
+        self.save(written=self.current)
+
+
+def planner_name(planner: Planner) -> str:
+    """The planner's name as shown next to each reply: rules, or llm and the model's name."""
+    model = getattr(planner, "model", None)
+    if model is None:
+        return "rules"
+    name = getattr(model, "model_name", None) or getattr(model, "model", None)
+    return f"llm {name if isinstance(name, str) else type(model).__name__}"
 
 
 def masks_after_edit(masks: dict[str, np.ndarray], outcome: AgentOutcome) -> dict[str, np.ndarray]:
@@ -271,6 +409,8 @@ def open_chat(
         session = ChatSession.start(image, folder, planner, engine, masks)
 
     session.finder = AutomaticResolver()
+    if not session.finder.missing_models():
+        session.detector = session.finder
 
     def reply(text: str) -> None:
         print(text, flush=True)

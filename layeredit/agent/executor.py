@@ -16,7 +16,7 @@ import numpy as np
 
 from layeredit.agent.llm import Planner
 from layeredit.agent.prompting import DetectionLike
-from layeredit.engine.base import EditResult, Engine
+from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.imageio import load_image
 from layeredit.plan import Antecedent, EditPlan, Target
@@ -27,6 +27,7 @@ from layeredit.tools.resolve import MaskResolver, NamedMasks
 AMBIGUITY_MARGIN = 0.1
 
 
+@runtime_checkable
 class ObjectFinder(Protocol):
     def detect(self, image: np.ndarray, phrase: str) -> Sequence[DetectionLike]:
         """Objects matching ``phrase``, best first."""
@@ -84,6 +85,26 @@ class MaskNamesFinder:
         return [
             SeenObject(name, 1.0, _float_box(mask)) for name, mask in self.names.masks.items() if mask.any()
         ]
+
+
+class MasksThenDetection:
+    """Named masks for the phrases they name, a detector (when the models are here) for the rest.
+
+    With a detector, two objects that match a phrase about equally well make the agent ask.
+    """
+
+    def __init__(self, names: NamedMasks, detector: ObjectFinder | None = None):
+        self.names = names
+        self.detector = detector
+
+    def detect(self, image: np.ndarray, phrase: str) -> list[DetectionLike]:
+        if self.detector is None or self.names.lookup(Target(phrase=phrase)) is not None:
+            return list(MaskNamesFinder(self.names).detect(image, phrase))
+        return list(self.detector.detect(image, phrase))
+
+    def known_objects(self, image: np.ndarray) -> list[DetectionLike]:
+        seen: list[DetectionLike] = list(MaskNamesFinder(self.names).known_objects(image))
+        return seen + (list(self.detector.known_objects(image)) if self.detector is not None else [])
 
 
 def _float_box(mask: np.ndarray) -> tuple[float, float, float, float]:
@@ -161,7 +182,11 @@ class EditAgent:
         return self.planner.plan(instruction, size, previous)
 
     def run(
-        self, image: np.ndarray, instruction: str | EditPlan, previous: Antecedent | None = None
+        self,
+        image: np.ndarray,
+        instruction: str | EditPlan,
+        previous: Antecedent | None = None,
+        progress: ProgressCallback | None = None,
     ) -> AgentOutcome:
         start = time.perf_counter()
         given_plan = isinstance(instruction, EditPlan)
@@ -186,7 +211,7 @@ class EditAgent:
             return load_image(path), resolver
 
         outcome.stack = LayerStack.build(image, outcome.plan, resolver, load_source)
-        outcome.result = self.engine.run(outcome.stack, outcome.plan)
+        outcome.result = self.engine.run(outcome.stack, outcome.plan, progress)
         outcome.result.timings = {"plan+ground": planned, **outcome.result.timings}
         return outcome
 

@@ -6,6 +6,10 @@ Layout::
     turns/0000/image.png    the original picture (lossless, so repeated edits do not degrade)
     turns/0000/mask_boy.png the masks as they are in that turn's picture
     turns/0001/...
+    question/choice_0.png   the masks shown with the answers of a pending question
+
+``session.json`` also keeps the conversation (what was said, and which planner answered) and
+the question waiting for an answer, so a web page reloaded or a server restarted shows them again.
 
 Files of a turn are written before ``session.json`` names them, and every write is atomic, so a
 session killed at any moment resumes at its last complete turn.
@@ -21,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from layeredit.agent.questions import Choice, Question
+from layeredit.engine.base import EditResult
 from layeredit.errors import LayereditError, clip
 from layeredit.imageio import load_image, save_image, write_atomically
 from layeredit.plan import EditPlan, Target
@@ -41,6 +47,16 @@ class Turn:
     instruction: str | None = None  # None for the original picture
     plan: EditPlan | None = None
     target: Target | None = None  # what "it" means in the next instruction
+    # The edit with its layers, kept in memory only (a resumed session has none): layer downloads.
+    result: EditResult | None = None
+
+
+@dataclass
+class SavedSession:
+    turns: list[Turn]
+    current: int
+    log: list[dict[str, Any]] = field(default_factory=list)  # the messages, oldest first
+    question: Question | None = None  # waiting for an answer
 
 
 class SessionStore:
@@ -57,8 +73,8 @@ class SessionStore:
             raise SessionError(f"cannot create the session folder {folder}: {exc.strerror}") from None
         return cls(folder)
 
-    def load(self) -> tuple[list[Turn], int]:
-        """The turns and the index of the current one."""
+    def load(self) -> SavedSession:
+        """The turns, the index of the current one, and the conversation."""
         path = self.folder / SESSION_FILE
         if not path.is_file():
             raise SessionError(f"no chat session in {self.folder} ({SESSION_FILE} is missing)")
@@ -68,17 +84,28 @@ class SessionStore:
                 raise SessionError(f"{path} is damaged (it holds {type(data).__name__}, not a session)")
             if data.get("format") != SESSION_FORMAT:
                 raise SessionError(f"{path} has session format {data.get('format')}, not {SESSION_FORMAT}")
-            turns = [self._read_turn(entry) for entry in data["turns"]]
-            current = int(data["current"])
+            saved = SavedSession(
+                turns=[self._read_turn(entry) for entry in data["turns"]],
+                current=int(data["current"]),
+                log=list(data.get("log", [])),
+                question=self._read_question(data.get("question")),
+            )
         except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
             if isinstance(exc, LayereditError):
                 raise
             raise SessionError(f"{path} is damaged ({type(exc).__name__}: {clip(str(exc))})") from None
-        if not 0 <= current < len(turns):
-            raise SessionError(f"{path} is damaged (current turn {current} of {len(turns)})")
-        return turns, current
+        if not 0 <= saved.current < len(saved.turns):
+            raise SessionError(f"{path} is damaged (current turn {saved.current} of {len(saved.turns)})")
+        return saved
 
-    def save(self, turns: list[Turn], current: int, written: int) -> None:
+    def save(
+        self,
+        turns: list[Turn],
+        current: int,
+        written: int,
+        log: list[dict[str, Any]] | None = None,
+        question: Question | None = None,
+    ) -> None:
         """Persist after a change; turns from ``written`` on are new and their files are written first."""
         for number in range(written, len(turns)):
             self._write_turn_files(number, turns[number])
@@ -86,6 +113,8 @@ class SessionStore:
             "format": SESSION_FORMAT,
             "current": current,
             "turns": [self._entry(n, t) for n, t in enumerate(turns)],
+            "log": log or [],
+            "question": self._write_question(question),
         }
         text = json.dumps(data, indent=2).encode()
         write_atomically(self.folder / SESSION_FILE, lambda handle: handle.write(text))
@@ -127,6 +156,28 @@ class SessionStore:
             raise SessionError(f"{self.folder / SESSION_FILE} is damaged (it names {clip(str(relative))!r}, "
                                "outside the session folder)")  # fmt: skip
         return path
+
+    def _write_question(self, question: Question | None) -> dict[str, Any] | None:
+        if question is None:
+            return None
+        choices = []
+        for number, choice in enumerate(question.choices):
+            entry = choice.to_json()
+            if choice.mask is not None:
+                entry["mask"] = f"question/choice_{number}.png"
+                (self.folder / "question").mkdir(exist_ok=True)
+                save_image((choice.mask * 255).astype(np.uint8), self.folder / entry["mask"])
+            choices.append(entry)
+        return {"text": question.text, "choices": choices}
+
+    def _read_question(self, data: dict[str, Any] | None) -> Question | None:
+        if data is None:
+            return None
+        choices = [
+            Choice.from_json(entry, load_mask(self._inside(entry["mask"])) if entry.get("mask") else None)
+            for entry in data["choices"]
+        ]
+        return Question(data["text"], choices)
 
     def _drop_turn_folders_from(self, first_unused: int) -> None:
         # Turns undone and then replaced by a new edit can never be redone: their files go.

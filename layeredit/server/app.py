@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from layeredit.agent.llm import Planner, make_planner
 from layeredit.api import make_plan
 from layeredit.engine.base import Engine
 from layeredit.engine.resolution import Strategy
@@ -28,6 +30,8 @@ from layeredit.server.schemas import (
     SegmentResponse,
 )
 from layeredit.server.service import EditJob, EditorService, EditOutcome
+from layeredit.server.session_routes import session_router
+from layeredit.server.sessions import SessionManager
 from layeredit.server.uploads import Limits, RequestError, png_data_url
 from layeredit.tools.masks import bbox
 from layeredit.tools.resolve import MaskResolver
@@ -68,15 +72,27 @@ def create_app(
     limits: Limits | None = None,
     point_segmenter: PointSegmenter | None = None,
     text_resolver: MaskResolver | None = None,
+    planner: Planner | str | None = None,
+    data_dir: str | Path | None = None,
 ) -> FastAPI:
-    """The server app; ``engine`` and the segmenters are loaded once and shared by all requests."""
+    """The server app; ``engine`` and the segmenters are loaded once and shared by all requests.
+
+    ``planner`` plans chat messages (a :class:`Planner`, ``PROVIDER:MODEL``, or None for
+    ``$LAYEREDIT_LLM``, else the rules); chat sessions are kept under ``data_dir`` (None: a
+    temporary folder removed at shutdown).
+    """
     service = EditorService(engine, limits, point_segmenter, text_resolver)
     limits = service.limits
+    scratch = tempfile.TemporaryDirectory(prefix="layeredit-data-") if data_dir is None else None
+    chat_planner = make_planner(planner) if planner is None or isinstance(planner, str) else planner
+    sessions = SessionManager(service, chat_planner, Path(scratch.name if scratch else data_dir))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         service.worker.close()
+        if scratch is not None:
+            scratch.cleanup()
 
     app = FastAPI(
         title="layeredit",
@@ -85,8 +101,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.sessions = sessions
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(session_router(sessions))
 
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError) -> JSONResponse:

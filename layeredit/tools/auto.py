@@ -10,7 +10,8 @@ from layeredit.plan import Target
 from layeredit.tools.resolve import TargetNotFoundError, head_noun
 
 if TYPE_CHECKING:
-    from layeredit.tools.perception import GroundedResolver, Located
+    from layeredit.tools.grounding import Detection
+    from layeredit.tools.perception import GroundedResolver, GroundingFinder, Located
 
 DEFAULT_GROUNDING_MODEL = "IDEA-Research/grounding-dino-tiny"
 DEFAULT_SAM_MODEL = "facebook/sam-vit-base"
@@ -51,6 +52,19 @@ class AutomaticResolver:
     def locate(self, image: np.ndarray, target: Target) -> list[Located]:
         """The objects with the detections that found them (boxes, labels, scores)."""
         return self._loaded(target).locate(image, target)
+
+    def detect(self, image: np.ndarray, phrase: str) -> list[Detection]:
+        """The matches of ``phrase``, best first (the agent's ``ObjectFinder``)."""
+        return self._finder(phrase).detect(image, phrase)
+
+    def known_objects(self, image: np.ndarray) -> list[Detection]:
+        """Common things seen in ``image``, for a planner choosing what to name."""
+        return self._finder("object").known_objects(image)
+
+    def _finder(self, phrase: str) -> GroundingFinder:
+        from layeredit.tools.perception import GroundingFinder
+
+        return GroundingFinder(self._loaded(Target(phrase=phrase)).grounder)
 
     def _loaded(self, target: Target) -> GroundedResolver:
         if self._resolver is None:

@@ -247,8 +247,11 @@ async function undo() {
   setState("idle");
 }
 
+// chat.js replaces these with a server chat session (kept across reloads); the rest is shared.
+const actions = { openImage, sendInstruction, undo };
+
 $("image-input").addEventListener("change", (event) => {
-  if (event.target.files.length) openImage(event.target.files[0]);
+  if (event.target.files.length) actions.openImage(event.target.files[0]);
   event.target.value = "";
 });
 $("mask-input").addEventListener("change", (event) => {
@@ -257,11 +260,11 @@ $("mask-input").addEventListener("change", (event) => {
 });
 $("point-mode").addEventListener("click", () => togglePointMode(!pickingPoint && Boolean(current())));
 $("stage").addEventListener("click", addMaskAtPoint);
-$("chat-form").addEventListener("submit", sendInstruction);
+$("chat-form").addEventListener("submit", (event) => actions.sendInstruction(event));
 $("instruction").addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey) sendInstruction(event);
+  if (event.key === "Enter" && !event.shiftKey) actions.sendInstruction(event);
 });
-$("undo").addEventListener("click", undo);
+$("undo").addEventListener("click", () => actions.undo());
 $("compare").addEventListener("input", (event) => {
   $("before").style.clipPath = `inset(0 ${100 - event.target.value}% 0 0)`;
 });

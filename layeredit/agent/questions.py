@@ -1,0 +1,153 @@
+"""Questions a chat asks back instead of guessing, each with the answers it can act on.
+
+A chat turn that cannot be carried out as said is not always a dead end: "move it left" with two
+marked objects, "remove the kid" when only a boy is marked, two balls that match equally well, or
+"move the boy left and rotate the ball" (half of which is possible). For these the session asks,
+offering :class:`Choice` buttons; picking one runs the instruction again with the choice applied.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from layeredit.agent.errors import PlannerError
+from layeredit.agent.executor import AgentOutcome
+from layeredit.agent.lexicon import SINGULAR_PRONOUNS
+from layeredit.plan import Antecedent, EditPlan, Target
+from layeredit.tools.resolve import MaskResolver, NamedMasks
+
+# Where the rule planner and people alike split an instruction into separate edits.
+CLAUSE_BREAK = re.compile(r"\s*(?:[,;]|\band then\b|\bthen\b|\band\b)\s*")
+PRONOUN_WORDS = frozenset(phrase for phrase in SINGULAR_PRONOUNS if " " not in phrase)
+
+PlanFunction = Callable[[str, Antecedent | None], EditPlan]
+
+
+@dataclass
+class Choice:
+    """One answer: run ``instruction`` again, with ``mask`` named ``bind`` and/or ``previous`` as "it"."""
+
+    label: str
+    instruction: str
+    mask: np.ndarray | None = None  # the object this answer means, shown next to the button
+    bind: str | None = None  # the name ``mask`` takes before the instruction runs again
+    previous: Target | None = None  # what "it" means when the instruction runs again
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "instruction": self.instruction,
+            "bind": self.bind,
+            "previous": None if self.previous is None else self.previous.model_dump(exclude_none=True),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], mask: np.ndarray | None) -> Choice:
+        previous = data.get("previous")
+        return cls(
+            label=data["label"],
+            instruction=data["instruction"],
+            mask=mask,
+            bind=data.get("bind"),
+            previous=None if previous is None else Target.model_validate(previous),
+        )
+
+
+@dataclass
+class Question:
+    text: str
+    choices: list[Choice] = field(default_factory=list)
+
+    def prompt(self) -> str:
+        """The question as a terminal shows it: numbered choices, answered by their number."""
+        if not self.choices:
+            return self.text
+        lines = [f"  {number}) {choice.label}" for number, choice in enumerate(self.choices, 1)]
+        return "\n".join([self.text, *lines, "answer with a number, or say something else"])
+
+
+def _short_reason(error: Exception) -> str:
+    # The rule planner appends its whole vocabulary; the question needs only the first part.
+    return str(error).split("; known verbs", 1)[0]
+
+
+def has_pronoun(instruction: str) -> bool:
+    return any(word in PRONOUN_WORDS for word in re.findall(r"[a-z]+", instruction.lower()))
+
+
+def question_after_planner_error(
+    instruction: str,
+    error: PlannerError,
+    plan: PlanFunction,
+    masks: Mapping[str, np.ndarray],
+    previous: Antecedent | None,
+) -> Question | None:
+    """A question that can rescue an instruction the planner refused, or None when none can."""
+    if previous is None and has_pronoun(instruction) and len(masks) > 1:
+        choices = []
+        for name, mask in masks.items():
+            try:
+                plan(instruction, Target(phrase=name))
+            except PlannerError:
+                continue
+            choices.append(Choice(name, instruction, mask=mask, previous=Target(phrase=name)))
+        if choices:
+            return Question(f'Which object do you mean in "{instruction}"?', choices)
+    clauses = [c for c in CLAUSE_BREAK.split(instruction.strip()) if c]
+    if len(clauses) < 2:
+        return None
+    possible, impossible = [], []
+    for clause in clauses:
+        try:
+            plan(clause, previous)
+        except PlannerError as exc:
+            impossible.append(f'"{clause}": {_short_reason(exc)}')
+        else:
+            possible.append(clause)
+    if not possible or not impossible:
+        return None
+    doable = " and ".join(possible)
+    try:
+        first = plan(doable, previous).targets()
+    except PlannerError:
+        return None
+    shown = NamedMasks(masks).lookup(first[0]) if first else None
+    text = "I can only do part of that. I cannot do " + "; ".join(impossible) + ". Shall I do the rest?"
+    return Question(text, [Choice(f"only: {doable}", doable, mask=shown)])
+
+
+def question_after_grounding(
+    instruction: str, outcome: AgentOutcome, masks: Mapping[str, np.ndarray], image: np.ndarray,
+    finder: MaskResolver | None,
+) -> Question:  # fmt: skip
+    """Which object the first target that could not be grounded means, with the candidates."""
+    assert outcome.question is not None and outcome.missing
+    target = outcome.missing[0].target
+    candidates: list[tuple[str, np.ndarray]] = []
+    if finder is not None:
+        try:
+            found = finder.resolve(image, Target(phrase=target.phrase, select="all"))
+        except (LookupError, ValueError):
+            found = []
+        if len(found) > 1:
+            candidates = [(f"{target.phrase} {n} from the left", mask) for n, mask in enumerate(found, 1)]
+    if not candidates:
+        candidates = [(name, mask) for name, mask in masks.items() if mask.any()]
+    choices = [Choice(label, instruction, mask=mask, bind=target.phrase) for label, mask in candidates]
+    return Question(outcome.question, choices)
+
+
+def follow_up(instruction: str, previous: Antecedent | None) -> str | None:
+    """A follow-up such as "a bit more" after a move, as the planner reads it ("move it a bit more").
+
+    None when the last turn was no move or pan, or the message names what it acts on.
+    """
+    op = getattr(previous, "op", None)
+    if op not in ("move", "pan") or has_pronoun(instruction):
+        return None
+    return f"{op} it {instruction.strip()}" if op == "move" else f"pan {instruction.strip()}"

@@ -1,0 +1,158 @@
+"""The chat-session endpoints under ``/v1/sessions`` (the web editor's chat uses these)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Header, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from layeredit.export import psd_export_available
+from layeredit.server.schemas import ErrorBody
+from layeredit.server.service import EditorService
+from layeredit.server.sessions import Click, LiveSession, SessionManager, bearer_token
+from layeredit.server.uploads import RequestError, decode_image, decode_mask, mask_name, png_bytes
+
+ERRORS = {status: {"model": ErrorBody} for status in (400, 404, 409, 413, 422)}
+CLICKS_HELP = 'Objects marked by a click, JSON: [{"name": "boy", "x": 120, "y": 300}].'
+NO_STORE = {"Cache-Control": "no-store"}  # a turn's number is reused after undo and a new edit
+
+ImageFile = Annotated[UploadFile | None, File(description="The photo (PNG, JPEG or WebP).")]
+MaskFiles = Annotated[
+    list[UploadFile] | None,
+    File(description="Object masks (white = object), each file named after its object: boy.png."),
+]
+Authorization = Annotated[str | None, Header(description="Bearer TOKEN: the session answers only to it.")]
+
+
+def session_router(sessions: SessionManager) -> APIRouter:
+    """The routes; ``app.include_router(session_router(manager))`` adds them to the server."""
+    router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERRORS)
+    limits = sessions.service.limits
+
+    def read(upload: UploadFile) -> bytes:
+        data = upload.file.read(limits.max_request_bytes + 1)
+        if len(data) > limits.max_request_bytes:
+            name = upload.filename or "upload"
+            raise RequestError(413, f"{name} is larger than {limits.max_request_bytes} bytes")
+        return data
+
+    def masks_of(uploads: list[UploadFile] | None, live_size: tuple[int, int]) -> dict[str, Any]:
+        masks = {}
+        for upload in uploads or []:
+            name = mask_name(upload.filename)
+            masks[name] = decode_mask(read(upload), name, live_size, limits)
+        return masks
+
+    def size_of(live: LiveSession) -> tuple[int, int]:
+        image = live.chat.turn.image
+        return image.shape[1], image.shape[0]
+
+    @router.post("", status_code=201)
+    def create_session(
+        image: ImageFile = None, masks: MaskFiles = None, authorization: Authorization = None
+    ) -> dict[str, Any]:
+        """Start a chat on a picture (with masks naming its objects, if you have them)."""
+        if image is None:
+            raise RequestError(400, "no image: attach the photo as the multipart file field 'image'")
+        pixels = decode_image(read(image), limits)
+        named = masks_of(masks, (pixels.shape[1], pixels.shape[0]))
+        return sessions.view(sessions.create(pixels, named, bearer_token(authorization)))
+
+    @router.get("/{session_id}")
+    def get_session(session_id: str, authorization: Authorization = None) -> dict[str, Any]:
+        """The conversation: turns with their pictures and masks, messages, a pending question, progress."""
+        return sessions.view(sessions.get(session_id, bearer_token(authorization)))
+
+    @router.post("/{session_id}/messages", status_code=202)
+    def send_message(
+        session_id: str,
+        text: Annotated[str | None, Form(description="What to do, e.g. 'move him a bit more'.")] = None,
+        masks: MaskFiles = None,
+        clicks: Annotated[str | None, Form(description=CLICKS_HELP)] = None,
+        replace_masks: Annotated[
+            bool, Form(description="The masks sent replace all masks of the current picture.")
+        ] = False,
+        choice: Annotated[int | None, Form(description="Answers the pending question: 0-based.")] = None,
+        wait: bool = False,
+        authorization: Authorization = None,
+    ) -> JSONResponse:
+        """Say something; the answer is computed on the model worker.
+
+        Returns at once with ``busy`` progress (poll ``GET /v1/sessions/{id}``), or with ``?wait=true``
+        when the reply is in the session.
+        """
+        live = sessions.get(session_id, bearer_token(authorization))
+        named = masks_of(masks, size_of(live))
+        job = sessions.send(live, text, named, parse_clicks(clicks), replace_masks, choice)
+        if wait:
+            job.wait()
+            if job.error is not None:
+                raise job.error
+        return JSONResponse(sessions.view(live), status_code=200 if job.finished.is_set() else 202)
+
+    @router.post("/{session_id}/undo")
+    def undo(session_id: str, authorization: Authorization = None) -> dict[str, Any]:
+        """Back to the picture before the last edit."""
+        live = sessions.get(session_id, bearer_token(authorization))
+        sessions.step(live, "undo")
+        return sessions.view(live)
+
+    @router.post("/{session_id}/redo")
+    def redo(session_id: str, authorization: Authorization = None) -> dict[str, Any]:
+        """Forward to the edit undone last."""
+        live = sessions.get(session_id, bearer_token(authorization))
+        sessions.step(live, "redo")
+        return sessions.view(live)
+
+    @router.get("/{session_id}/turns/{number}/image.png", response_class=Response)
+    def turn_image(session_id: str, number: int, authorization: Authorization = None) -> Response:
+        live = sessions.get(session_id, bearer_token(authorization))
+        return _png(sessions.turn_image(live, number))
+
+    @router.get("/{session_id}/turns/{number}/masks/{name}.png", response_class=Response)
+    def turn_mask(session_id: str, number: int, name: str, authorization: Authorization = None) -> Response:
+        live = sessions.get(session_id, bearer_token(authorization))
+        return _png(sessions.turn_mask(live, number, name))
+
+    @router.get("/{session_id}/turns/{number}/layers.{kind}", response_class=Response)
+    def turn_layers(session_id: str, number: int, kind: str, authorization: Authorization = None) -> Response:
+        """The layers of an edit: zip (PNGs, PSD, ORA, plan), psd or ora."""
+        live = sessions.get(session_id, bearer_token(authorization))
+        outcome = sessions.turn_layers(live, number)
+        writers = {
+            "zip": (EditorService.layers_zip, "application/zip"),
+            "psd": (EditorService.layers_psd, "image/vnd.adobe.photoshop"),
+            "ora": (EditorService.layers_ora, "image/openraster"),
+        }
+        if kind not in writers:
+            raise RequestError(404, f"no layers.{kind}: ask for layers.zip, layers.psd or layers.ora")
+        if kind == "psd" and not psd_export_available():
+            raise RequestError(501, "PSD export needs psd-tools: pip install 'layeredit[server]'")
+        write, media_type = writers[kind]
+        disposition = f'attachment; filename="layers-turn{number}.{kind}"'
+        return Response(write(outcome), media_type=media_type, headers={"Content-Disposition": disposition})
+
+    @router.get("/{session_id}/choices/{number}.png", response_class=Response)
+    def choice_picture(session_id: str, number: int, authorization: Authorization = None) -> Response:
+        """The picture with the object of one answer to the pending question tinted."""
+        live = sessions.get(session_id, bearer_token(authorization))
+        return _png(sessions.choice_picture(live, number))
+
+    return router
+
+
+def parse_clicks(text: str | None) -> list[Click]:
+    if not text:
+        return []
+    try:
+        return [Click(str(item["name"]), int(item["x"]), int(item["y"])) for item in json.loads(text)]
+    except (ValueError, TypeError, KeyError):
+        raise RequestError(
+            422, 'clicks must be JSON like [{"name": "boy", "x": 120, "y": 300}] (pixels of the picture)'
+        ) from None
+
+
+def _png(pixels: Any) -> Response:
+    return Response(png_bytes(pixels), media_type="image/png", headers=NO_STORE)

@@ -1,0 +1,284 @@
+"""Chat sessions held by the server: the same :class:`ChatSession` as ``layeredit chat``, one per client.
+
+Each session lives in ``DATA_DIR/sessions/ID/`` (the chat's own folder layout, plus ``owner.json``),
+so a reloaded page or a restarted server resumes the conversation with its pictures. Ids are
+unguessable (``secrets.token_urlsafe``); a session created with a bearer token answers only to
+that token, and every session unknown to the caller is a plain 404, so ids cannot be probed.
+Messages run on the server's one model worker, so a diffusion edit never races another and
+the session can be read (history, progress) while its edit runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+
+from layeredit.agent.chat import ChatSession, Reply
+from layeredit.agent.executor import ObjectFinder
+from layeredit.agent.llm import Planner
+from layeredit.agent.session import SESSION_FILE, SessionError
+from layeredit.engine.base import ProgressCallback
+from layeredit.imageio import write_atomically
+from layeredit.server.service import EditorService, EditOutcome
+from layeredit.server.uploads import RequestError
+from layeredit.server.worker import Job
+
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+OWNER_FILE = "owner.json"
+NOT_FOUND = "no session with id {id!r} for this client; start one with POST /v1/sessions"
+# The tint of a candidate object in the picture shown next to its answer button.
+CHOICE_TINT = np.array([230, 25, 75])
+
+
+def default_data_dir() -> Path:
+    """Where ``layeredit serve`` keeps sessions unless told otherwise: the user's data folder."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "layeredit"
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header, else None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Click:
+    """A click on an object of the current picture, to be named ``name`` (its mask is segmented)."""
+
+    name: str
+    x: int
+    y: int
+
+
+@dataclass
+class LiveSession:
+    id: str
+    chat: ChatSession
+    owner: str | None  # sha256 of the bearer token the session is bound to
+    job: Job | None = None  # the message being answered
+
+
+class SessionManager:
+    """Creates, finds and runs the sessions under ``data_dir``; loaded sessions stay in memory."""
+
+    def __init__(self, service: EditorService, planner: Planner, data_dir: Path, keep_loaded: int = 32):
+        self.service = service
+        self.planner = planner
+        self.folder = data_dir / "sessions"
+        self.keep_loaded = keep_loaded  # sessions held in memory; the others wait on disk
+        self._live: OrderedDict[str, LiveSession] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- finding -----------------------------------------------------------------------------
+
+    def create(self, image: np.ndarray, masks: Mapping[str, np.ndarray], token: str | None) -> LiveSession:
+        session_id = secrets.token_urlsafe(18)
+        folder = self.folder / session_id
+        chat = ChatSession.start(image, folder, self.planner, self.service.engine, dict(masks))
+        owner = None if token is None else _fingerprint(token)
+        text = json.dumps({"token_sha256": owner}).encode()
+        write_atomically(folder / OWNER_FILE, lambda handle: handle.write(text))
+        live = self._attach(LiveSession(session_id, chat, owner))
+        with self._lock:
+            self._hold(live)
+        return live
+
+    def get(self, session_id: str, token: str | None) -> LiveSession:
+        """The session if it exists and the caller may see it; otherwise a 404 (never a 403)."""
+        if not SESSION_ID.fullmatch(session_id):
+            raise RequestError(404, NOT_FOUND.format(id=session_id))
+        with self._lock:
+            live = self._live.get(session_id) or self._load(session_id)
+            self._live.move_to_end(session_id)
+        if live.owner is not None and (
+            token is None or not hmac.compare_digest(live.owner, _fingerprint(token))
+        ):
+            raise RequestError(404, NOT_FOUND.format(id=session_id))
+        return live
+
+    def _load(self, session_id: str) -> LiveSession:
+        folder = self.folder / session_id
+        if not (folder / SESSION_FILE).is_file() or not (folder / OWNER_FILE).is_file():
+            raise RequestError(404, NOT_FOUND.format(id=session_id))
+        try:
+            owner = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8"))["token_sha256"]
+            chat = ChatSession.resume(folder, self.planner, self.service.engine)
+        except (SessionError, OSError, KeyError, ValueError) as exc:
+            raise RequestError(500, f"session {session_id!r} cannot be resumed: {exc}") from None
+        return self._hold(self._attach(LiveSession(session_id, chat, owner)))
+
+    def _hold(self, live: LiveSession) -> LiveSession:
+        """Keep ``live`` in memory, letting the least recently used idle sessions go (to disk)."""
+        self._live[live.id] = live
+        idle = [key for key, held in self._live.items() if held.job is None or held.job.finished.is_set()]
+        for key in idle[: max(0, len(self._live) - self.keep_loaded)]:
+            del self._live[key]
+        return live
+
+    def _attach(self, live: LiveSession) -> LiveSession:
+        resolver = self.service.text_resolver  # automatic detection when the models are here
+        live.chat.finder = resolver
+        live.chat.detector = resolver if isinstance(resolver, ObjectFinder) else None
+        return live
+
+    # -- changing ----------------------------------------------------------------------------
+
+    def send(
+        self,
+        live: LiveSession,
+        text: str | None,
+        masks: Mapping[str, np.ndarray],
+        clicks: list[Click],
+        replace_masks: bool,
+        choice: int | None,
+    ) -> Job:
+        """Queue a message (and the marks that come with it) on the model worker."""
+        chat = live.chat
+        if choice is not None and (chat.question is None or not 0 <= choice < len(chat.question.choices)):
+            raise RequestError(409, "there is no question with that answer any more; send a new message")
+        if choice is None and not (text and text.strip()):
+            raise RequestError(400, "no message: send what to do in the form field 'text'")
+        segmenter = self.service.point_segmenter
+
+        def answer(progress: ProgressCallback) -> Reply:
+            try:
+                marked = dict(masks)
+                for click in clicks:
+                    marked[click.name] = segmenter.segment_point(chat.turn.image, click.x, click.y)
+                if marked or replace_masks:
+                    chat.set_masks(marked, replace=replace_masks)
+                if choice is not None:
+                    return chat.choose(choice, progress)
+                assert text is not None
+                return chat.respond(text, progress)
+            except (ValueError, LookupError) as exc:  # a bad click or mask: said in the chat, too
+                chat.note(Reply(str(exc), "error", chat.current))
+                raise
+
+        return self._run(live, answer)
+
+    def step(self, live: LiveSession, direction: str) -> Reply:
+        """Undo or redo at once (no model runs), unless a message is still being answered."""
+        with self._lock:
+            self._check_idle(live)
+            return live.chat.respond(direction)
+
+    def _run(self, live: LiveSession, task: Any) -> Job:
+        with self._lock:
+            self._check_idle(live)
+            live.job = self.service.worker.submit(task)
+            return live.job
+
+    @staticmethod
+    def _check_idle(live: LiveSession) -> None:
+        if live.job is not None and not live.job.finished.is_set():
+            raise RequestError(409, "this session is still answering the last message; wait for it")
+
+    # -- showing -----------------------------------------------------------------------------
+
+    def view(self, live: LiveSession) -> dict[str, Any]:
+        """The session as the page and API clients see it (pictures as URLs)."""
+        chat = live.chat
+        base = f"/v1/sessions/{live.id}"
+        turns = []
+        for number, turn in enumerate(list(chat.turns)):
+            turns.append(
+                {
+                    "number": number,
+                    "instruction": turn.instruction,
+                    "summary": None if turn.plan is None else turn.plan.summary(),
+                    "plan": None if turn.plan is None else turn.plan.model_dump(exclude_none=True),
+                    "image": f"{base}/turns/{number}/image.png",
+                    "layers": None
+                    if turn.result is None
+                    else {kind: f"{base}/turns/{number}/layers.{kind}" for kind in ("zip", "psd", "ora")},
+                    "masks": {
+                        name: f"{base}/turns/{number}/masks/{quote(name, safe='')}.png" for name in turn.masks
+                    },
+                }
+            )
+        question = None
+        if chat.question is not None:
+            question = {
+                "text": chat.question.text,
+                "choices": [
+                    {"label": c.label, "mask": None if c.mask is None else f"{base}/choices/{n}.png"}
+                    for n, c in enumerate(chat.question.choices)
+                ],
+            }
+        busy = None
+        job = live.job
+        if job is not None and not job.finished.is_set():
+            busy = {
+                "job": job.id,
+                "status": job.status,
+                "stage": job.stage,
+                "done": job.done,
+                "total": job.total,
+                "jobs_ahead": self.service.worker.jobs_ahead(job),
+            }
+        return {
+            "id": live.id,
+            "planner": chat.planner_name,
+            "current": chat.current,
+            "can_undo": chat.current > 0,
+            "can_redo": chat.current + 1 < len(turns),
+            "turns": turns,
+            "messages": list(chat.log),
+            "question": question,
+            "busy": busy,
+        }
+
+    def turn_mask(self, live: LiveSession, number: int, name: str) -> np.ndarray:
+        turn = self._turn(live, number)
+        if name not in turn.masks:
+            raise RequestError(404, f"turn {number} has no mask named {name!r}")
+        return turn.masks[name]
+
+    def turn_layers(self, live: LiveSession, number: int) -> EditOutcome:
+        """The edit of turn ``number`` with its layers, for the layer downloads."""
+        turn = self._turn(live, number)
+        if turn.result is None:
+            raise RequestError(
+                404, f"turn {number} has no layers: they are kept for the edits made since the server started"
+            )
+        return EditOutcome(result=turn.result, masks=turn.masks, image_png=b"")
+
+    def turn_image(self, live: LiveSession, number: int) -> np.ndarray:
+        return self._turn(live, number).image
+
+    def choice_picture(self, live: LiveSession, number: int) -> np.ndarray:
+        """The current picture with the object of answer ``number`` tinted."""
+        question = live.chat.question
+        if question is None or not 0 <= number < len(question.choices):
+            raise RequestError(404, f"no answer {number} to a pending question")
+        mask = question.choices[number].mask
+        picture = live.chat.turn.image.copy()
+        if mask is not None:
+            picture[mask] = (0.45 * picture[mask] + 0.55 * CHOICE_TINT).astype(np.uint8)
+        return picture
+
+    @staticmethod
+    def _turn(live: LiveSession, number: int) -> Any:
+        turns = live.chat.turns
+        if not 0 <= number < len(turns):
+            raise RequestError(404, f"no turn {number}; this session has turns 0 to {len(turns) - 1}")
+        return turns[number]
