@@ -21,6 +21,7 @@ from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
 from layeredit.engine.scene import SceneParams
 from layeredit.export import write_layers
+from layeredit.hints import COMMAND_LINE, speaking
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.plan import EditPlan
 from layeredit.tools.auto import (
@@ -104,6 +105,13 @@ device_option = click.option(
 )
 
 
+model_option = click.option(
+    "--model",
+    metavar="ID_OR_PATH",
+    help=f"designedit: diffusers model, hub id or local folder [default: {DEFAULT_MODEL}].",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="layeredit")
 def cli() -> None:
@@ -164,13 +172,15 @@ class DeferredDesignEdit:
 
     def __init__(self, model: str, device: str | None, config: DesignEditConfig, params: SceneParams):
         self.model, self.device, self.config, self.params = model, device, config, params
+        self.loaded: Engine | None = None  # kept: a chat's later turns reuse the model and its caches
 
     def run(self, stack: LayerStack, plan: EditPlan, progress: ProgressCallback | None = None) -> EditResult:
-        from layeredit.engine.designedit import DesignEditEngine, load_pipeline
+        if self.loaded is None:
+            from layeredit.engine.designedit import DesignEditEngine, load_pipeline
 
-        pipe = load_pipeline(self.model, self.device)
-        engine = DesignEditEngine(pipe, self.config, model_id=self.model, params=self.params)
-        return engine.run(stack, plan, progress)
+            pipe = load_pipeline(self.model, self.device)
+            self.loaded = DesignEditEngine(pipe, self.config, model_id=self.model, params=self.params)
+        return self.loaded.run(stack, plan, progress)
 
 
 @cli.command("edit")
@@ -198,11 +208,7 @@ class DeferredDesignEdit:
 )
 @click.option("--plan-only", is_flag=True, help="Print the edit plan as JSON and stop.")
 @llm_option
-@click.option(
-    "--model",
-    metavar="ID_OR_PATH",
-    help=f"designedit: diffusers model, hub id or local folder [default: {DEFAULT_MODEL}].",
-)
+@model_option
 @device_option
 @click.option(
     "--refine-mask",
@@ -302,6 +308,11 @@ def plan_command(instruction: str, size: str, llm: str | None) -> None:
 @mask_option
 @engine_option
 @llm_option
+@model_option
+@device_option
+@perception_options
+@dataclass_options(SceneParams)
+@dataclass_options(DesignEditConfig)
 def chat_command(
     image: Path | None,
     resume: Path | None,
@@ -309,6 +320,10 @@ def chat_command(
     masks: tuple[str, ...],
     engine: str,
     llm: str | None,
+    model: str | None,
+    device: str | None,
+    finding: dict[str, Any],
+    **tuning: Any,
 ) -> None:
     """Edit IMAGE turn after turn; type 'help' for the commands. Reads lines from standard input."""
     from layeredit.agent.chat import open_chat
@@ -316,7 +331,8 @@ def chat_command(
     named = _parse_pairs(masks, "--mask", "cat=cat.png")
     if (image is None) == (resume is None):
         raise click.UsageError("give either IMAGE (a new chat) or --resume DIR (continue a chat)")
-    open_chat(image, resume, session_dir, named, engine, llm)
+    runner = build_engine(engine, model, device, None, tuning)
+    open_chat(image, resume, session_dir, named, runner, llm, AutomaticResolver(device=device, **finding))
 
 
 @cli.command("mcp")
@@ -402,7 +418,8 @@ def serve_command(host: str, port: int, engine: str, finding: dict[str, Any], de
 def main() -> None:
     """Entry point: user mistakes end in one clear line and exit code 2, never a traceback."""
     try:
-        cli.main(standalone_mode=False)
+        with speaking(COMMAND_LINE):
+            cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -413,6 +430,8 @@ def main() -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except (ValueError, LookupError, OSError) as exc:
+        if os.environ.get("LAYEREDIT_DEBUG"):
+            traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the user's terminal

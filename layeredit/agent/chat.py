@@ -13,8 +13,9 @@ from layeredit.agent.executor import AgentOutcome, EditAgent, MaskNamesFinder, l
 from layeredit.agent.llm import Planner
 from layeredit.agent.session import SessionStore, Turn
 from layeredit.engine.base import EditResult, Engine
+from layeredit.hints import CHAT, speaking
 from layeredit.imageio import check_writable, load_image, save_image
-from layeredit.plan import Antecedent, Pan
+from layeredit.plan import Antecedent, EditPlan, Pan
 from layeredit.tools.auto import AutomaticResolver
 from layeredit.tools.masks import load_mask
 from layeredit.tools.resolve import MaskResolver, NamedMasks, head_noun
@@ -25,8 +26,12 @@ HELP = """Type an edit, e.g. "move the boy to the left", "make it a bit bigger".
   show plan        the edit plan of the current picture, as JSON
   save PATH        write the current picture to PATH (.png, .jpg, ...)
   mask NAME=PATH   give the mask of an object in the current picture (white = object)
+  again            do the last edit once more (e.g. the same move, from where the object is now)
   help             this text
   quit             leave (the session folder keeps everything; continue with --resume)"""
+
+# Lines that repeat the current picture's edit plan as it is, whatever the planner.
+REPEAT_LINES = {"again", "once more", "one more time", "repeat", "do it again", "same again"}
 
 
 class ChatSession:
@@ -92,6 +97,10 @@ class ChatSession:
         simple["history"] = self.history
         if command in simple and not argument:
             return simple[command]()
+        if text.lower().rstrip(".!") in REPEAT_LINES:
+            if self.turn.plan is None:
+                return "nothing to repeat yet: type an edit first"
+            return self.edit(text, self.turn.plan)
         if command == "save" and argument:
             return self.save(Path(argument.strip()).expanduser())
         if command == "mask" and argument:
@@ -110,7 +119,8 @@ class ChatSession:
             return last
         return self.turn.target
 
-    def edit(self, instruction: str) -> str:
+    def edit(self, instruction: str, plan: EditPlan | None = None) -> str:
+        """Carry out ``instruction`` (or ``plan``, recorded under the words ``instruction``)."""
         turn = self.turn
         agent = EditAgent(
             self.planner,
@@ -118,7 +128,7 @@ class ChatSession:
             self.engine,
             MaskNamesFinder(NamedMasks(turn.masks)),
         )
-        outcome = agent.run(turn.image, instruction, previous=self.antecedent())
+        outcome = agent.run(turn.image, plan or instruction, previous=self.antecedent())
         if outcome.result is None:
             return outcome.question or "error: nothing to edit"
         new = Turn(
@@ -201,7 +211,8 @@ def run_chat(session: ChatSession, lines: Iterable[str], reply: Callable[[str], 
     """Feed lines to the session until ``quit`` or the input ends; a failed turn changes nothing."""
     for line in lines:
         try:
-            answer = session.handle(line)
+            with speaking(CHAT):
+                answer = session.handle(line)
         except (PlannerError, ValueError, LookupError, OSError) as exc:
             answer = f"error: {exc}"
         if answer:
@@ -225,15 +236,17 @@ def open_chat(
     resume: Path | None,
     session_dir: Path | None,
     masks: dict[str, str],
-    engine_name: str,
+    engine: Engine,
     llm: str | None,
+    finder: MaskResolver | None = None,
 ) -> None:
-    """The ``layeredit chat`` command: a terminal (or scripted, line by line) chat on stdin."""
+    """The ``layeredit chat`` command: a terminal (or scripted, line by line) chat on stdin.
+
+    ``finder`` finds objects named without a mask (default: the detection models, when present).
+    """
     from layeredit.agent.llm import make_planner
-    from layeredit.api import resolve_engine
 
     planner = make_planner(llm)
-    engine = resolve_engine(engine_name)
     if resume is not None:
         session = ChatSession.resume(resume, planner, engine, masks)
     else:
@@ -241,7 +254,7 @@ def open_chat(
         folder = session_dir or default_session_dir(image)
         session = ChatSession.start(image, folder, planner, engine, masks)
 
-    session.finder = AutomaticResolver()
+    session.finder = finder or AutomaticResolver()
 
     def reply(text: str) -> None:
         print(text, flush=True)

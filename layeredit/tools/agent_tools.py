@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from layeredit.hints import AGENT_TOOL, speaking
 from layeredit.imageio import check_writable, load_image, save_image
 
 EDIT_IMAGE_DESCRIPTION = (
@@ -67,6 +68,7 @@ class PlanEditArgs(BaseModel):
     )
 
 
+@speaking(AGENT_TOOL)
 def edit_image(args: EditImageArgs, engine: Any = "pixel", llm: str | None = None) -> dict[str, Any]:
     """Carry out the edit; returns ``{"output_path", "plan", "summary"}``."""
     from layeredit.agent.llm import plan_instruction
@@ -110,6 +112,7 @@ def output_path_for(source: Path, requested: str | None, overwrite: bool) -> Pat
     return output
 
 
+@speaking(AGENT_TOOL)
 def segment_objects(args: SegmentObjectsArgs) -> dict[str, Any]:
     """Masks for each phrase, or an explanation that masks/boxes must be given by hand."""
     from layeredit.errors import ModelLoadError
@@ -142,6 +145,7 @@ def segment_objects(args: SegmentObjectsArgs) -> dict[str, Any]:
     }
 
 
+@speaking(AGENT_TOOL)
 def plan_edit(args: PlanEditArgs, llm: str | None = None) -> dict[str, Any]:
     """The edit plan as a JSON-ready dict."""
     from layeredit.agent.llm import plan_instruction
