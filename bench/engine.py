@@ -1,17 +1,21 @@
 """Speed and memory of the DesignEdit engine on CPU with a mid-size random-weight SDXL-shaped model.
 
-Run: .venv/bin/python bench/engine.py [--steps 20] [--resolution 256]
+Run: .venv/bin/python bench/engine.py [--steps 20] [--resolution 256]   (or `make bench`)
 
 Prints seconds, UNet calls and peak resident memory per edit (remove / move / 3-layer), and the
 ratio of one of our denoising steps to one step of the plain diffusers pipeline on the same model
 and size: key-masked steps (2 rows: masked + unmasked) against classifier-free-guidance steps
 (2 rows), single-row steps against guidance-free steps.
+
+Inputs are the samples bundled in the package (layeredit/samples), so it runs on any clone. The
+tables also replace the "latest run" section of bench/RESULTS.md (``--no-record`` leaves it alone).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import sys
 import tempfile
@@ -35,7 +39,9 @@ from layeredit.plan import EditPlan  # noqa: E402
 from layeredit.tools.masks import load_mask  # noqa: E402
 from tests.tiny_models import tiny_scheduler, tiny_tokenizer, tiny_unet, tiny_vae  # noqa: E402
 
-EXAMPLES = REPO.parent / "shared" / "data" / "designedit_examples"
+SAMPLES = REPO / "layeredit" / "samples"
+RESULTS = REPO / "bench" / "RESULTS.md"
+BEGIN, END = "<!-- bench/engine.py latest run: begin -->", "<!-- bench/engine.py latest run: end -->"
 
 
 def mid_size_sdxl(workdir: Path):
@@ -82,24 +88,44 @@ def _rss() -> int:
 
 
 def edits() -> dict[str, tuple[LayerStack, EditPlan]]:
-    image = load_image(EXAMPLES / "moving/01_ball/0.jpg")
-    ball = LayerStack(image=image, objects={"ball": [load_mask(EXAMPLES / "moving/01_ball/mask0.jpg")]})
-    foreign = {}
-    for source, mask in (("layer/03_text/01.jpg", "layer/03_text/mask1.jpg"),
-                         ("layer/01_horse/00.jpg", "layer/01_horse/mask0.jpg")):
-        masks = [load_mask(EXAMPLES / mask)]
-        foreign[(source, "thing")] = fit_to_canvas(load_image(EXAMPLES / source), masks, ball.size)
-    three = LayerStack(image=image, objects=ball.objects, foreign=foreign)
-    move = {"op": "move", "target": {"phrase": "ball"}, "dx": -0.2, "dy": 0.1}
+    """Remove and move the boy of the soccer sample; the 3-layer edit also inserts Pikachu and the apple."""
+    image = load_image(SAMPLES / "soccer/image.jpg")
+    boy = LayerStack(image=image, objects={"boy": [load_mask(SAMPLES / "soccer/boy.jpg")]})
+    pikachu = load_image(SAMPLES / "pikachu/image.jpg")
+    foreign = {
+        ("pikachu/image.jpg", name): fit_to_canvas(
+            pikachu, [load_mask(SAMPLES / f"pikachu/{name}.jpg")], boy.size
+        )
+        for name in ("pikachu", "apple")
+    }
+    three = LayerStack(image=image, objects=boy.objects, foreign=foreign)
+    move = {"op": "move", "target": {"phrase": "boy"}, "dx": -0.2, "dy": 0.1}
     return {
-        "remove": (ball, EditPlan.parse({"operations": [{"op": "remove", "target": {"phrase": "ball"}}]})),
-        "move": (ball, EditPlan.parse({"operations": [move]})),
+        "remove": (boy, EditPlan.parse({"operations": [{"op": "remove", "target": {"phrase": "boy"}}]})),
+        "move": (boy, EditPlan.parse({"operations": [move]})),
         "3-layer": (three, EditPlan.parse({"operations": [
             move,
-            {"op": "insert", "source": "layer/03_text/01.jpg", "target": {"phrase": "thing"}, "dx": 0.1},
-            {"op": "insert", "source": "layer/01_horse/00.jpg", "target": {"phrase": "thing"}, "dx": -0.1},
+            {"op": "insert", "source": "pikachu/image.jpg", "target": {"phrase": "pikachu"}, "dx": 0.1},
+            {"op": "insert", "source": "pikachu/image.jpg", "target": {"phrase": "apple"}, "dx": -0.1},
         ]})),
     }
+
+
+def record(section: str, results: Path = RESULTS) -> None:
+    """Replace the latest-run section of ``results`` with ``section`` (appended the first time)."""
+    text = results.read_text() if results.exists() else ""
+    block = f"{BEGIN}\n{section.rstrip()}\n{END}\n"
+    before, found, rest = text.partition(BEGIN)
+    if found:
+        _, ended, after = rest.partition(END)
+        if not ended:
+            raise SystemExit(f"{results} has {BEGIN!r} without {END!r}; fix the file by hand")
+        text = before + block + after.lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    partial = results.with_name(results.name + ".tmp")
+    partial.write_text(text)
+    os.replace(partial, results)
 
 
 def plain_step_seconds(pipe, steps: int, size: int, guidance: float) -> float:
@@ -135,18 +161,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--no-record", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args()
+    lines: list[str] = []
+
+    def report(text: str) -> None:
+        print(text)
+        lines.append(text)
 
     pipe = mid_size_sdxl(Path(tempfile.mkdtemp()))
     pipe.set_progress_bar_config(disable=True)
     unet_params = sum(p.numel() for p in pipe.unet.parameters()) / 1e6
     config = DesignEditConfig(steps=args.steps, resolution=args.resolution, progress_bar=False)
-    print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}; SDXL-shaped random UNet "
-          f"{unet_params:.1f} M parameters; {args.resolution}x{args.resolution} (latent "
-          f"{args.resolution // 8}^2), {args.steps} steps\n")
+    report(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}; SDXL-shaped random UNet "
+           f"{unet_params:.1f} M parameters; {args.resolution}x{args.resolution} (latent "
+           f"{args.resolution // 8}^2), {args.steps} steps\n")
 
-    print("| edit | seconds | invert s | denoise s | decode s | unet_calls | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|")
+    report("| edit | seconds | invert s | denoise s | decode s | unet_calls | peak RSS MiB |")
+    report("|---|---|---|---|---|---|---|")
     step_times: dict[int, list[float]] = {1: [], 2: []}
     key_masked_last = min(config.key_mask_last, config.fusion_step)
     for name, (stack, plan) in edits().items():
@@ -162,19 +194,24 @@ def main() -> None:
         step_times[2].extend(durations[: key_masked_last - 1])  # steps 2..K: masked + unmasked rows
         step_times[1].extend(durations[config.fusion_step - 1 :])  # steps F+1..N: the canvas
         t = rendering.timings
-        print(f"| {name} | {total:.1f} | {t['invert']:.1f} | {t['denoise']:.1f} | {t['decode']:.1f} | "
-              f"{rendering.stats['unet_calls']} | {(memory.peak - memory.start) / 2**20:.0f} |")
+        report(f"| {name} | {total:.1f} | {t['invert']:.1f} | {t['denoise']:.1f} | {t['decode']:.1f} | "
+               f"{rendering.stats['unet_calls']} | {(memory.peak - memory.start) / 2**20:.0f} |")
 
     cfg_step = plain_step_seconds(pipe, args.steps, args.resolution, guidance=7.5)
     plain_step = plain_step_seconds(pipe, args.steps, args.resolution, guidance=1.0)
     ours_two, ours_one = statistics.median(step_times[2]), statistics.median(step_times[1])
-    print("\n| step | ours s | plain diffusers s | ratio |\n|---|---|---|---|")
-    print(f"| 2 rows (key-masked vs CFG) | {ours_two:.3f} | {cfg_step:.3f} | {ours_two / cfg_step:.3f} |")
-    print(f"| 1 row (canvas vs no guidance) | {ours_one:.3f} | {plain_step:.3f} | "
-          f"{ours_one / plain_step:.3f} |")
+    report("\n| step | ours s | plain diffusers s | ratio |\n|---|---|---|---|")
+    report(f"| 2 rows (key-masked vs CFG) | {ours_two:.3f} | {cfg_step:.3f} | {ours_two / cfg_step:.3f} |")
+    report(f"| 1 row (canvas vs no guidance) | {ours_one:.3f} | {plain_step:.3f} | "
+           f"{ours_one / plain_step:.3f} |")
     stock, ours = processor_overhead(pipe, args.resolution)
-    print(f"| 1 UNet forward, key-masking processor vs stock (15 interleaved runs) | {ours:.3f} | "
-          f"{stock:.3f} | {ours / stock:.3f} |")
+    report(f"| 1 UNet forward, key-masking processor vs stock (15 interleaved runs) | {ours:.3f} | "
+           f"{stock:.3f} | {ours / stock:.3f} |")
+
+    if not args.no_record:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        record(f"## Latest run ({when}, `make bench`, {os.cpu_count()} cores)\n\n" + "\n".join(lines))
+        print(f"\nrecorded in {RESULTS.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,13 @@ def named_masks(
     """
     loaded = {name: mask_array(mask) for name, mask in (masks or {}).items()}
     for name, box in (boxes or {}).items():
-        loaded[name] = box_mask(parse_box(name, box), size)
+        corners = parse_box(name, box)
+        loaded[name] = box_mask(corners, size)
+        if not loaded[name].any():
+            raise MaskError(
+                f"box for {name!r} {tuple(corners)} lies outside the {size[0]}x{size[1]} image; "
+                "boxes are x0,y0,x1,y1 in pixels of the image"
+            )
     return NamedMasks(loaded, fallback)
 
 

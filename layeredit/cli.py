@@ -23,6 +23,7 @@ from layeredit.engine.resolution import ResolutionParams
 from layeredit.engine.scene import Scene, SceneParams
 from layeredit.errors import LayereditError, ModelLoadError, debugging, error_text, user_message
 from layeredit.export import write_layers
+from layeredit.hints import COMMAND_LINE, speaking
 from layeredit.imageio import MAX_SIDE, check_writable, load_image, save_image
 from layeredit.plan import EditPlan
 from layeredit.tools.auto import (
@@ -101,6 +102,13 @@ llm_option = click.option(
 
 device_option = click.option(
     "--device", help="Torch device for the models, such as cuda, cuda:1 or cpu [default: cuda if available]."
+)
+
+
+model_option = click.option(
+    "--model",
+    metavar="ID_OR_PATH",
+    help=f"designedit: diffusers model, hub id or local folder [default: {DEFAULT_MODEL}].",
 )
 
 
@@ -212,11 +220,7 @@ class DeferredDesignEdit:
 )
 @click.option("--plan-only", is_flag=True, help="Print the edit plan as JSON and stop.")
 @llm_option
-@click.option(
-    "--model",
-    metavar="ID_OR_PATH",
-    help=f"designedit: diffusers model, hub id or local folder [default: {DEFAULT_MODEL}].",
-)
+@model_option
 @device_option
 @click.option(
     "--refine-mask",
@@ -355,6 +359,11 @@ def plan_command(instruction: str, size: str, llm: str | None) -> None:
 @mask_option
 @engine_option
 @llm_option
+@model_option
+@device_option
+@perception_options
+@dataclass_options(SceneParams)
+@dataclass_options(DesignEditConfig)
 def chat_command(
     image: Path | None,
     resume: Path | None,
@@ -362,6 +371,10 @@ def chat_command(
     masks: tuple[str, ...],
     engine: str,
     llm: str | None,
+    model: str | None,
+    device: str | None,
+    finding: dict[str, Any],
+    **tuning: Any,
 ) -> None:
     """Edit IMAGE turn after turn; type 'help' for the commands. Reads lines from standard input."""
     from layeredit.agent.chat import open_chat
@@ -369,7 +382,8 @@ def chat_command(
     named = _parse_pairs(masks, "--mask", "cat=cat.png")
     if (image is None) == (resume is None):
         raise click.UsageError("give either IMAGE (a new chat) or --resume DIR (continue a chat)")
-    open_chat(image, resume, session_dir, named, engine, llm)
+    runner = build_engine(engine, model, device, None, tuning)
+    open_chat(image, resume, session_dir, named, runner, llm, AutomaticResolver(device=device, **finding))
 
 
 @cli.command("mcp")
@@ -475,7 +489,8 @@ register_layer_commands(cli)
 def main() -> None:
     """Entry point: user mistakes end in one clear line and exit code 2, never a traceback."""
     try:
-        cli.main(standalone_mode=False)
+        with speaking(COMMAND_LINE):
+            cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

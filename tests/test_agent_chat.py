@@ -112,6 +112,8 @@ def test_chat_needs_an_image_or_a_session(tmp_path):
     assert done.returncode == 2 and "give either IMAGE" in done.stderr
     missing = chat("--resume", tmp_path / "nothing", stdin="", cwd=tmp_path)
     assert missing.returncode == 2 and "no chat session" in missing.stderr
+    pixel_model = chat(SOCCER / "image.jpg", "--model", tmp_path, stdin="", cwd=tmp_path)
+    assert pixel_model.returncode == 2 and "--model only apply to --engine designedit" in pixel_model.stderr
 
 
 def test_agent_revises_a_plan_once_with_the_detections(soccer):
@@ -176,3 +178,22 @@ def test_terminal_question_is_answered_by_number_even_after_a_resume(tmp_path, p
         "sunglasses",
     ]
     assert resumed.handle("3").startswith("error: could not understand")  # no question: a number is no edit
+
+
+def test_again_repeats_the_last_edit_and_hints_speak_chat_commands(tmp_path):
+    script = "again\nmove the boy right by 40 pixels\nagain\nremove the ball\nquit\n"
+    done = chat(
+        SOCCER / "image.jpg", "--mask", f"boy={SOCCER / 'boy.jpg'}", "--session-dir", tmp_path / "s",
+        stdin=script, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "nothing to repeat yet" in done.stdout
+    state = json.loads((tmp_path / "s" / "session.json").read_text())
+    instructions = [turn["instruction"] for turn in state["turns"]]
+    assert instructions == [None, "move the boy right by 40 pixels", "again"]
+    assert state["turns"][2]["plan"] == state["turns"][1]["plan"]
+    masks = [load_image(tmp_path / "s" / turn["masks"]["boy"])[..., 0] > 127 for turn in state["turns"]]
+    lefts = [np.nonzero(mask)[1].min() for mask in masks]
+    assert lefts[1] - lefts[0] == pytest.approx(40, abs=2) and lefts[2] - lefts[1] == pytest.approx(40, abs=2)
+    # The chat asks for the missing mask with its own command, not the command line's flag.
+    assert "type mask ball=PATH" in done.stdout and "--mask" not in done.stdout

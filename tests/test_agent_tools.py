@@ -98,6 +98,7 @@ def test_tool_errors_go_back_to_the_model_and_defaults_never_overwrite(tmp_path)
     edit_image, segment_objects, plan_edit = layeredit_tools()
     failed = edit_image.invoke({"image_path": str(image), "instruction": "remove the cat"})
     assert failed.startswith("error:") and "cat" in failed
+    assert "\"cat\": \"MASK_PATH\" to the masks argument" in failed and "--mask" not in failed
     first = json.loads(
         edit_image.invoke(
             {"image_path": str(image), "instruction": "remove the boy", "masks": {"boy": str(mask)}}

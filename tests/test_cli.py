@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,13 +21,14 @@ SOCCER = SAMPLES / "soccer" / "image.jpg"
 BOY = SAMPLES / "soccer" / "boy.jpg"
 
 
-def layeredit(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def layeredit(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "layeredit.cli", *map(str, args)],
         capture_output=True,
         text=True,
         input=stdin,
         timeout=300,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -133,11 +135,14 @@ def _small_mask(tmp_path: Path) -> Path:
          "cannot tell the image format"),
         (lambda t: ["edit", SOCCER, "remove the boy", "--mask", f"boy={t / 'none.png'}", "-o", t / "o.png"],
          "mask file not found"),
+        (lambda t: ["edit", SOCCER, "remove the boy", "--box", "boy=610,80,760,420", "-o", t / "o.png"],
+         "box for 'boy' (610, 80, 760, 420) lies outside the 512x512 image"),
         (lambda t: ["edit", SOCCER, '{"operations": [{"op": "zoom_out", "scale": 3}]}', "-o", t / "o.png"],
          "invalid edit plan: operations.0.zoom_out.scale"),
     ],
     ids=["missing-image", "corrupt-image", "unknown-mask-name", "empty-mask", "wrong-size-mask",
-         "unparseable", "missing-target-mask", "bad-output-format", "missing-mask", "bad-plan-json"],
+         "unparseable", "missing-target-mask", "bad-output-format", "missing-mask", "box-outside",
+         "bad-plan-json"],
 )  # fmt: skip
 def test_bad_input_gets_one_clear_line(tmp_path, make_args, expected):
     done = layeredit(*make_args(tmp_path))
@@ -147,6 +152,14 @@ def test_bad_input_gets_one_clear_line(tmp_path, make_args, expected):
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: ") and expected in lines[0]
     assert not (tmp_path / "o.png").exists()
+
+
+def test_debug_variable_adds_the_traceback_to_a_user_error(tmp_path):
+    args = ["edit", tmp_path / "nope.jpg", "remove the boy", "--mask", f"boy={BOY}", "-o", tmp_path / "o.png"]
+    done = layeredit(*args, env={"LAYEREDIT_DEBUG": "1"})
+    assert done.returncode == 2
+    assert done.stderr.startswith("Traceback") and "layeredit/imageio.py" in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: image not found")
 
 
 def test_output_may_replace_the_input_only_when_named(tmp_path):

@@ -95,6 +95,16 @@ def test_refine_mask_and_no_preserve_on_a_non_square_sd15_image(tmp_path):
     assert (edited != source).any(axis=-1)[:, :40].mean() > 0.5
 
 
+def test_chat_takes_the_diffusion_model_device_and_step_options(sdxl, tmp_path):
+    done = layeredit(
+        "chat", PIKACHU / "image.jpg", "--mask", f"apple={PIKACHU / 'apple.jpg'}", "--session-dir",
+        tmp_path / "s", "--engine", "designedit", "--model", sdxl, *FAST,
+        stdin="move the apple left\nagain\nquit\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("done: move apple") == 2, done.stdout
+
+
 def test_missing_model_is_one_clear_line(tmp_path):
     done = layeredit(
         "edit", PIKACHU / "image.jpg", "remove the apple", "--mask", f"apple={PIKACHU / 'apple.jpg'}",
@@ -104,6 +114,18 @@ def test_missing_model_is_one_clear_line(tmp_path):
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("error: diffusion model") and "--model /path/to/folder" in line
     assert not (tmp_path / "o.png").exists()
+
+
+def test_missing_hub_model_is_one_line_without_library_warnings(tmp_path):
+    # conftest sets HF_HUB_OFFLINE: diffusers fails at once, after its deprecation and hub warnings.
+    done = layeredit(
+        "edit", PIKACHU / "image.jpg", "remove the apple", "--mask", f"apple={PIKACHU / 'apple.jpg'}",
+        "-o", tmp_path / "o.png", "--engine", "designedit", "--model", "nobody/no-such-model", *FAST,
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: diffusion model 'nobody/no-such-model'")
+    assert "`hf download nobody/no-such-model`" in line
 
 
 def test_diffusion_options_with_the_pixel_engine_are_refused(tmp_path):

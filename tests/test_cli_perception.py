@@ -75,5 +75,5 @@ def test_a_missing_model_is_one_clear_line(models, cat_photo, tmp_path):
 def test_default_models_that_are_not_here_are_named_with_how_to_get_them(cat_photo, tmp_path):
     done = layeredit("segment", cat_photo, "cat", "-o", tmp_path / "m")
     assert done.returncode == 2
-    assert "huggingface-cli download IDEA-Research/grounding-dino-tiny facebook/sam-vit-base" in done.stderr
+    assert "hf download IDEA-Research/grounding-dino-tiny && hf download facebook/sam-vit-base" in done.stderr
     assert not (tmp_path / "m").exists()

@@ -175,7 +175,7 @@ def test_missing_local_model_gives_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError) as raised:
         load_pipeline(str(tmp_path / "no-such-model"), device="cpu")
     message = str(raised.value)
-    assert "no-such-model" in message and "huggingface-cli download" in message and "--model" in message
+    assert "no-such-model" in message and "hf download" in message and "--model" in message
 
 
 def test_missing_hub_model_gives_a_clear_error() -> None:
@@ -183,6 +183,6 @@ def test_missing_hub_model_gives_a_clear_error() -> None:
         DesignEditEngine.from_pretrained("stabilityai/stable-diffusion-xl-base-1.0", device="cpu")
     message = str(raised.value)
     assert "'stabilityai/stable-diffusion-xl-base-1.0' is not available" in message
-    assert "huggingface-cli download stabilityai/stable-diffusion-xl-base-1.0" in message
+    assert "hf download stabilityai/stable-diffusion-xl-base-1.0" in message
     assert "--model /path/to/folder" in message
     assert "\n" not in message and "Traceback" not in message

@@ -148,14 +148,15 @@ def test_a_phrase_that_matches_nothing_names_it_and_lists_what_was_seen():
     with pytest.raises(TargetNotFoundError) as caught:
         resolver.resolve(np.zeros(SHAPE, np.uint8), Target(phrase="lamp"))
     assert str(caught.value).startswith("no 'lamp' found; saw: chair 0.41, table 0.38.")
-    assert "--mask lamp=PATH" in str(caught.value) and "--box lamp=" in str(caught.value)
+    # Outside any interface the hint speaks the Python API.
+    assert "masks={'lamp': PATH}" in str(caught.value) and "boxes={'lamp':" in str(caught.value)
     survey, threshold = grounder.calls[-1]
     assert survey[0] == "lamp" and "chair" in survey and threshold == resolver.report_threshold
 
 
 def test_a_phrase_that_matches_nothing_in_an_empty_picture_says_so():
     resolver, _, _ = resolver_with({})
-    expected = r"^no 'red lamp' found; saw: nothing above 0\.20\. .*--mask lamp="
+    expected = r"^no 'red lamp' found; saw: nothing above 0\.20\. .*masks=\{'lamp': PATH\}"
     with pytest.raises(TargetNotFoundError, match=expected):
         resolver.resolve(np.zeros(SHAPE, np.uint8), Target(phrase="red lamp"))
 
@@ -303,14 +304,14 @@ def test_a_failed_load_names_the_model_says_how_to_get_it_and_is_retried():
         models.load_once("grounding", "IDEA-Research/grounding-dino-base", "cpu", offline)
     message = str(caught.value)
     assert "'IDEA-Research/grounding-dino-base' is not available (We couldn't connect" in message
-    assert "`huggingface-cli download IDEA-Research/grounding-dino-base`" in message
+    assert "`hf download IDEA-Research/grounding-dino-base`" in message
     assert "`--grounding-model PATH`" in message
     assert models.load_once("grounding", "IDEA-Research/grounding-dino-base", "cpu", lambda: "ok") == "ok"
     models.clear_model_cache()
 
 
 def test_a_missing_local_model_folder_is_reported_without_touching_the_hub(tmp_path):
-    expected = r"no such file or folder.*huggingface-cli download facebook/sam-vit-base"
+    expected = r"no such file or folder.*hf download facebook/sam-vit-base"
     with pytest.raises(ModelLoadError, match=expected):
         make_segmenter(str(tmp_path / "sam"), device="cpu")
     with pytest.raises(ModelLoadError, match=r"--grounding-model PATH"):

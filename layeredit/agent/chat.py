@@ -25,8 +25,9 @@ from layeredit.agent.questions import (
 from layeredit.agent.session import SessionError, SessionStore, Turn
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.errors import LayereditError, debugging, error_text, user_message
+from layeredit.hints import CHAT, speaking
 from layeredit.imageio import check_writable, load_image, save_image
-from layeredit.plan import Antecedent, Pan, Target
+from layeredit.plan import Antecedent, EditPlan, Pan, Target
 from layeredit.tools.auto import AutomaticResolver
 from layeredit.tools.masks import load_mask
 from layeredit.tools.resolve import MaskResolver, NamedMasks, head_noun
@@ -37,8 +38,12 @@ HELP = """Type an edit, e.g. "move the boy to the left", "make it a bit bigger".
   show plan        the edit plan of the current picture, as JSON
   save PATH        write the current picture to PATH (.png, .jpg, ...)
   mask NAME=PATH   give the mask of an object in the current picture (white = object)
+  again            do the last edit once more (e.g. the same move, from where the object is now)
   help             this text
   quit             leave (the session folder keeps everything; continue with --resume)"""
+
+# Lines that repeat the current picture's edit plan as it is, whatever the planner.
+REPEAT_LINES = {"again", "once more", "one more time", "repeat", "do it again", "same again"}
 
 
 _YES = re.compile(r"^(?:y|yes|yeah|yep|sure|ok|okay|please|please do|do it|go ahead|fine)\W*$", re.IGNORECASE)
@@ -172,6 +177,8 @@ class ChatSession:
                 reply = Reply("ok, nothing changed", "info", self.current)
             elif text.lower() in ("undo", "redo"):
                 reply = self.undo() if text.lower() == "undo" else self.redo()
+            elif text.lower().rstrip(".!") in REPEAT_LINES:
+                reply = self._repeat(text, progress)
             elif picked is not None:
                 reply = self._choose(picked, progress)
             else:
@@ -213,14 +220,24 @@ class ChatSession:
             return Target(phrase=next(iter(self.turn.masks)))
         return self.turn.target
 
+    def _repeat(self, text: str, progress: ProgressCallback | None) -> Reply:
+        if self.turn.plan is None:
+            return Reply("nothing to repeat yet: type an edit first", "info", self.current)
+        return self._edit(text, None, progress, self.turn.plan)
+
     def _choose(self, choice: Choice, progress: ProgressCallback | None) -> Reply:
         if choice.bind is not None and choice.mask is not None:
             self.set_mask(choice.bind, choice.mask)
         return self._edit(choice.instruction, choice.previous, progress)
 
     def _edit(
-        self, instruction: str, previous: Antecedent | None, progress: ProgressCallback | None
+        self,
+        instruction: str,
+        previous: Antecedent | None,
+        progress: ProgressCallback | None,
+        plan: EditPlan | None = None,
     ) -> Reply:
+        """Carry out ``instruction`` (or ``plan``, recorded under the words ``instruction``)."""
         turn = self.turn
         previous = previous or self.antecedent()
         agent = EditAgent(
@@ -230,7 +247,7 @@ class ChatSession:
             MasksThenDetection(NamedMasks(turn.masks), self.detector),
         )
         try:
-            outcome = agent.run(turn.image, instruction, previous, progress)
+            outcome = agent.run(turn.image, plan or instruction, previous, progress)
         except UnsupportedEditError as exc:
             if exc.supported is None:
                 raise
@@ -364,7 +381,8 @@ def run_chat(session: ChatSession, lines: Iterable[str], reply: Callable[[str], 
     """Feed lines to the session until ``quit`` or the input ends; a failed turn changes nothing."""
     for line in lines:
         try:
-            answer = session.handle(line)
+            with speaking(CHAT):
+                answer = session.handle(line)
         except (LayereditError, OSError) as exc:
             answer = user_message(exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one turn must not end the chat or lose it
@@ -392,15 +410,17 @@ def open_chat(
     resume: Path | None,
     session_dir: Path | None,
     masks: dict[str, str],
-    engine_name: str,
+    engine: Engine,
     llm: str | None,
+    finder: MaskResolver | None = None,
 ) -> None:
-    """The ``layeredit chat`` command: a terminal (or scripted, line by line) chat on stdin."""
+    """The ``layeredit chat`` command: a terminal (or scripted, line by line) chat on stdin.
+
+    ``finder`` finds objects named without a mask (default: the detection models, when present).
+    """
     from layeredit.agent.llm import make_planner
-    from layeredit.api import resolve_engine
 
     planner = make_planner(llm)
-    engine = resolve_engine(engine_name)
     if resume is not None:
         session = ChatSession.resume(resume, planner, engine, masks)
     else:
@@ -408,7 +428,7 @@ def open_chat(
         folder = session_dir or default_session_dir(image)
         session = ChatSession.start(image, folder, planner, engine, masks)
 
-    session.finder = AutomaticResolver()
+    session.finder = finder or AutomaticResolver()
     if not session.finder.missing_models():
         session.detector = session.finder
 

@@ -18,6 +18,7 @@ from layeredit.agent.llm import Planner
 from layeredit.agent.prompting import DetectionLike
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
+from layeredit.hints import give_object
 from layeredit.imageio import load_image
 from layeredit.plan import Antecedent, EditPlan, Target
 from layeredit.tools.masks import bbox
@@ -142,7 +143,7 @@ class AgentOutcome:
         return (
             "I could not find every object to edit:\n"
             + "\n".join(lines)
-            + f"\n{hint}Which object do you mean? Rephrase, or give a mask (NAME=PATH)."
+            + f"\n{hint}Which object do you mean? Rephrase, or {give_object('NAME')}."
         )
 
 

@@ -17,6 +17,7 @@ from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, error_text
 from layeredit.export import ora_bytes, psd_bytes, write_layers
+from layeredit.hints import REST, speaking
 from layeredit.plan import EditPlan, Target
 from layeredit.server.points import GrabCutPointSegmenter, PointSegmenter
 from layeredit.server.schemas import Downloads, EditResponse
@@ -103,6 +104,7 @@ class EditorService:
         return EditJob(image=pixels, plan=plan, masks=masks, boxes=parsed_boxes, hd_strategy=hd_strategy)
 
     def submit_edit(self, job: EditJob) -> Job:
+        @speaking(REST)  # runs on the worker thread, which does not share the request's context
         def run(progress: ProgressCallback) -> EditOutcome:
             result = edit(
                 job.image, job.plan, masks=job.masks, boxes=job.boxes, engine=self.engine, progress=progress,
@@ -152,7 +154,12 @@ class EditorService:
             if self.text_resolver is None:
                 raise RequestError(501, TEXT_SEGMENTATION_MISSING)
             resolver, target = self.text_resolver, Target(phrase=phrase)
-            job = self.worker.submit(lambda progress: _union(resolver.resolve(pixels, target), target))
+
+            @speaking(REST)
+            def find(progress: ProgressCallback) -> np.ndarray:
+                return _union(resolver.resolve(pixels, target), target)
+
+            job = self.worker.submit(find)
             method = "grounded-sam"
         job.wait()
         if job.error is not None:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from layeredit.errors import InputError
+from layeredit.hints import AGENT_TOOL, speaking
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.tools.resolve import parse_box
 
@@ -69,6 +70,7 @@ class PlanEditArgs(BaseModel):
     )
 
 
+@speaking(AGENT_TOOL)
 def edit_image(args: EditImageArgs, engine: Any = "pixel", llm: str | None = None) -> dict[str, Any]:
     """Carry out the edit; returns ``{"output_path", "plan", "summary"}``."""
     from layeredit.agent.llm import plan_instruction
@@ -105,6 +107,7 @@ def output_path_for(source: Path, requested: str | None, overwrite: bool) -> Pat
     return output
 
 
+@speaking(AGENT_TOOL)
 def segment_objects(args: SegmentObjectsArgs) -> dict[str, Any]:
     """Masks for each phrase, or an explanation that masks/boxes must be given by hand."""
     from layeredit.errors import ModelLoadError
@@ -137,6 +140,7 @@ def segment_objects(args: SegmentObjectsArgs) -> dict[str, Any]:
     }
 
 
+@speaking(AGENT_TOOL)
 def plan_edit(args: PlanEditArgs, llm: str | None = None) -> dict[str, Any]:
     """The edit plan as a JSON-ready dict."""
     from layeredit.agent.llm import plan_instruction

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from layeredit.hints import current, give_object
+from layeredit.hub import download_command
 from layeredit.plan import Target
 from layeredit.tools.resolve import TargetNotFoundError, head_noun
 
@@ -81,7 +83,7 @@ class AutomaticResolver:
         if missing:
             noun = head_noun(target.phrase)
             raise TargetNotFoundError(
-                f"no mask for '{target.phrase}': pass --mask {noun}=PATH or --box {noun}=x0,y0,x1,y1, "
+                f"no mask for '{target.phrase}': {give_object(noun)}, "
                 f"or {how_to_get(missing)} to find objects by name"
             )
         from layeredit.tools.grounding import GroundingThresholds
@@ -92,7 +94,6 @@ class AutomaticResolver:
 
 
 def how_to_get(models: list[str]) -> str:
-    return (
-        f"get the detection models (huggingface-cli download {' '.join(models)}; "
-        f"or --grounding-model/--sam-model PATH)"
-    )
+    """How to fetch the default detection models, or choose others where the interface allows it."""
+    choose = current().models
+    return f"get the detection models ({download_command(*models)}{f'; or {choose}' if choose else ''})"

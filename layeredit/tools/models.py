@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import torch
 
 from layeredit.errors import ModelLoadError
+from layeredit.hub import download_command, quiet_loading
 from layeredit.tools.auto import DEFAULT_GROUNDING_MODEL, DEFAULT_SAM_MODEL
 
 LoadedModel = TypeVar("LoadedModel")
@@ -51,7 +52,7 @@ def model_load_error(kind: str, model: str, reason: str) -> ModelLoadError:
     hub_id = default if looks_like_path(model) else model
     return ModelLoadError(
         f"{what} {model!r} is not available ({reason}). Download it with "
-        f"`huggingface-cli download {hub_id}` (needs network access), or point at a local copy "
+        f"`{download_command(hub_id)}` (needs network access), or point at a local copy "
         f"with `{flag} PATH` (a folder saved with save_pretrained, or an official .pth checkpoint)."
     )
 
@@ -77,7 +78,8 @@ def load_once(
             if looks_like_path(model) and not Path(model).expanduser().exists():
                 raise model_load_error(kind, model, "no such file or folder")
             try:
-                _cache[key] = load()
+                with quiet_loading():
+                    _cache[key] = load()
             except ModelLoadError:
                 raise
             except LOAD_FAILURES as exc:

@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from layeredit.hints import give_object
 from layeredit.plan import Target
 from layeredit.tools.grounding import (
     SURVEY_VOCABULARY,
@@ -102,8 +103,8 @@ class GroundedResolver:
             listed = f"nothing above {self.report_threshold:.2f}"
         name = head_noun(phrase)
         return (
-            f"no '{phrase}' found; saw: {listed}. Rephrase the object, or mark it by hand with "
-            f"--mask {name}=PATH or --box {name}=x0,y0,x1,y1"
+            f"no '{phrase}' found; saw: {listed}. Rephrase the object, or mark it by hand: "
+            f"{give_object(name)}"
         )
 
     def _finish_mask(self, mask: np.ndarray, detection: Detection, shape: tuple[int, ...]) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from layeredit.errors import LayereditError, clip
+from layeredit.hints import give_object
 from layeredit.plan import Target
 from layeredit.tools.masks import MaskError, bbox, components
 from layeredit.tools.selection import Candidate, select_candidates
@@ -35,7 +36,7 @@ def head_noun(phrase: str) -> str:
 
 
 class NamedMasks:
-    """Masks supplied by name (``--mask cat=cat.png``).
+    """Masks supplied by name (``masks={"cat": "cat.png"}``, ``--mask cat=cat.png``).
 
     A target matches a name equal to its phrase, else to its head noun ("red car" → "car").
     A mask with several separate blobs holds several objects: the target's ``select`` picks among
@@ -60,10 +61,8 @@ class NamedMasks:
             return self.fallback.resolve(image, target)
         if mask is None:
             known = ", ".join(sorted(self.masks)) or "none"
-            raise TargetNotFoundError(
-                f"no mask for '{target.phrase}' (masks given: {known}); "
-                f"pass --mask {head_noun(target.phrase)}=PATH or --box {head_noun(target.phrase)}=x0,y0,x1,y1"
-            )
+            how = give_object(head_noun(target.phrase))
+            raise TargetNotFoundError(f"no mask for '{target.phrase}' (masks given: {known}); {how}")
         if mask.shape != image.shape[:2]:
             raise MaskError(
                 f"mask for '{target.phrase}' is {mask.shape[1]}x{mask.shape[0]} but the image is "

@@ -10,6 +10,7 @@ from huggingface_hub.errors import HFValidationError
 
 from layeredit.engine.designedit.config import DEFAULT_MODEL
 from layeredit.errors import ModelLoadError
+from layeredit.hub import download_command, quiet_loading
 
 
 class ModelNotFoundError(ModelLoadError):
@@ -19,7 +20,7 @@ class ModelNotFoundError(ModelLoadError):
 def missing_model_message(model: str, reason: str) -> str:
     return (
         f"diffusion model {model!r} is not available ({reason}). Download it with "
-        f"`huggingface-cli download {model if not _looks_like_path(model) else DEFAULT_MODEL}` "
+        f"`{download_command(model if not _looks_like_path(model) else DEFAULT_MODEL)}` "
         f"(needs network access), or point at a local copy of a diffusers model folder with "
         f"`--model /path/to/folder` (Python: model='/path/to/folder')."
     )
@@ -43,7 +44,8 @@ def load_pipeline(
     if Path(model).is_dir() and not (Path(model) / "model_index.json").is_file():
         raise ModelNotFoundError(missing_model_message(model, "the folder has no model_index.json"))
     try:
-        pipe = DiffusionPipeline.from_pretrained(model, torch_dtype=dtype)
+        with quiet_loading():
+            pipe = DiffusionPipeline.from_pretrained(model, torch_dtype=dtype)
     except (OSError, HFValidationError):
         reason = "it is not in the local Hugging Face cache and could not be downloaded"
         raise ModelNotFoundError(missing_model_message(model, reason)) from None
