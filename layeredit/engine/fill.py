@@ -24,22 +24,25 @@ def fill_hole(image: np.ndarray, hole: np.ndarray, radius: int, working_side: in
     """Fill ``hole`` from its surroundings; pixels outside the hole are untouched.
 
     Telea inpainting runs on the hole's neighbourhood shrunk to at most ``working_side`` squared
-    pixels (``radius`` is in full-size pixels); full-resolution texture is mirrored in from the
-    hole's edge.
+    pixels (``radius`` is in full-size pixels); the fine texture is copied at full resolution
+    from beside the hole.
     """
     if not hole.any():
         return image.copy()
     if hole.all():
         raise ValueError("the whole image would have to be painted; nothing is left to paint from")
-    x0, y0, x1, y1 = bbox_of(hole)
-    # Enough context for Telea's radius and for mirroring texture from the far side of the edge.
-    context = 2 * radius + math.ceil(max(x1 - x0, y1 - y0) / 2)
-    x0, y0, x1, y1 = grown_box((x0, y0, x1, y1), context, hole.shape)
+    box = bbox_of(hole)
+    x0, y0, x1, y1 = grown_box(box, 2 * radius, hole.shape)
     picture, inside = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
     scale = min(1.0, working_side / math.sqrt(picture.shape[0] * picture.shape[1]))
+    sigma = DETAIL_SIGMA / scale
+    # The fill keeps only what is coarser than sigma; the finer texture is copied in.
     smooth = _telea_at_scale(picture, inside, radius, scale)
-    detail = mirrored_detail(picture, inside, DETAIL_SIGMA / scale)
-    filled = np.clip(np.round(smooth.astype(np.float32) + detail), 0, 255).astype(np.uint8)
+    smooth = cv2.GaussianBlur(smooth, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    texture = np.zeros(picture.shape, dtype=np.float32)
+    bx0, by0, bx1, by1 = box
+    texture[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] = texture_beside(image, hole, box, sigma)
+    filled = np.clip(np.round(smooth.astype(np.float32) + texture), 0, 255).astype(np.uint8)
     out = image.copy()
     out[y0:y1, x0:x1] = np.where(inside[..., None], filled, picture)
     return out
@@ -60,26 +63,32 @@ def _telea_at_scale(picture: np.ndarray, hole: np.ndarray, radius: int, scale: f
     return cv2.resize(painted, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def mirrored_detail(picture: np.ndarray, hole: np.ndarray, sigma: float) -> np.ndarray:
-    """H x W x 3 float detail (the picture minus its blur at ``sigma``) for the hole's pixels,
-    each taken from its mirror image across the nearest edge pixel; zero where that falls in the
-    hole or off the picture."""
-    blurred = cv2.GaussianBlur(picture, (0, 0), sigmaX=sigma, sigmaY=sigma)
-    detail = picture.astype(np.float32) - blurred.astype(np.float32)
-    _, labels = cv2.distanceTransformWithLabels(
-        hole.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    # Every pixel outside the hole has its own label; map labels back to where those pixels are.
-    edge_ys, edge_xs = np.nonzero(~hole)
-    where_x = np.zeros(labels.max() + 1, dtype=np.int64)
-    where_y = np.zeros_like(where_x)
-    where_x[labels[edge_ys, edge_xs]], where_y[labels[edge_ys, edge_xs]] = edge_xs, edge_ys
-    ys, xs = np.nonzero(hole)
-    nearest = labels[ys, xs]
-    mirror_x, mirror_y = 2 * where_x[nearest] - xs, 2 * where_y[nearest] - ys
-    height, width = hole.shape
-    valid = (mirror_x >= 0) & (mirror_x < width) & (mirror_y >= 0) & (mirror_y < height)
-    valid[valid] = ~hole[mirror_y[valid], mirror_x[valid]]
-    out = np.zeros_like(detail)
-    out[ys[valid], xs[valid]] = detail[mirror_y[valid], mirror_x[valid]]
-    return out
+def texture_beside(
+    image: np.ndarray, hole: np.ndarray, box: tuple[int, int, int, int], sigma: float
+) -> np.ndarray:
+    """Fine texture (the picture minus its blur at ``sigma``) for the hole's box: copied from the
+    widest strip beside the box (left, right, above or below, a few sigma away), mirrored to
+    length if the strip is narrower than the box, and faded in over ``sigma`` pixels from the
+    hole's edge."""
+    x0, y0, x1, y1 = box
+    height, width = image.shape[:2]
+    gap = math.ceil(3 * sigma)
+    box_w, box_h = x1 - x0, y1 - y0
+    strips = [  # (area, along x?, strip box)
+        (box_h * min(box_w, x0 - gap), True, (max(0, x0 - gap - box_w), y0, x0 - gap, y1)),
+        (box_h * min(box_w, width - x1 - gap), True, (x1 + gap, y0, min(width, x1 + gap + box_w), y1)),
+        (box_w * min(box_h, y0 - gap), False, (x0, max(0, y0 - gap - box_h), x1, y0 - gap)),
+        (box_w * min(box_h, height - y1 - gap), False, (x0, y1 + gap, x1, min(height, y1 + gap + box_h))),
+    ]
+    area, along_x, (sx0, sy0, sx1, sy1) = max(strips, key=lambda strip: strip[0])
+    if area <= 0:
+        return np.zeros((box_h, box_w, 3), dtype=np.float32)
+    # Blur with context around the strip so that its own borders are not mistaken for texture.
+    cx0, cy0, cx1, cy1 = grown_box((sx0, sy0, sx1, sy1), gap, image.shape)
+    around = image[cy0:cy1, cx0:cx1]
+    detail = around.astype(np.float32) - cv2.GaussianBlur(around, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    strip = detail[sy0 - cy0 : sy1 - cy0, sx0 - cx0 : sx1 - cx0]
+    rows, cols = (0, box_w - strip.shape[1]) if along_x else (box_h - strip.shape[0], 0)
+    texture = np.pad(strip, ((0, rows), (0, cols), (0, 0)), mode="symmetric")
+    depth = cv2.distanceTransform(hole[y0:y1, x0:x1].astype(np.uint8), cv2.DIST_L2, 5)
+    return texture * np.clip(depth / sigma, 0.0, 1.0)[..., None]
