@@ -1,7 +1,8 @@
 """layeredit: edit photos from plain-language instructions."""
 
 from layeredit.api import edit, make_plan
+from layeredit.batch import edit_many
 from layeredit.engine.base import EditResult
 from layeredit.plan import EditPlan, PlanError
 
-__all__ = ["EditPlan", "EditResult", "PlanError", "edit", "make_plan"]
+__all__ = ["EditPlan", "EditResult", "PlanError", "edit", "edit_many", "make_plan"]

@@ -80,9 +80,7 @@ def run_on_ray(
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_gpus=1 if gpus else 0,
         num_cpus=0 if gpus else 1,
-        max_restarts=-1,  # a dead actor comes back ...
-        max_task_retries=-1,  # ... and runs the lines it held again
-    )
+    )  # Ray Data restarts a dead actor and retries the lines it held (max_restarts=-1 by default)
     for row in edited.iter_rows():
         if row["load_error"]:
             raise ModelLoadError(row["load_error"])

@@ -92,6 +92,8 @@ def edit_many(
     are skipped. ``workers`` processes share the work (one GPU each); ``ray`` (``True`` or
     ``"auto"`` for a local cluster, else a cluster address) runs on Ray with ``workers`` actors.
     ``options`` are engine settings for every line (``steps``, ``seed``, ...); a line's own win.
+    With ``workers`` > 1 the worker processes import the calling script again, so a script must
+    start the batch under ``if __name__ == "__main__":``.
     """
     settings = RunSettings(engine, model, device, dict(options or {}))
     if isinstance(items, (str, Path)):
