@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from layeredit.api import make_plan
 from layeredit.engine.base import Engine
 from layeredit.export import psd_export_available
+from layeredit.server.layers_api import layers_router
 from layeredit.server.limits import BodySizeLimit
 from layeredit.server.points import PointSegmenter
 from layeredit.server.schemas import (
@@ -80,6 +81,7 @@ def create_app(
     app.state.service = service
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(layers_router(service))
 
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError) -> JSONResponse:
