@@ -74,7 +74,8 @@ def register(cli: click.Group) -> None:
                            soft_edges=not hard_edges, resolver=finder)  # fmt: skip
         result.save(output)
         names = ", ".join(item.name for item in result.record.found)
-        click.echo(f"wrote {output}: background + {len(result.record.found)} layers ({names})", err=True)
+        count = len(result.record.found)
+        click.echo(f"wrote {output}: background + {count} layer{'s' * (count != 1)} ({names})", err=True)
 
     @cli.command("compose")
     @click.argument("scene", type=click.Path(path_type=Path))

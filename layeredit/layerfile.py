@@ -122,23 +122,29 @@ def scene_kind(path: Path) -> str:
 # -- writing --------------------------------------------------------------------------------------
 
 
+def document_bytes(
+    kind: str, original: np.ndarray, layers: list[RenderedLayer], record: SceneRecord
+) -> bytes:
+    """A .psd (``kind`` 'psd') or .ora ('ora') holding the scene: the hidden original below ``layers``
+    (full-canvas RGBA, plate first) and the record in its metadata."""
+    opaque = np.full(original.shape[:2], 255, dtype=np.uint8)
+    reference = RenderedLayer(name=ORIGINAL, rgba=np.dstack([original, opaque]))
+    write = {"psd": psd_bytes, "ora": ora_bytes}[kind]
+    return write(layers, hidden=[reference], scene_json=record.to_json())
+
+
 def write_scene(
     path: str | Path, original: np.ndarray, layers: list[RenderedLayer], record: SceneRecord
 ) -> Path:
     """Write ``layers`` (full-canvas RGBA, plate first) with the hidden original and the record."""
     path = Path(path)
     kind = scene_kind(path)
-    opaque = np.full(original.shape[:2], 255, dtype=np.uint8)
-    reference = RenderedLayer(name=ORIGINAL, rgba=np.dstack([original, opaque]))
-    if kind == "psd":
-        data = psd_bytes(layers, hidden=[reference], scene_json=record.to_json())
-    elif kind == "ora":
-        data = ora_bytes(layers, hidden=[reference], scene_json=record.to_json())
-    elif kind == "folder":
+    if kind == "folder":
         _write_folder(path, original, layers, record)
         return path
-    else:
+    if not kind:
         raise SceneFileError(f"cannot write layers to {path.name}: use .psd, .ora or a folder (no suffix)")
+    data = document_bytes(kind, original, layers, record)
     write_atomically(path, lambda handle: handle.write(data))
     return path
 

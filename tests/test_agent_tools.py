@@ -56,7 +56,7 @@ def test_mcp_client_lists_the_tools_and_edits_an_image(tmp_path):
             return tools, edited, refused
 
     tools, edited, refused = anyio.run(session)
-    assert set(tools) == {"edit_image", "segment_objects", "plan_edit"}
+    assert set(tools) == {"edit_image", "segment_objects", "plan_edit", "decompose_image"}
     assert "mask" in tools["edit_image"].input_schema["properties"]["masks"]["description"]
     assert not edited.is_error
     picture, text = edited.content
@@ -95,7 +95,7 @@ def test_langchain_agent_calls_edit_image(tmp_path):
 
 def test_tool_errors_go_back_to_the_model_and_defaults_never_overwrite(tmp_path):
     image, mask = copy_sample(tmp_path)
-    edit_image, segment_objects, plan_edit = layeredit_tools()
+    edit_image, segment_objects, plan_edit, _ = layeredit_tools()
     failed = edit_image.invoke({"image_path": str(image), "instruction": "remove the cat"})
     assert failed.startswith("error:") and "cat" in failed
     assert "\"cat\": \"MASK_PATH\" to the masks argument" in failed and "--mask" not in failed
@@ -123,7 +123,7 @@ def test_segment_objects_explains_when_no_models_are_available(tmp_path, monkeyp
     # An empty Hugging Face cache: the default models are surely not on this machine.
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
     image, _ = copy_sample(tmp_path)
-    _, segment_objects, _ = layeredit_tools()
+    _, segment_objects, _, _ = layeredit_tools()
     answer = json.loads(segment_objects.invoke({"image_path": str(image), "phrases": ["boy"]}))
     assert answer["available"] is False
     assert "masks" in answer["message"] and "boxes" in answer["message"]

@@ -18,6 +18,7 @@ from layeredit.engine.base import Engine
 from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, error_text
 from layeredit.export import psd_export_available
+from layeredit.server.layers_api import layers_router
 from layeredit.server.limits import BodySizeLimit
 from layeredit.server.points import PointSegmenter
 from layeredit.server.schemas import (
@@ -105,6 +106,8 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(session_router(sessions))
+
+    app.include_router(layers_router(service))
 
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError) -> JSONResponse:

@@ -148,3 +148,40 @@ def plan_edit(args: PlanEditArgs, llm: str | None = None) -> dict[str, Any]:
     pixels = None if args.image_path is None else load_image(Path(args.image_path).expanduser())
     size = (1000, 1000) if pixels is None else (pixels.shape[1], pixels.shape[0])
     return plan_instruction(args.instruction, size, llm, pixels).model_dump(exclude_none=True)
+
+
+DECOMPOSE_IMAGE_DESCRIPTION = (
+    "Split a photo into layers for a design tool: a clean background plate (the objects removed and "
+    "their holes filled) plus each object as its own transparent layer at its place, written as a "
+    "Photoshop .psd, an OpenRaster .ora or a folder of PNG layers. Objects come from masks or boxes "
+    "(name -> mask path or [x0, y0, x1, y1]), phrases found by detection, or auto. Returns the path "
+    "and each layer's name and box."
+)
+
+
+class DecomposeImageArgs(BaseModel):
+    image_path: str = Field(description="Path of the photo (PNG, JPEG or WebP).")
+    output_path: str | None = Field(
+        default=None,
+        description="Where to write: .psd, .ora or a folder (no suffix). Default: <name>.layers.psd "
+        "next to the photo.",
+    )
+    masks: dict[str, str] = Field(default_factory=dict, description="Object name -> path of its mask image.")
+    boxes: dict[str, list[int]] = Field(default_factory=dict, description="Object name -> [x0, y0, x1, y1].")
+    phrases: list[str] = Field(default_factory=list, description="Objects to find by name (needs models).")
+    auto: bool = Field(default=False, description="Also find the salient objects (needs the models).")
+
+
+def decompose_image(args: DecomposeImageArgs, engine: Any = "pixel") -> dict[str, Any]:
+    """Write the layered file; returns ``{"output_path", "layers": [{"name", "box"}]}``."""
+    from layeredit.layered import decompose
+
+    source = Path(args.image_path).expanduser()
+    default = source.with_name(f"{source.stem}.layers.psd")
+    output = Path(args.output_path).expanduser() if args.output_path else default
+    pixels = load_image(source)
+    boxes = {name: _box(name, box) for name, box in args.boxes.items()}
+    result = decompose(pixels, args.phrases, dict(args.masks), boxes, args.auto, engine=engine)
+    result.save(output)
+    layers = [{"name": item.name, "box": list(item.box)} for item in result.record.found]
+    return {"output_path": str(output), "layers": [{"name": "background"}, *layers]}

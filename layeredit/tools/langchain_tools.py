@@ -1,4 +1,4 @@
-"""layeredit as LangChain tools: ``edit_image``, ``segment_objects`` and ``plan_edit``.
+"""layeredit as LangChain tools: ``edit_image``, ``segment_objects``, ``plan_edit`` and ``decompose_image``.
 
 Each tool returns JSON text (paths and the plan), which any chat model can read back. Errors a
 caller can fix (a missing file, an unknown object) come back as the tool's error message.
@@ -13,11 +13,11 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 
 from layeredit.errors import user_message
 from layeredit.tools import agent_tools
-from layeredit.tools.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
+from layeredit.tools.agent_tools import DecomposeImageArgs, EditImageArgs, PlanEditArgs, SegmentObjectsArgs
 
 
 def layeredit_tools(engine: Any = "pixel", llm: str | None = None) -> list[BaseTool]:
-    """The three tools; ``engine`` (a name or one shared instance) and ``llm`` apply to every call."""
+    """The tools; ``engine`` (a name or one shared instance) and ``llm`` apply to every call."""
     if isinstance(engine, str):
         from layeredit.api import resolve_engine
 
@@ -32,6 +32,9 @@ def layeredit_tools(engine: Any = "pixel", llm: str | None = None) -> list[BaseT
     def plan_edit(**fields: Any) -> str:
         return _json(lambda: agent_tools.plan_edit(PlanEditArgs(**fields), llm))
 
+    def decompose_image(**fields: Any) -> str:
+        return _json(lambda: agent_tools.decompose_image(DecomposeImageArgs(**fields), engine))
+
     return [
         StructuredTool.from_function(
             function, name=function.__name__, description=description, args_schema=schema,
@@ -41,6 +44,7 @@ def layeredit_tools(engine: Any = "pixel", llm: str | None = None) -> list[BaseT
             (edit_image, agent_tools.EDIT_IMAGE_DESCRIPTION, EditImageArgs),
             (segment_objects, agent_tools.SEGMENT_OBJECTS_DESCRIPTION, SegmentObjectsArgs),
             (plan_edit, agent_tools.PLAN_EDIT_DESCRIPTION, PlanEditArgs),
+            (decompose_image, agent_tools.DECOMPOSE_IMAGE_DESCRIPTION, DecomposeImageArgs),
         )
     ]  # fmt: skip
 

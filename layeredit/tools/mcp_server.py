@@ -17,7 +17,7 @@ from pydantic import Field
 
 from layeredit.errors import user_message
 from layeredit.tools import agent_tools
-from layeredit.tools.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
+from layeredit.tools.agent_tools import DecomposeImageArgs, EditImageArgs, PlanEditArgs, SegmentObjectsArgs
 
 INSTRUCTIONS = (
     "layeredit edits photos from plain-English instructions. Call edit_image with the photo's path, "
@@ -79,6 +79,20 @@ def build_server(engine: Any = "pixel", llm: str | None = None) -> MCPServer:
             return json.dumps(
                 agent_tools.plan_edit(PlanEditArgs(instruction=instruction, image_path=image_path), llm)
             )
+
+    @server.tool(name="decompose_image", description=agent_tools.DECOMPOSE_IMAGE_DESCRIPTION)
+    def decompose_image(
+        image_path: _described(DecomposeImageArgs, "image_path"),
+        output_path: _described(DecomposeImageArgs, "output_path") = None,
+        masks: _described(DecomposeImageArgs, "masks") = None,
+        boxes: _described(DecomposeImageArgs, "boxes") = None,
+        phrases: _described(DecomposeImageArgs, "phrases") = None,
+        auto: _described(DecomposeImageArgs, "auto") = False,
+    ) -> str:
+        args = DecomposeImageArgs(image_path=image_path, output_path=output_path, masks=masks or {},
+                                  boxes=boxes or {}, phrases=phrases or [], auto=auto)  # fmt: skip
+        with _user_errors():
+            return json.dumps(agent_tools.decompose_image(args, shared_engine))
 
     return server
 

@@ -69,6 +69,8 @@ async function render() {
   await drawMasks(entry);
   // Published last: whoever waits for this id sees the picture, masks and links that go with it.
   $("after").dataset.resultId = entry.result ? entry.result.id : "";
+
+  document.dispatchEvent(new CustomEvent("layeredit:render", { detail: entry }));
 }
 
 // Tint each mask in its own colour on a canvas laid over the picture.
@@ -155,8 +157,13 @@ async function sendInstruction(event) {
   event.preventDefault();
   const instruction = $("instruction").value.trim();
   if (!instruction || !current()) return;
-  addMessage("user", instruction);
   $("instruction").value = "";
+  await runEdit(instruction, instruction);
+}
+
+// One chat turn: `shown` in the history, `instruction` (words or plan JSON) to the server.
+async function runEdit(instruction, shown) {
+  addMessage("user", shown);
   setState("busy");
   try {
     const result = await requestEdit(instruction);
@@ -271,3 +278,6 @@ $("compare").addEventListener("input", (event) => {
 $("show-masks").addEventListener("change", () => {
   $("overlay").hidden = !$("show-masks").checked;
 });
+
+// For layers.js: direct manipulation turns gestures into plan operations sent through runEdit.
+window.layeredit = { current, runEdit, addMessage, errorText, loadImage };

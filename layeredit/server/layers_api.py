@@ -1,0 +1,164 @@
+"""REST routes for layered scenes: ``POST /v1/decompose`` and ``POST /v1/compose``."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import tempfile
+import zipfile
+from pathlib import Path, PurePath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from layeredit.layered import DEFAULT_MAX_LAYERS, Composition, Decomposition, compose, decompose
+from layeredit.layerfile import SCENE_FILE, SceneFileError, document_bytes, read_scene, write_scene
+from layeredit.server.schemas import ErrorBody
+from layeredit.server.service import EditorService
+from layeredit.server.uploads import (
+    RequestError,
+    decode_image,
+    decode_mask,
+    mask_name,
+    parse_boxes,
+    png_bytes,
+)
+
+ERRORS = {status: {"model": ErrorBody} for status in (400, 404, 413, 422, 501)}
+MEDIA_TYPES = {"psd": "image/vnd.adobe.photoshop", "ora": "image/openraster", "zip": "application/zip"}
+
+
+class ComposeResponse(BaseModel):
+    plan: dict[str, Any] | None = Field(description="The edit plan the layer changes made; null if none.")
+    summary: str
+    width: int
+    height: int
+    image: str = Field(description="The composed picture, PNG, base64-encoded.")
+
+
+def _read(upload: UploadFile, max_bytes: int) -> bytes:
+    data = upload.file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise RequestError(413, f"{upload.filename or 'upload'} is larger than {max_bytes} bytes")
+    return data
+
+
+def scene_archive(result: Decomposition, kind: str) -> bytes:
+    """The decomposition as a .psd, an .ora, or a zip of the scene folder (``kind`` 'zip')."""
+    if kind != "zip":
+        return document_bytes(kind, result.original, result.layers, result.record)
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="layeredit-scene-") as folder:
+        write_scene(Path(folder) / "scene", result.original, result.layers, result.record)
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted((Path(folder) / "scene").iterdir()):
+                archive.write(path, arcname=path.name)
+    return buffer.getvalue()
+
+
+def _compose_upload(name: str, data: bytes, engine: Any, progress: Any) -> Composition:
+    """Compose an uploaded .psd, .ora or zipped scene folder."""
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in (".psd", ".ora", ".zip"):
+        raise RequestError(
+            422, f"{name!r} is not a layered file: send the .psd, .ora or zip from /v1/decompose"
+        )
+    with tempfile.TemporaryDirectory(prefix="layeredit-compose-") as folder:
+        path = Path(folder) / f"scene{suffix}"
+        path.write_bytes(data)
+        if suffix == ".zip":
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    archive.extractall(Path(folder) / "scene")  # extract() drops '..' and absolute parts
+            except zipfile.BadZipFile:
+                raise RequestError(422, f"{name!r} is not a readable zip") from None
+            found = sorted((Path(folder) / "scene").rglob(SCENE_FILE))
+            if not found:
+                raise RequestError(422, f"{name!r} holds no {SCENE_FILE}; zip the folder decompose wrote")
+            path = found[0].parent
+        try:
+            return compose(read_scene(path), engine, progress)
+        except SceneFileError as exc:
+            raise RequestError(422, str(exc)) from None
+
+
+def layers_router(service: EditorService) -> APIRouter:
+    """The routes, sharing the server's engine, limits and worker."""
+    router = APIRouter(prefix="/v1", tags=["layers"])
+    limits = service.limits
+
+    def run(task: Any) -> Any:
+        job = service.worker.submit(task)
+        job.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    @router.post("/decompose", responses=ERRORS, response_class=Response)
+    def decompose_route(
+        image: Annotated[UploadFile, File(description="The photo (PNG, JPEG or WebP).")],
+        masks: Annotated[
+            list[UploadFile] | None,
+            File(description="Object masks, each file named after its object: boy.png."),
+        ] = None,
+        boxes: Annotated[
+            str | None, Form(description='Boxes as masks, JSON: {"cat": [x0, y0, x1, y1]}.')
+        ] = None,
+        phrases: Annotated[
+            str | None, Form(description="Objects to find by name, one per line (needs the models).")
+        ] = None,
+        auto: Annotated[bool, Form(description="Also find the salient objects (needs the models).")] = False,
+        max_layers: Annotated[int, Form(ge=1, le=64)] = DEFAULT_MAX_LAYERS,
+        soft_edges: Annotated[bool, Form(description="Alpha-matte the object borders.")] = True,
+        format: Annotated[
+            Literal["psd", "ora", "zip"], Form(description="psd, ora or zip (PNG layers).")
+        ] = "psd",
+    ) -> Response:
+        """The clean background plate and one RGBA layer per object, as a layered file to edit."""
+        pixels = decode_image(_read(image, limits.max_request_bytes), limits)
+        size = (pixels.shape[1], pixels.shape[0])
+        named = {}
+        for upload in masks or []:
+            name = mask_name(upload.filename)
+            named[name] = decode_mask(_read(upload, limits.max_request_bytes), name, size, limits)
+        words = [line.strip() for line in (phrases or "").splitlines() if line.strip()]
+        if (words or auto) and service.text_resolver is None:
+            raise RequestError(
+                501, "finding objects by name needs the perception models; upload masks or boxes"
+            )
+        parsed_boxes = parse_boxes(boxes)
+
+        def task(progress: Any) -> bytes:
+            try:
+                result = decompose(pixels, words, named, parsed_boxes, auto, max_layers, service.engine,
+                                   soft_edges, service.text_resolver, progress)  # fmt: skip
+            except ValueError as exc:
+                raise RequestError(422, str(exc)) from None
+            return scene_archive(result, format)
+
+        data = run(task)
+        filename = f"{PurePath(image.filename or 'layers').stem}-layers.{format}"
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        return Response(data, media_type=MEDIA_TYPES[format], headers=headers)
+
+    @router.post("/compose", response_model=ComposeResponse, responses=ERRORS)
+    def compose_route(
+        scene: Annotated[UploadFile, File(description="The .psd, .ora or zip from /v1/decompose, edited.")],
+    ) -> ComposeResponse:
+        """Render a layered file whose layers were moved, resized, reordered, hidden or deleted."""
+        data = _read(scene, limits.max_request_bytes)
+        name = scene.filename or "scene"
+        result = run(lambda progress: _compose_upload(name, data, service.engine, progress))
+        plan = result.plan
+        return ComposeResponse(
+            plan=json.loads(plan.to_json()) if plan else None,
+            summary=plan.summary() if plan else "no layer changed",
+            width=result.image.shape[1],
+            height=result.image.shape[0],
+            image=base64.b64encode(png_bytes(result.image)).decode("ascii"),
+        )
+
+    return router
