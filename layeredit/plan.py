@@ -299,7 +299,9 @@ def _summarise(op: Operation) -> str:
     elif getattr(op, "dx", 0) or getattr(op, "dy", 0):
         words.append(f"({op.dx:+.2f}, {op.dy:+.2f})")
     if getattr(op, "beside", None) is not None:
-        words.append(f"{op.beside.side or 'beside'} of {op.beside.anchor.key}")
+        side = op.beside.side
+        words.append(f"{side} of" if side in ("left", "right") else side or "beside")
+        words.append(op.beside.anchor.key)
     if getattr(op, "toward", None) is not None:
         words.append(f"toward {op.toward.key}" + (f" by {op.amount:g}" if op.amount else ""))
     if getattr(op, "like", None) is not None:
