@@ -32,6 +32,11 @@ class Target(_Strict):
     index: int | None = Field(
         default=None, ge=0, description="With select='index': 0-based position, left to right."
     )
+    description: str | None = Field(
+        default=None,
+        description="The object as the user described it ('man in the red jacket'), for detection; "
+        "'phrase' stays the head noun with its adjectives ('man').",
+    )
 
     @model_validator(mode="after")
     def _index_goes_with_select(self) -> Target:
@@ -42,6 +47,11 @@ class Target(_Strict):
         if self.index is not None and self.select != "index":
             raise ValueError("'index' is only meaningful with select='index'")
         return self
+
+    @property
+    def grounding_phrase(self) -> str:
+        """What a detector looks for: the description when there is one, else the phrase."""
+        return self.description or self.phrase
 
     @property
     def key(self) -> str:

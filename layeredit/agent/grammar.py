@@ -546,6 +546,7 @@ class NounSpec:
     ordinal: int | None = None
     ordinal_from_end: bool = False
     pronoun: Literal["singular", "plural"] | None = None
+    description: str | None = None  # the object with its description, for detection
 
 
 def analyse_noun(words: Sequence[str]) -> NounSpec:
@@ -563,12 +564,14 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
     spec = NounSpec(text)
     quantified = both = one_of = False
     kept: list[str] = []
+    described: list[str] = []
     i = 0
     while i < len(words):
         word = words[i]
         last = i == len(words) - 1
         following = words[i + 1] if not last else ""
         if kept and not last and lx.starts_description(word, following, kept[-1]):
+            described = [*kept, *words[i:]]
             break
         if kept and word not in ("far", "very") and word not in lx.POSITION_ADJECTIVES:
             kept.append(word)
@@ -607,11 +610,13 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
             kept.append(word)
         i += 1
     if len(kept) >= 2 and lx.is_participle(kept[-1]):
+        described = described or list(kept)
         kept = kept[:-1]  # a participle after the noun: "the car parked (on the left)"
     if kept in (["everyone"], ["everybody"]):
         kept, quantified = ["people"], True
     possessors = [j for j, word in enumerate(kept[:-1]) if word.endswith("'s") or word.endswith("s'")]
     if possessors:  # "the dog's leash" names the leash
+        described = described or list(kept)
         kept = kept[possessors[-1] + 1 :]
     if not kept or kept in (["one"], ["ones"]):
         return spec
@@ -624,6 +629,8 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
     if plural or spec.select == "all":
         head = lx.singularise(head)
     spec.phrase = " ".join([*kept[:-1], head])
+    if described:
+        spec.description = " ".join(described)
     return spec
 
 

@@ -184,6 +184,8 @@ def _split_anchors(items: list[Item]) -> list[Item]:
             split.append(item)
             continue
         anchor, rest = rest[0].words, rest[1:]
+        while rest and isinstance(rest[0], Relative):  # "the dog in the hat": describes the anchor
+            anchor, rest = (*anchor, *rest[0].text.split()), rest[1:]
         select = None
         if rest and isinstance(rest[0], Selection):
             select, rest = rest[0].select, rest[1:]
@@ -461,7 +463,9 @@ class _Session:
             if spec.pronoun == "singular":
                 return [earlier[-1]]
             return [Target(phrase=earlier[-1].phrase, select=spec.select, index=spec.index)]
-        return [Target(phrase=spec.phrase, select=spec.select, index=spec.index)]
+        return [
+            Target(phrase=spec.phrase, select=spec.select, index=spec.index, description=spec.description)
+        ]
 
     # building -----------------------------------------------------------------------------
 
