@@ -221,3 +221,24 @@ def test_web_editor_answers_a_mixed_request_with_the_offer() -> None:
     detail = response.json()["detail"]
     assert 'recolouring is not supported: "make the grass greener"' in detail
     assert 'Shall I do only "remove the fence"?' in detail
+
+
+FRAMES = [
+    "Hi everyone! {t}. Thanks in advance!",
+    "[Request] could someone please {t}? thx",
+    "{t}, and keep everything else the same",
+    "I'd really appreciate it if someone could {t}. Will tip $5",
+    "{t} but don't change the background",
+    "pls {t} if possible",
+    "Hello, first time posting here. Can you {t}? Thank you so much!!",
+    "{t} without changing anything else",
+]
+
+
+@pytest.mark.parametrize("frame", FRAMES)
+def test_framing_never_changes_the_plan(planner: RulePlanner, frame: str) -> None:
+    """Every worked example gives the same plan when wrapped in greetings, thanks and asides."""
+    for line in (Path(__file__).resolve().parent / "data" / "planner_dev.jsonl").read_text().splitlines():
+        text, size = json.loads(line)["text"], tuple(json.loads(line)["size"])
+        framed = frame.format(t=text if frame.startswith("{") else text[0].lower() + text[1:])
+        assert planner.plan(framed, size) == planner.plan(text, size), framed
