@@ -34,6 +34,11 @@ class Target(_Strict):
     index: int | None = Field(
         default=None, ge=0, description="With select='index': 0-based position, left to right."
     )
+    description: str | None = Field(
+        default=None,
+        description="The object as the user described it ('man in the red jacket'), for detection; "
+        "'phrase' stays the head noun with its adjectives ('man').",
+    )
 
     @model_validator(mode="after")
     def _index_goes_with_select(self) -> Target:
@@ -44,6 +49,11 @@ class Target(_Strict):
         if self.index is not None and self.select != "index":
             raise ValueError("'index' is only meaningful with select='index'")
         return self
+
+    @property
+    def grounding_phrase(self) -> str:
+        """What a detector looks for: the description when there is one, else the phrase."""
+        return self.description or self.phrase
 
     @property
     def key(self) -> str:
@@ -301,7 +311,9 @@ def _summarise(op: Operation) -> str:
     elif getattr(op, "dx", 0) or getattr(op, "dy", 0):
         words.append(f"({op.dx:+.2f}, {op.dy:+.2f})")
     if getattr(op, "beside", None) is not None:
-        words.append(f"{op.beside.side or 'beside'} of {op.beside.anchor.key}")
+        side = op.beside.side
+        words.append(f"{side} of" if side in ("left", "right") else side or "beside")
+        words.append(op.beside.anchor.key)
     if getattr(op, "toward", None) is not None:
         words.append(f"toward {op.toward.key}" + (f" by {op.amount:g}" if op.amount else ""))
     if getattr(op, "like", None) is not None:

@@ -368,3 +368,20 @@ def test_segment_names_colliding_phrases_apart(tmp_path):
     result = segment_image(image_path, ["Cat", "cat"], tmp_path, resolver)
     assert [p.name for p in result.masks.values()] == ["cat.png", "cat_2.png"]
     assert not list(Path(tmp_path).glob(".*.tmp"))
+
+
+def test_detection_looks_for_the_description_and_an_anchor_is_found_like_a_target():
+    from layeredit.engine.layers import LayerStack
+    from layeredit.plan import EditPlan
+
+    chair = Detection((0, 0, 10, 10), 0.41, "chair")
+    resolver, grounder, _ = resolver_with({"cat on the sofa": CATS[:1], "chair": [chair]})
+    image = np.zeros(SHAPE, np.uint8)
+    (mask,) = resolver.resolve(image, Target(phrase="cat", description="cat on the sofa"))
+    assert grounder.calls[0] == (("cat on the sofa",), None) and mask.sum() == 30 * 30
+    plan = EditPlan.parse({"operations": [
+        {"op": "move", "target": {"phrase": "cat", "description": "cat on the sofa"},
+         "beside": {"anchor": {"phrase": "bowl"}, "side": "left"}},
+    ]})  # fmt: skip
+    with pytest.raises(TargetNotFoundError, match=r"^no 'bowl' found; saw: chair 0\.41"):
+        LayerStack.build(image, plan, resolver)

@@ -4,6 +4,7 @@ written apart from it, and the normaliser, grammar and refusals each on their ow
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,23 @@ REFUSAL_NAMES = {
     "remove the fence and make the grass greener": 'recolouring is not supported: "make the grass greener"',
     "can you fix the lighting on her face?": "retouching",
 }
+# Out-of-scope requests written apart from the dev set, and what their refusal names.
+HELD_OUT_REFUSALS = [
+    ("flip the photo horizontally", "the whole picture"),
+    ("Can the background be blurred?", "retouching"),
+    ("please remove the birds from the sky and make it bluer", '"make it bluer"'),
+    ("put the cup on the table", "on or inside another"),
+    ("move the chair away from the wall", "away from another"),
+    ("make the cup smaller than the plate", "sizes relative to another object"),
+    ("Can you put the cat between the two pillows", "between two others"),
+    ("could you please move the vase to the center of the table", "on or inside another"),
+    ("turn the cat into a tiger", "replacing"),
+    ("add a rainbow to the sky", "adding new objects"),
+    ("give him a beard", "adding new objects"),
+    ("make her eyes open", "expression"),
+    ("apply a vintage filter", "style"),
+    ("straighten the horizon", "rotation"),
+]
 
 
 def _requests() -> list[Any]:
@@ -84,7 +102,32 @@ HELD_OUT = [
     ("copy the bird and put the copy beside the tree",
      [_op("duplicate", "bird"), _op("move", "bird", beside={"anchor": {"phrase": "tree"}})]),
     ("remove the glasses on the table", [_op("remove", "glasses")]),
+    ("Can someone please remove the people in the background? Would really appreciate it!",
+     [_op("remove", "person", "all")]),
+    ("hey! can u remove the car from the driveway pls", [_op("remove", "car")]),
+    ("Could anyone help remove the shadow on the wall?", [_op("remove", "shadow")]),
+    ("Can you make the dog a bit bigger? It looks tiny", [_op("resize", "dog", scale="+")]),
+    ("move the lamp slightly to the right so it's centered", [_op("move", "lamp", dx="+", dy="0")]),
+    ("remove the power line running across the top of the image", [_op("remove", "power line")]),
+    ("move the dog sitting on the grass to the left", [_op("move", "dog", dx="-", dy="0")]),
+    ("make the text on the sign bigger", [_op("resize", "text", scale="+")]),
+    ("move the dog halfway to the door", [_op("move", "dog", toward={"phrase": "door"}, amount=0.5)]),
+    ("can you put the boy right next to the girl please",
+     [_op("move", "boy", beside={"anchor": {"phrase": "girl"}})]),
+    ("make the lamp on the right as tall as the lamp on the left",
+     [_op("resize", "lamp", "rightmost", like={"phrase": "lamp", "select": "leftmost"})]),
+    ("move the cat just above the second box",
+     [_op("move", "cat", beside={"anchor": {"phrase": "box", "select": "index", "index": 1},
+                                 "side": "above"})]),
+    ("put another chair beside the table",
+     [_op("duplicate", "chair", beside={"anchor": {"phrase": "table"}})]),
 ]
+
+
+@pytest.mark.parametrize(("text", "named"), HELD_OUT_REFUSALS, ids=[text for text, _ in HELD_OUT_REFUSALS])
+def test_held_out_refusals_name_what_is_not_supported(planner: RulePlanner, text: str, named: str) -> None:
+    with pytest.raises(UnsupportedEditError, match=re.escape(named)):
+        planner.plan(text, SIZE)
 
 
 @pytest.mark.parametrize(("text", "expected"), HELD_OUT, ids=[text for text, _ in HELD_OUT])
@@ -152,3 +195,50 @@ def test_chat_answers_a_mixed_request_with_a_question(tmp_path) -> None:
 def test_plain_errors_stay_planner_errors(planner: RulePlanner) -> None:
     with pytest.raises(PlannerError, match="no direction or place"):
         planner.plan("move the cat", SIZE)
+
+
+def test_llm_prompt_v2_teaches_relative_placement_with_valid_examples() -> None:
+    from layeredit.agent.prompting import DEFAULT_PROMPT_VERSION, PlannerPrompt
+
+    prompt = PlannerPrompt.load(2)  # loading validates every example plan
+    assert DEFAULT_PROMPT_VERSION == prompt.version == 2
+    plans = [json.dumps(example["plan"]) for example in prompt.examples if "plan" in example]
+    assert any('"beside"' in p for p in plans) and any('"toward"' in p for p in plans)
+    assert any('"like"' in p for p in plans)
+    assert '"beside"' in prompt.system_text(tool_calling=False)  # the JSON Schema carries it too
+
+
+def test_web_editor_answers_a_mixed_request_with_the_offer() -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from layeredit.server.app import create_app
+
+    with TestClient(create_app()) as client:
+        request = {"instruction": "remove the fence and make the grass greener", "width": 64, "height": 64}
+        response = client.post("/v1/plan", json=request)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert 'recolouring is not supported: "make the grass greener"' in detail
+    assert 'Shall I do only "remove the fence"?' in detail
+
+
+FRAMES = [
+    "Hi everyone! {t}. Thanks in advance!",
+    "[Request] could someone please {t}? thx",
+    "{t}, and keep everything else the same",
+    "I'd really appreciate it if someone could {t}. Will tip $5",
+    "{t} but don't change the background",
+    "pls {t} if possible",
+    "Hello, first time posting here. Can you {t}? Thank you so much!!",
+    "{t} without changing anything else",
+]
+
+
+@pytest.mark.parametrize("frame", FRAMES)
+def test_framing_never_changes_the_plan(planner: RulePlanner, frame: str) -> None:
+    """Every worked example gives the same plan when wrapped in greetings, thanks and asides."""
+    for line in (Path(__file__).resolve().parent / "data" / "planner_dev.jsonl").read_text().splitlines():
+        text, size = json.loads(line)["text"], tuple(json.loads(line)["size"])
+        framed = frame.format(t=text if frame.startswith("{") else text[0].lower() + text[1:])
+        assert planner.plan(framed, size) == planner.plan(text, size), framed

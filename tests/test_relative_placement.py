@@ -141,3 +141,14 @@ def test_designedit_engine_places_the_layer_where_the_rule_says(scene, tmp_path)
     alpha = np.asarray(Image.open(next(layers.glob("*_cup.png"))))[..., 3]
     ys, xs = np.nonzero(alpha > 127)
     assert_box_near(Box(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1), rule("above"))
+
+
+def test_a_copy_goes_beside_the_anchor_and_the_original_stays(scene, tmp_path):
+    out = tmp_path / "out.png"
+    done = edit(scene, out, "add another cup to the right of the bowl")
+    assert done.returncode == 0, done.stderr
+    pixels = np.asarray(Image.open(out)).astype(int)
+    red = (pixels[..., 0] > 170) & (pixels[..., 1] < 90) & (pixels[..., 2] < 90)
+    ys, xs = np.nonzero(red[:, 140:])
+    assert_box_near(Box(xs.min() + 140, ys.min(), xs.max() + 141, ys.max() + 1), rule("right"))
+    assert red[30:70, 20:60].mean() > 0.95  # the original cup is where it was

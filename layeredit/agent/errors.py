@@ -24,3 +24,8 @@ class UnsupportedEditError(PlannerError):
         self.clause = clause
         self.reason = reason
         self.supported = supported
+
+    def offering(self, supported: str) -> UnsupportedEditError:
+        """The same refusal, asking whether to do ``supported`` (the rest of the request) alone."""
+        message = f'{self}. Shall I do only "{supported}"? Send that on its own.'
+        return UnsupportedEditError(self.clause, self.reason, message, supported)

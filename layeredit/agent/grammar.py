@@ -73,12 +73,13 @@ class Relative:
     "as big as the cat"): a placement for moves and copies, a size for resizes, else a description.
 
     ``relation`` is a side ("left", "right", "above", "below"), "beside" (the nearer side),
-    "toward", "like" (same size) or "between" (not supported).
+    "toward", "like" (same size), or "between", "away", "than" and "onto" (not supported).
     """
 
     text: str
     relation: str = "beside"
     anchor: tuple[str, ...] = ()
+    anchor_select: str | None = None  # "the lamp on the left" as the anchor
 
 
 @dataclass(frozen=True)
@@ -336,10 +337,14 @@ def _side(match: re.Match[str]) -> Modifier:
 def _relative(match: re.Match[str]) -> Modifier:
     groups = match.groupdict()
     relation = next(
-        (name for name in ("above", "below", "between", "toward", "like") if groups[name]),
+        (name for name in ("above", "below", "between", "toward", "like", "away", "than") if groups[name]),
         groups["side"] or groups["bare"] or "beside",
     )
     return Relative(match.group(0), relation, tuple(match.group("anchor").split()))
+
+
+def _onto(match: re.Match[str]) -> Modifier:
+    return Relative(match.group(0), "onto", tuple(match.group("anchor").split()))
 
 
 def _other_image(match: re.Match[str]) -> Modifier:
@@ -372,8 +377,8 @@ _MODIFIERS: tuple[tuple[str, Callable[[re.Match[str]], Modifier]], ...] = (
      r"(?:to\s+the\s+)?(?P<side>left|right|top|bottom|up|down)",
      lambda m: Selection({"up": "topmost", "down": "bottommost"}.get(
          m.group("side"), lx.SIDE_SELECT.get(m.group("side"), "")))),
-    (rf"out(?:\s+of\s+(?:the|this|my)\s+(?:{_IMG}|way))?|away|off", lambda m: Particle()),
-    (rf"(?:from|in|on|of|off|out\s+of|within|inside|across|throughout)\s+(?:the|this|my|our)\s+"
+    (rf"out(?:\s+of\s+(?:the|this|my)\s+(?:{_IMG}|way))?|away(?!\s+from)|off", lambda m: Particle()),
+    (rf"(?:from|in|on|of|off|out\s+of|within|inside|across|throughout|into|onto)\s+(?:the|this|my|our)\s+"
      rf"(?:whole\s+|entire\s+)?{_IMG}",
      lambda m: Filler()),
     (r"disappear|vanish|go\s+away|invisible|gone", lambda m: Disappear()),
@@ -408,17 +413,24 @@ _MODIFIERS: tuple[tuple[str, Callable[[re.Match[str]], Modifier]], ...] = (
     (rf"{_PREP}\s+(?:the\s+)?(?:center|centre|middle)\s+(?:of\s+the\s+)?(?P<side>top|bottom"
      rf"|left|right)(?:\s+(?:edge|side))?{_OF_IMG}", _edge_middle),
     (rf"{_PREP}\s+(?:the\s+)?(?:very\s+|dead\s+|exact\s+|absolute\s+)?(?:center|centre|middle)"
-     rf"(?:\s+(?:point|area|part))?{_OF_IMG}", _place(0.5, 0.5, ())),
+     rf"(?:\s+(?:point|area|part))?{_OF_IMG}(?!\s+of\b)", _place(0.5, 0.5, ())),
     (rf"{_PREP}\s+the\s+(?P<extreme>very\s+|far\s+|extreme\s+)?(?P<side>top|bottom|left|right)"
      r"(?:\s+hand)?(?:\s+(?P<part>side|edge|border|end|part|half|area|portion|section|margin))?"
-     rf"{_OF_IMG}(?!\s+of\b)", _side),
-    (r"(?P<rel>(?:to|on|at)\s+the\s+(?P<side>left|right)(?:\s+hand)?(?:\s+side)?\s+of|(?P<bare>left|right)\s+of"
+     rf"{_OF_IMG}(?!(?:\s+(?:hand|side|part|edge|end))*\s+of\b)", _side),
+    (r"(?:(?:right|just|directly|immediately|somewhere)\s+)?"
+     r"(?P<rel>(?:to|on|at)\s+the\s+(?P<side>left|right)(?:\s+hand)?(?:\s+side)?\s+of|(?P<bare>left|right)\s+of"
      r"|next\s+to|beside|besides|alongside|by\s+the\s+side\s+of|near(?:\s+to)?|close\s+(?:up\s+)?to"
      r"|(?P<above>above|over)|(?P<below>below|under|underneath|beneath)|on\s+top\s+of|(?P<between>between)"
-     r"|(?P<toward>(?:a\s+(?:bit|little)\s+|much\s+)?(?:closer|nearer)\s+to|towards?|in\s+the\s+direction\s+of)"
+     r"|(?P<toward>(?:a\s+(?:bit|little)\s+|much\s+)?(?:closer|nearer)(?:\s+to)?|towards?|in\s+the\s+direction\s+of"
+     r"|(?:halfway|half\s+way|part\s+of\s+the\s+way|most\s+of\s+the\s+way)\s+(?:to|towards?))"
+     r"|(?P<away>(?:further\s+|farther\s+)?away\s+from|further\s+from|farther\s+from)"
+     r"|(?P<than>(?:bigger|larger|taller|smaller|shorter|tinier|wider|narrower)\s+than)"
      r"|(?P<like>(?:to\s+)?(?:the\s+)?same\s+(?:size|height)\s+as|as\s+(?:big|large|tall|small|high|wide"
      r"|huge|tiny|little|short)\s+as))"
      r"\s+(?P<anchor>(?:the|a|an|my|this|that|it|him|her|them|his|its|their|our|your)\b.*)", _relative),
+    (r"(?:(?:in|on|at|to|into|onto)\s+the\s+(?:center|centre|middle|top|edge|corner|end|side)\s+of"
+     r"|on|onto|in|inside|into|on\s+to|in\s+to)"
+     r"\s+(?P<anchor>(?:the|a|an|my|this|that|his|her|their|our|your)\s(?!.*__file).*)", _onto),
     # amounts
     (rf"(?:by\s+)?{_ABOUT}{_NUM}\s*(?:pixels?|pxs?)", lambda m: Amount("pixels", _number(m))),
     (rf"(?:by\s+)?{_ABOUT}{_NUM}\s*percent(?:\s+of\s+(?:the|its)\s+(?:{_IMG}\s+)?(?:width|height"
@@ -534,6 +546,7 @@ class NounSpec:
     ordinal: int | None = None
     ordinal_from_end: bool = False
     pronoun: Literal["singular", "plural"] | None = None
+    description: str | None = None  # the object with its description, for detection
 
 
 def analyse_noun(words: Sequence[str]) -> NounSpec:
@@ -551,12 +564,14 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
     spec = NounSpec(text)
     quantified = both = one_of = False
     kept: list[str] = []
+    described: list[str] = []
     i = 0
     while i < len(words):
         word = words[i]
         last = i == len(words) - 1
         following = words[i + 1] if not last else ""
         if kept and not last and lx.starts_description(word, following, kept[-1]):
+            described = [*kept, *words[i:]]
             break
         if kept and word not in ("far", "very") and word not in lx.POSITION_ADJECTIVES:
             kept.append(word)
@@ -594,10 +609,14 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
         else:
             kept.append(word)
         i += 1
-    if len(kept) >= 2 and len(kept[-1]) > 4 and kept[-1].endswith("ed"):
+    if len(kept) >= 2 and lx.is_participle(kept[-1]):
+        described = described or list(kept)
         kept = kept[:-1]  # a participle after the noun: "the car parked (on the left)"
+    if kept in (["everyone"], ["everybody"]):
+        kept, quantified = ["people"], True
     possessors = [j for j, word in enumerate(kept[:-1]) if word.endswith("'s") or word.endswith("s'")]
     if possessors:  # "the dog's leash" names the leash
+        described = described or list(kept)
         kept = kept[possessors[-1] + 1 :]
     if not kept or kept in (["one"], ["ones"]):
         return spec
@@ -610,6 +629,8 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
     if plural or spec.select == "all":
         head = lx.singularise(head)
     spec.phrase = " ".join([*kept[:-1], head])
+    if described:
+        spec.description = " ".join(described)
     return spec
 
 

@@ -102,7 +102,28 @@ def starts_description(word: str, following: str, head: str) -> bool:
     if word in POSTMODIFIERS:
         return True
     # a participle: "the ladder leaning on the wall", "the woman holding the balloons"
-    return len(word) > 4 and word.endswith("ing") and following in _PREPOSITION_LIKE
+    return is_participle(word) and following in _PREPOSITION_LIKE
+
+
+# Nouns that look like participles ("the oil painting", "the office building").
+_ING_ED_NOUNS = frozenset(
+    [
+        "painting", "building", "drawing", "ceiling", "railing", "clothing", "sibling", "awning",
+        "earring", "string", "spring", "offspring", "landing", "evening", "pudding", "dumpling",
+        "duckling", "seedling", "sapling", "opening", "crossing", "filling", "siding", "frosting",
+        "icing", "lightning", "stuffing", "wedding", "bedding", "carving", "engraving", "sling",
+        "swing", "sibling", "setting", "topping", "coating", "plating", "bracelet", "sled", "shed",
+        "bed", "seed", "weed", "steed", "reed", "bleed", "speed", "tweed", "embed", "hundred",
+        "sacred", "naked", "fringing", "clipping", "cutting", "lettering", "signage", "tubing",
+        "piping", "decking", "flooring", "paneling", "panelling", "fencing", "netting", "scaffolding",
+        "wiring", "housing", "parking", "recording", "reading", "mooring",
+    ]
+)
+
+
+def is_participle(word: str) -> bool:
+    """Whether ``word`` after a noun reads as a participle describing it ("walking", "parked")."""
+    return len(word) > 4 and word.endswith(("ing", "ed")) and word not in _ING_ED_NOUNS
 
 
 _IRREGULAR_PLURALS: dict[str, str] = {

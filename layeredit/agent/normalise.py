@@ -40,14 +40,17 @@ _KEEPING = (r"(?:untouched|unchanged|intact|alone|the\s+same|as\s+(?:it\s+is|the
 _CONSTRAINT_TAIL = re.compile(
     rf"\s+(?:(?:but|and|while|whilst)\s+)?(?:without\s+\w+ing\b|(?:do\s+not|never|not)\s+{_VERB_FILL}\b"
     rf"|(?:keeping|leaving|preserving)\b|so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are|does|do)\s+not\b"
-    rf"|so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are)\s+no\s+longer\b|if\s+(?:possible|you\s+can)\b)"
+    rf"|so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are)\s+no\s+longer\b|if\s+(?:possible|you\s+can)\b"
+    r"|so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are|will|can|fits?|sits?|lines?\s+up|matches)\b)"
     r"[^,;]*"
 )
 # Whole clauses that only frame the request or state a constraint.
 _ASIDE_CLAUSE = re.compile(
     r"^(?:(?:hi|hello|hey|hiya|greetings|dear|good\s+(?:morning|evening|afternoon))(?:\s+\w+)?(?:\s+\w+)?"
     r"|every\s*one|every\s*body|all|folks|guys|y\s*all|reddit|there|friends|team"
-    r"|thanks?(?:\s.*)?|thank\s+you(?:\s.*)?|thx(?:\s.*)?|ty|tia|cheers|much\s+appreciated"
+    r"|thanks?(?:\s.*)?|thank\s+(?:you|u)(?:\s.*)?|thx(?:\s.*)?|ty|tia|cheers|much\s+appreciated|lol|haha"
+    r"|(?:i\s+|we\s+)?(?:would\s+|will\s+)?(?:really\s+|greatly\s+|truly\s+|so\s+)?appreciate(?:\s+(?:it|this|any\s+help))?"
+    r"(?:\s+(?:so\s+much|a\s+lot|very\s+much|in\s+advance))?|(?:it|this|that|he|she|they|which)\s+(?:looks?|seems?|is|are|was|were|feels?|appears?)\b.*"
     r"|(?:any\s+help\s+)?(?:is\s+|would\s+be\s+)?(?:much\s+|greatly\s+|really\s+)?appreciated"
     r"|(?:i\s+)?(?:will|can|would)\s+(?:tip|pay)(?:\s.*)?|tip(?:ping)?\s.*|paying\s.*"
     r"|(?:\w+\s+)?(?:first\s+)?time\s+posting(?:\s.*)?|(?:i\s+)?need\s+(?:some\s+)?help(?:\s+with\s+this)?"
@@ -90,7 +93,8 @@ _CLAUSE_SPLIT = re.compile(
 _LEADING = re.compile(
     r"^(?:please|pls|plz|kindly|just|now|ok(?:ay)?|hey|hi|so|then|and|also|next|finally|lastly|guys|"
     r"(?:can|could|would|will)\s+(?:some|any)\s*(?:one|body)(?:\s+here)?(?:\s+(?:be\s+able|able)\s+to)?|"
-    r"(?:can|could|would|will)\s+you(?:\s+guys|\s+all)?(?:\s+be\s+able\s+to)?|(?:some|any)\s*(?:one|body)\s+"
+    r"(?:can|could|would|will)\s+(?:you|u)(?:\s+guys|\s+all)?(?:\s+be\s+able\s+to)?|help(?:\s+me)?(?:\s+to)?|"
+    r"(?:can|could|would|will)\s+(?:some|any)\s*(?:one|body)\s+help(?:\s+me)?(?:\s+to)?|(?:some|any)\s*(?:one|body)\s+"
     r"(?:please\s+)?(?:able\s+to|can|could)|is\s+it\s+possible\s+to|is\s+there\s+(?:any\s+)?way\s+to|"
     r"(?:i|we)\s+would\s+(?:really\s+|greatly\s+|truly\s+)?(?:appreciate|love)\s+(?:it\s+)?if\s+"
     r"(?:some\s*one|some\s*body|any\s*one|you|you\s+guys)\s+(?:could|can|would)|"
@@ -104,7 +108,8 @@ _LEADING = re.compile(
     r"(?:\s+|$)"
 )
 _TRAILING = re.compile(
-    r"\s+(?:please|thanks|thank\s+you(?:\s+so\s+much|\s+in\s+advance)?|thanks\s+in\s+advance|thx|ty|tia|"
+    r"\s+(?:please|pls|plz|thanks|thank\s+(?:you|u)(?:\s+so\s+much|\s+in\s+advance)?|thanks\s+in\s+advance|thx|ty"
+    r"|tia|lol|lmao|haha|asap|"
     r"for\s+me|if\s+you\s+can|if\s+possible|"
     r"if\s+you\s+could|as\s+well|too|now|ok|okay)$"
 )

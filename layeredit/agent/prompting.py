@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from layeredit.errors import InputError
 from layeredit.plan import Antecedent, EditPlan, Target, plan_json_schema
 
-DEFAULT_PROMPT_VERSION = 1
+DEFAULT_PROMPT_VERSION = 2
 
 
 class DetectionLike(Protocol):

@@ -37,8 +37,20 @@ Selecting among several matches: "on the left", "the left cat", "the leftmost" -
 the noun made singular; "the second bottle (from the left)" -> index 1. Index counts from the
 left, so only the *first* from the right/top/bottom can be expressed (rightmost/topmost/
 bottommost); "the third cat from the right" raises :class:`PlannerError`. "The last cat" is the
-rightmost. Relative placements ("next to the dog") also raise, except "behind"/"in front of",
-which become a reorder.
+rightmost. "Behind"/"in front of" become a reorder.
+
+Descriptions after the noun ("the man in the red jacket", "the woman holding the balloons") and
+possessors ("the dog's leash") are dropped from the phrase: the head noun with its adjectives
+names the object; selectors among them ("on the far right") still select.
+
+Relative placement: "next to the bowl" -> ``beside`` the bowl (the nearer side), "to the left of",
+"above", "below"/"under" -> that side; "closer to the box" -> ``toward`` (half the gap, "a bit
+closer" a quarter, "much closer" three quarters); "as big as the cat" / "the same size as" ->
+a resize ``like`` the cat. For other edits such a phrase only describes the object.
+
+Out-of-scope requests (recolour, restyle, retouch, rotate, crop, expressions, replacing or adding
+objects) raise :class:`~layeredit.agent.errors.UnsupportedEditError` naming the clause; a request
+mixing them with supported edits is refused whole (the error carries the supported part).
 
 Pronouns ("it", "them", "that", "the copy", "the one on the left") refer to the previous target
 in the instruction, or to ``previous`` (the last turn's target) in a chat.
@@ -46,7 +58,7 @@ in the instruction, or to ``previous`` (the last turn's target) in a chat.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import ValidationError
 
@@ -118,6 +130,15 @@ MAX_SCALE = 10.0
 _BESIDE_SIDES: dict[str, Side | None] = {
     "left": "left", "right": "right", "above": "above", "below": "below", "beside": None,
 }
+_UNSUPPORTED_RELATIONS = {
+    "between": "placing an object between two others is not supported; place it beside one of them",
+    "away": "moving an object away from another is not supported; give a direction ('to the left')",
+    "than": "sizes relative to another object are not supported except 'as big as'; say 'smaller', "
+            "'2x' or 'as big as the plate'",
+    "onto": "placing an object on or inside another is not supported; place it beside, above, below "
+            "or closer to it",
+}
+_WHOLE_PICTURE = frozenset({"image", "picture", "photo", "photograph", "pic", "shot"})
 _SIDE_STEPS = {"left": (-1, 0), "right": (1, 0), "above": (0, -1), "below": (0, 1)}
 _PLACING_KINDS = frozenset({"move", "put", "center", "bring", "send", "take", "insert"})
 _OFFSET_KINDS = frozenset({"duplicate", "pan"})
@@ -142,6 +163,39 @@ def _unknown(fragment: str, reason: str = "") -> PlannerError:
         f'could not understand "{fragment}"{why}; known verbs: {", ".join(lx.KNOWN_VERBS)} '
         "(see layeredit plan --help)"
     )
+
+
+def _continues_description(spec: NounSpec) -> bool:
+    """Whether a noun phrase ends mid-description ("the dog sitting", "the line running across")."""
+    last = spec.text.split()[-1]
+    return last in lx.POSTMODIFIERS or lx.is_participle(last)
+
+
+def _split_anchors(items: list[Item]) -> list[Item]:
+    """A relation's anchor is the first noun phrase after it; what follows is read as usual
+    ("next to the bowl on the left", "on the sign bigger")."""
+    split: list[Item] = []
+    for item in items:
+        if not isinstance(item, Relative):
+            split.append(item)
+            continue
+        rest = scan(" ".join(item.anchor))
+        if not rest or not isinstance(rest[0], NounChunk):
+            split.append(item)
+            continue
+        anchor, rest = rest[0].words, rest[1:]
+        while rest and isinstance(rest[0], Relative):  # "the dog in the hat": describes the anchor
+            anchor, rest = (*anchor, *rest[0].text.split()), rest[1:]
+        select = None
+        if rest and isinstance(rest[0], Selection):
+            select, rest = rest[0].select, rest[1:]
+        elif rest and isinstance(rest[0], Place) and rest[0].preposition == "at" and not rest[1:]:
+            select, rest = _place_selection(rest[0]), rest[1:]
+        relation_words = item.text[: len(item.text) - len(" ".join(item.anchor))]
+        text = relation_words + " ".join(anchor)
+        split.append(replace(item, anchor=anchor, text=text, anchor_select=select))
+        split.extend(_split_anchors(rest))
+    return split
 
 
 def _is_motion(modifier: Modifier) -> bool:
@@ -221,8 +275,10 @@ class RulePlanner:
             try:
                 session.read(clause)
             except UnsupportedEditError as exc:
-                exc.supported = self._supported_part(normalised.clauses, clause, image_size, previous)
-                raise
+                supported = self._supported_part(normalised.clauses, clause, image_size, previous)
+                if supported is None:
+                    raise
+                raise exc.offering(supported) from None
         try:
             operations = [op for draft in session.drafts for op in session.build(draft)]
             return EditPlan(operations=operations)
@@ -325,6 +381,7 @@ class _Session:
 
     def _targets_and_modifiers(self, items: list[Item], kind: str,
                                clause: str) -> tuple[list[Target], list[Modifier]]:
+        items = _split_anchors(items)
         modifiers = [item for item in items if not isinstance(item, NounChunk)]
         clause_motion = any(_is_motion(m) for m in modifiers)
         locatives = [m for m in modifiers if isinstance(m, Place) and m.preposition == "at"]
@@ -335,6 +392,10 @@ class _Session:
         joined = False
         for item in items:
             if isinstance(item, NounChunk):
+                if specs and not joined and _continues_description(specs[-1]):
+                    # the description goes on: "the line running across the top of the image"
+                    specs[-1] = analyse_noun([*specs[-1].text.split(), *item.words])
+                    continue
                 if specs and not joined:
                     raise _unknown(" ".join(item.words), f'in "{clause}"')
                 if specs and joined and kind != "swap":
@@ -352,10 +413,12 @@ class _Session:
                     origins[-1] = item.side
                 continue
             if isinstance(item, Relative):
-                if item.relation == "between":
-                    raise refusal(clause, "placing an object between two others is not supported; "
-                                          "place it beside one of them")
-                if specs and (kind in _PLACING_KINDS | {"duplicate"} or (
+                describes = not specs or _continues_description(specs[-1]) or (
+                    kind in _PLACING_KINDS | {"duplicate"} and clause_motion)
+                if item.relation in _UNSUPPORTED_RELATIONS and not describes and (
+                        item.relation != "onto" or kind in _PLACING_KINDS | {"duplicate"}):
+                    raise refusal(clause, _UNSUPPORTED_RELATIONS[item.relation])
+                if not describes and (kind in _PLACING_KINDS | {"duplicate"} or (
                         item.relation == "like" and kind in ("resize", "make"))):
                     kept.append(item)
                     continue
@@ -384,6 +447,9 @@ class _Session:
         if kind in _TARGETLESS_KINDS and spec.phrase is not None and (
                 spec.phrase.split()[-1] in lx.CAMERA_WORDS | {"image", "picture", "photo"}):
             return []
+        if spec.phrase is not None and spec.phrase.split()[-1] in _WHOLE_PICTURE and spec.select is None:
+            raise refusal(clause, "editing the whole picture this way is not supported (objects in it can "
+                                  "be edited; the camera can pan and zoom out)")
         if spec.pronoun is not None or spec.phrase is None:
             earlier = self.last_targets()
             if not earlier:
@@ -396,7 +462,9 @@ class _Session:
             if spec.pronoun == "singular":
                 return [earlier[-1]]
             return [Target(phrase=earlier[-1].phrase, select=spec.select, index=spec.index)]
-        return [Target(phrase=spec.phrase, select=spec.select, index=spec.index)]
+        return [
+            Target(phrase=spec.phrase, select=spec.select, index=spec.index, description=spec.description)
+        ]
 
     # building -----------------------------------------------------------------------------
 
@@ -494,7 +562,11 @@ class _Session:
         if not relatives:
             return None
         relation = relatives[-1]
-        anchors = self._resolve(analyse_noun(relation.anchor), draft.clause, draft.verb.kind)
+        spec = analyse_noun(relation.anchor)
+        if relation.anchor_select is not None and spec.select is None:
+            spec.select = relation.anchor_select
+        resolve_ordinal(spec, None)
+        anchors = self._resolve(spec, draft.clause, draft.verb.kind)
         if len(anchors) != 1:
             raise PlannerError(f'"{relation.text}": name one object to place against')
         return relation.relation, anchors[0]
@@ -503,6 +575,12 @@ class _Session:
         amounts = [m for m in draft.modifiers if isinstance(m, Amount)]
         if re.match(r"(?:a\s+(?:bit|little)\s)", relation_text):
             return TOWARD_SMALL
+        if re.match(r"half\s*way", relation_text):
+            return 0.5
+        if relation_text.startswith("part of"):
+            return TOWARD_SMALL
+        if relation_text.startswith("most of"):
+            return TOWARD_LARGE
         if relation_text.startswith("much "):
             return TOWARD_LARGE
         if not amounts:

@@ -180,7 +180,7 @@ def decompose_image(args: DecomposeImageArgs, engine: Any = "pixel") -> dict[str
     default = source.with_name(f"{source.stem}.layers.psd")
     output = Path(args.output_path).expanduser() if args.output_path else default
     pixels = load_image(source)
-    boxes = {name: _box(name, box) for name, box in args.boxes.items()}
+    boxes = {name: parse_box(name, box) for name, box in args.boxes.items()}
     result = decompose(pixels, args.phrases, dict(args.masks), boxes, args.auto, engine=engine)
     result.save(output)
     layers = [{"name": item.name, "box": list(item.box)} for item in result.record.found]

@@ -71,7 +71,7 @@ class GroundedResolver:
         self.min_speck_fraction = min_speck_fraction
 
     def locate(self, image: np.ndarray, target: Target) -> list[Located]:
-        detections = self.grounder.detect(image, target.phrase)
+        detections = self.grounder.detect(image, target.grounding_phrase)
         if not detections:
             raise TargetNotFoundError(self.not_found_message(image, target.phrase))
         candidates = [Candidate(box=d.box, area=d.area, score=d.score) for d in detections]
