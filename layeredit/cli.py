@@ -24,6 +24,7 @@ from layeredit.errors import LayereditError, ModelLoadError, debugging, error_te
 from layeredit.export import write_layers
 from layeredit.imageio import MAX_SIDE, check_writable, load_image, save_image
 from layeredit.plan import EditPlan
+from layeredit.serve_options import ServeSettings, serve_access_options
 from layeredit.tools.auto import (
     DEFAULT_BOX_THRESHOLD,
     DEFAULT_GROUNDING_MODEL,
@@ -372,7 +373,10 @@ def segment_command(
 @engine_option
 @perception_options
 @device_option
-def serve_command(host: str, port: int, engine: str, finding: dict[str, Any], device: str | None) -> None:
+@serve_access_options
+def serve_command(
+    host: str, port: int, engine: str, finding: dict[str, Any], device: str | None, serving: ServeSettings
+) -> None:
     """Run the web editor (open http://HOST:PORT/) and the REST API (docs at /docs)."""
     try:
         import uvicorn
@@ -382,6 +386,7 @@ def serve_command(host: str, port: int, engine: str, finding: dict[str, Any], de
         raise click.ClickException(
             f"the server needs the server extra ({exc.name} is missing): pip install 'layeredit[server]'"
         ) from None
+    serving.warn_if_exposed(host)
     click.echo(f"layeredit editor on http://{host}:{port}/ (API docs at /docs)", err=True)
     finder = AutomaticResolver(device=device, **finding)
     text_resolver = None if finder.missing_models() else finder
@@ -391,8 +396,12 @@ def serve_command(host: str, port: int, engine: str, finding: dict[str, Any], de
         from layeredit.tools.segmentation import make_segmenter
 
         clicks = SamPointSegmenter(make_segmenter(finding["sam_model"], device))
-    app = create_app(engine=engine, text_resolver=text_resolver, point_segmenter=clicks)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    app = create_app(
+        engine=engine, text_resolver=text_resolver, point_segmenter=clicks, limits=serving.limits(),
+        access=serving.access(), storage=serving.storage(),
+    )  # fmt: skip
+    # SIGTERM: stop taking requests, give open ones a moment, then the running edit is re-queued.
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3)
 
 
 def main() -> None:

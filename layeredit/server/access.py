@@ -18,7 +18,6 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-TOKEN_SETTING = "LAYEREDIT_TOKEN"
 COOKIE = "layeredit_token"
 # Loopback names, and Starlette's test client ("testserver"), which never leaves the process.
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "testserver")
