@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from layeredit.api import make_plan
 from layeredit.engine.base import Engine
 from layeredit.errors import LayereditError, error_text
-from layeredit.export import psd_export_available
+from layeredit.export import ora_bytes, psd_bytes, psd_export_available
 from layeredit.server.access import AccessGuard, AccessPolicy
 from layeredit.server.jobstore import StoredRequest
 from layeredit.server.limits import BodySizeLimit
@@ -169,17 +169,15 @@ def create_app(
         return _download(service.layers_zip(job_id), "application/zip", f"layers-{job_id}.zip")
 
     @app.get("/v1/results/{job_id}/layers.psd", responses=ERRORS, tags=["results"])
-    def result_layers_psd(job_id: str) -> FileResponse:
-        service.answer(job_id)
+    def result_layers_psd(job_id: str) -> Response:
+        layers = service.layers(job_id)
         if not psd_export_available():
             raise RequestError(501, "PSD export needs psd-tools: pip install 'layeredit[server]'")
-        path = service.result_file(job_id, "layers/layers.psd")
-        return FileResponse(path, media_type="image/vnd.adobe.photoshop", filename=f"layers-{job_id}.psd")
+        return _download(psd_bytes(layers), "image/vnd.adobe.photoshop", f"layers-{job_id}.psd")
 
     @app.get("/v1/results/{job_id}/layers.ora", responses=ERRORS, tags=["results"])
-    def result_layers_ora(job_id: str) -> FileResponse:
-        path = service.result_file(job_id, "layers/layers.ora")
-        return FileResponse(path, media_type="image/openraster", filename=f"layers-{job_id}.ora")
+    def result_layers_ora(job_id: str) -> Response:
+        return _download(ora_bytes(service.layers(job_id)), "image/openraster", f"layers-{job_id}.ora")
 
     @app.post("/v1/segment", response_model=SegmentResponse, responses=ERRORS, tags=["segment"])
     def segment(

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from layeredit.engine.base import EditResult, RenderedLayer
+from layeredit.export import layer_file_stem
 from layeredit.imageio import write_atomically
 from layeredit.plan import EditPlan
 
@@ -150,6 +152,23 @@ class JobStore:
 
     def result_folder(self, job_id: str) -> Path:
         return self.job_folder(job_id) / "result"
+
+    def save_result(self, job_id: str, result: EditResult) -> None:
+        """The edited image, each layer as an RGBA PNG (PSD and ORA are made from them), the plan."""
+        folder = self.result_folder(job_id)
+        (folder / "layers").mkdir(parents=True, exist_ok=True)
+        _write_png(folder / "image.png", result.image)
+        for number, layer in enumerate(result.layers):
+            _write_png(folder / "layers" / f"{layer_file_stem(number, layer.name)}.png", layer.rgba)
+        plan = result.plan.to_json(indent=2).encode()
+        write_atomically(folder / "plan.json", lambda handle: handle.write(plan))
+
+    def layers(self, job_id: str, names: list[str]) -> list[RenderedLayer]:
+        folder = self.result_folder(job_id) / "layers"
+        return [
+            RenderedLayer(name=name, rgba=_read_png(folder / f"{layer_file_stem(number, name)}.png"))
+            for number, name in enumerate(names)
+        ]
 
     def save_answer(self, job_id: str, answer: dict[str, Any]) -> None:
         text = json.dumps(answer).encode()

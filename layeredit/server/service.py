@@ -15,10 +15,9 @@ from pathlib import Path, PurePath
 import numpy as np
 
 from layeredit.api import check_names_used, edit, make_plan, named_masks, resolve_engine
-from layeredit.engine.base import EditResult, Engine, ProgressCallback
+from layeredit.engine.base import EditResult, Engine, ProgressCallback, RenderedLayer
 from layeredit.errors import LayereditError, clip, error_text
-from layeredit.export import write_layers
-from layeredit.imageio import save_image
+from layeredit.export import ora_bytes, psd_bytes, psd_export_available
 from layeredit.plan import EditPlan, Insert, Target
 from layeredit.server.jobstore import JobStore, StoredRequest
 from layeredit.server.points import GrabCutPointSegmenter, PointSegmenter
@@ -162,10 +161,7 @@ class EditorService:
             size = (request.image.shape[1], request.image.shape[0])
             named = {**request.masks, **named_masks(None, request.boxes, size).masks}
             outcome = EditOutcome(result=result, masks=masks_after_edit(named, result))
-            folder = self.store.result_folder(job_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            save_image(result.image, folder / "image.png")
-            write_layers(result, folder / "layers")
+            self.store.save_result(job_id, result)
             self.store.save_answer(job_id, self.describe(job_id, outcome).model_dump())
         except Interrupted:
             self.store.mark(job_id, "queued")
@@ -278,13 +274,22 @@ class EditorService:
             ),
         )
 
+    def layers(self, job_id: str) -> list[RenderedLayer]:
+        """The finished edit's layers, bottom to top, read back from disk."""
+        return self.store.layers(job_id, self.answer(job_id).layers)
+
     def layers_zip(self, job_id: str) -> bytes:
         """The same files ``layeredit edit --save-layers`` writes, zipped."""
-        self.answer(job_id)
+        layers = self.layers(job_id)
+        folder = self.store.result_folder(job_id)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted((self.store.result_folder(job_id) / "layers").iterdir()):
+            for path in sorted((folder / "layers").iterdir()):
                 archive.write(path, arcname=path.name)
+            archive.write(folder / "plan.json", arcname="plan.json")
+            archive.writestr("layers.ora", ora_bytes(layers))
+            if psd_export_available():
+                archive.writestr("layers.psd", psd_bytes(layers))
         return buffer.getvalue()
 
 
