@@ -16,7 +16,7 @@ from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
 from layeredit.engine.resolution import HighResolution, ResolutionParams, Strategy
-from layeredit.errors import InputError
+from layeredit.errors import InputError, clip
 from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
 from layeredit.tools.auto import AutomaticResolver
@@ -118,13 +118,16 @@ def edit(
     resolver: MaskResolver | None = None,
     progress: ProgressCallback | None = None,
     hd_strategy: Strategy | ResolutionParams = "auto",
+    sources: Mapping[str, MaskLike] | None = None,
 ) -> EditResult:
     """Edit ``image`` as ``instruction`` says.
 
     ``masks`` maps object names to masks (paths, PIL images or arrays; white = object) and
     ``boxes`` maps names to (x0, y0, x1, y1) boxes; a target uses the mask named like its phrase
     or its head noun ("red car" → "car"). ``engine`` is "pixel", "designedit" (SDXL, loaded
-    once per process) or an engine instance. ``refine_mask`` marks features beside a removed
+    once per process) or an engine instance. ``sources`` maps the ``source`` of each insert to
+    its picture; when given, no file is opened for an insert (a server takes sources as uploads).
+    ``refine_mask`` marks features beside a removed
     object that must not be copied into its hole (used by the designedit engine).
     An image with transparency comes back RGBA, its alpha moved with the objects.
 
@@ -146,7 +149,11 @@ def edit(
     check_names_used(names, plan)
 
     def load_source(path: str) -> tuple[np.ndarray, MaskResolver]:
-        return load_image(path), names
+        if sources is None:
+            return load_image(path), names
+        if path not in sources:  # given pictures only: no file is opened by the name a plan gives
+            raise InputError(f"insert from {clip(path)!r}: no such picture among the sources given")
+        return as_rgb_array(sources[path]), names
 
     stack = LayerStack.build(pixels, plan, names, load_source)
     if refine_mask is not None:

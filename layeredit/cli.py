@@ -26,6 +26,7 @@ from layeredit.export import write_layers
 from layeredit.hints import COMMAND_LINE, speaking
 from layeredit.imageio import MAX_SIDE, check_writable, load_image, save_image
 from layeredit.plan import EditPlan
+from layeredit.serve_options import ServeSettings, serve_access_options
 from layeredit.tools.auto import (
     DEFAULT_BOX_THRESHOLD,
     DEFAULT_GROUNDING_MODEL,
@@ -442,16 +443,12 @@ def segment_command(
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port.")
 @engine_option
 @llm_option
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Folder for the chat sessions, kept across restarts [default: ~/.local/share/layeredit].",
-)
 @perception_options
 @device_option
+@serve_access_options
 def serve_command(
-    host: str, port: int, engine: str, llm: str | None, data_dir: Path | None, finding: dict[str, Any],
-    device: str | None,
+    host: str, port: int, engine: str, llm: str | None, finding: dict[str, Any], device: str | None,
+    serving: ServeSettings,
 ) -> None:  # fmt: skip
     """Run the web editor (open http://HOST:PORT/) and the REST API (docs at /docs)."""
     try:
@@ -459,11 +456,11 @@ def serve_command(
 
         from layeredit.agent.llm import make_planner
         from layeredit.server import create_app
-        from layeredit.server.sessions import default_data_dir
     except ImportError as exc:
         raise click.ClickException(
             f"the server needs the server extra ({exc.name} is missing): pip install 'layeredit[server]'"
         ) from None
+    serving.warn_if_exposed(host)
     click.echo(f"layeredit editor on http://{host}:{port}/ (API docs at /docs)", err=True)
     finder = AutomaticResolver(device=device, **finding)
     text_resolver = None if finder.missing_models() else finder
@@ -475,10 +472,12 @@ def serve_command(
         clicks = SamPointSegmenter(make_segmenter(finding["sam_model"], device))
     planner = make_planner(llm)  # a bad --llm is reported before the server starts
     app = create_app(
-        engine=engine, text_resolver=text_resolver, point_segmenter=clicks, planner=planner,
-        data_dir=data_dir or default_data_dir(),
+        engine=engine, text_resolver=text_resolver, point_segmenter=clicks, limits=serving.limits(),
+        access=serving.access(), storage=serving.storage(), planner=planner,
+        data_dir=serving.data_dir / "sessions",
     )  # fmt: skip
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # SIGTERM: stop taking requests, give open ones a moment, then the running edit is re-queued.
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3)
 
 
 from layeredit.cli_layers import register as register_layer_commands  # noqa: E402

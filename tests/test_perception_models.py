@@ -129,9 +129,12 @@ def test_no_match_lists_what_the_detector_saw(model_folders, chelsea):
     "operation",
     [
         {"op": "remove", "target": {"phrase": "cat"}},
-        {"op": "move", "target": {"phrase": "cat", "select": "leftmost"}, "dx": 0.1, "dy": -0.05},
+        *(
+            {"op": "move", "target": {"phrase": "cat", "select": select}, "dx": 0.1, "dy": -0.05}
+            for select in ("leftmost", "rightmost", "topmost")
+        ),
     ],
-    ids=lambda op: op["op"],
+    ids=lambda op: f"{op['op']}-{op['target'].get('select')}",
 )
 def test_phrase_to_layers_to_pixel_edit_changes_nothing_outside_the_edit(resolver, chelsea, operation):
     plan = EditPlan.parse({"operations": [operation]})

@@ -103,11 +103,13 @@ class Scene:
     def edited_region(self) -> np.ndarray:
         """Every pixel an engine may change: the hole and the pasted layers with their soft edges."""
         region = self.hole.copy()
-        reach = self.px(self.params.object_dilation) + feather_reach(self.px(self.params.feather))
+        reach = feather_reach(self.px(self.params.feather))
         for layer in self.drawn:
-            # Grow before shifting, as pasting does: a part pushed out of the frame still leaves
-            # its soft edge inside it.
-            region |= shift(dilate(layer.mask, reach), *layer.offset)
+            # As pasting does: grow, shift, then feather. A part pushed out of the frame still
+            # leaves its grown edge inside it, and an object cut at the frame's edge is feathered
+            # past that edge once it has moved in.
+            grown = shift(dilate(layer.mask, self.px(self.params.object_dilation)), *layer.offset)
+            region |= dilate(grown, reach)
         return region
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -17,7 +18,9 @@ from layeredit.api import make_plan
 from layeredit.engine.base import Engine
 from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, error_text
-from layeredit.export import psd_export_available
+from layeredit.export import ora_bytes, psd_bytes, psd_export_available
+from layeredit.server.access import AccessGuard, AccessPolicy
+from layeredit.server.jobstore import StoredRequest
 from layeredit.server.layers_api import layers_router
 from layeredit.server.limits import BodySizeLimit
 from layeredit.server.points import PointSegmenter
@@ -30,7 +33,7 @@ from layeredit.server.schemas import (
     PlanResponse,
     SegmentResponse,
 )
-from layeredit.server.service import EditJob, EditorService, EditOutcome
+from layeredit.server.service import EditorService, ServerStorage
 from layeredit.server.session_routes import session_router
 from layeredit.server.sessions import SessionManager
 from layeredit.server.uploads import Limits, RequestError, png_data_url
@@ -45,6 +48,10 @@ Instruction = Annotated[str | None, Form(description="What to do, in plain Engli
 MaskFiles = Annotated[
     list[UploadFile] | None,
     File(description="Object masks (white = object), each file named after its object: boy.png."),
+]
+SourceFiles = Annotated[
+    list[UploadFile] | None,
+    File(description="Pictures an 'insert' takes objects from, each named as the instruction names it."),
 ]
 BoxesField = Annotated[
     str | None, Form(description='Boxes as masks, JSON: {"cat": [x0, y0, x1, y1]} in pixels.')
@@ -75,14 +82,18 @@ def create_app(
     text_resolver: MaskResolver | None = None,
     planner: Planner | str | None = None,
     data_dir: str | Path | None = None,
+    access: AccessPolicy | None = None,
+    storage: ServerStorage | None = None,
 ) -> FastAPI:
     """The server app; ``engine`` and the segmenters are loaded once and shared by all requests.
 
     ``planner`` plans chat messages (a :class:`Planner`, ``PROVIDER:MODEL``, or None for
     ``$LAYEREDIT_LLM``, else the rules); chat sessions are kept under ``data_dir`` (None: a
-    temporary folder removed at shutdown).
+    temporary folder removed at shutdown). ``access`` says who may call it (default: no token,
+    localhost names only, no CORS); ``storage`` where jobs and results are kept (default: a
+    temporary folder).
     """
-    service = EditorService(engine, limits, point_segmenter, text_resolver)
+    service = EditorService(engine, limits, point_segmenter, text_resolver, storage=storage)
     limits = service.limits
     scratch = tempfile.TemporaryDirectory(prefix="layeredit-data-") if data_dir is None else None
     chat_planner = make_planner(planner) if planner is None or isinstance(planner, str) else planner
@@ -91,7 +102,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        service.worker.close()
+        service.close()
         if scratch is not None:
             scratch.cleanup()
 
@@ -104,6 +115,13 @@ def create_app(
     app.state.service = service
     app.state.sessions = sessions
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_request_bytes)
+    access = access or AccessPolicy()
+    app.add_middleware(AccessGuard, policy=access)
+    if access.cors_origins:  # outermost, so a browser's preflight is answered before the token check
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(access.cors_origins), allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )  # fmt: skip
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(session_router(sessions))
 
@@ -111,7 +129,7 @@ def create_app(
 
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -146,11 +164,12 @@ def create_app(
         instruction: Instruction = None,
         masks: MaskFiles = None,
         boxes: BoxesField = None,
+        sources: SourceFiles = None,
         hd_strategy: HdStrategy = "auto",
     ) -> EditResponse:
         """Edit the image and wait for the result (the PNG comes back base64-encoded in ``image``)."""
-        job = service.submit_edit(_prepare(image, instruction, masks, boxes, hd_strategy))
-        return service.describe(job.id, service.wait(job), with_image=True)
+        request = _prepare(image, instruction, masks, boxes, sources, hd_strategy)
+        return service.wait(service.submit_edit(request))
 
     @app.post("/v1/jobs", response_model=JobResponse, status_code=202, responses=ERRORS, tags=["edit"])
     def start_edit(
@@ -158,51 +177,35 @@ def create_app(
         instruction: Instruction = None,
         masks: MaskFiles = None,
         boxes: BoxesField = None,
+        sources: SourceFiles = None,
         hd_strategy: HdStrategy = "auto",
     ) -> JobResponse:
         """Queue an edit and return at once; poll ``GET /v1/jobs/{id}`` for progress and the result."""
-        job = service.submit_edit(_prepare(image, instruction, masks, boxes, hd_strategy))
-        return job_status(job.id)
+        job = service.submit_edit(_prepare(image, instruction, masks, boxes, sources, hd_strategy))
+        return service.job_status(job.id)
 
     @app.get("/v1/jobs/{job_id}", response_model=JobResponse, responses=ERRORS, tags=["edit"])
     def job_status(job_id: str) -> JobResponse:
-        job = service.worker.get(job_id)
-        if job is None:
-            raise RequestError(404, f"no job with id {job_id!r}; jobs are kept for the last few edits")
-        status = JobResponse(
-            id=job.id,
-            status=job.status,
-            stage=job.stage,
-            done=job.done,
-            total=job.total,
-            jobs_ahead=service.worker.jobs_ahead(job),
-        )
-        if job.status == "done" and isinstance(job.result, EditOutcome):
-            status.result = service.describe(job.id, job.result, with_image=False)
-        if job.error is not None:
-            status.error, status.error_status = job.error.message, job.error.status
-        return status
+        return service.job_status(job_id)
 
     @app.get("/v1/results/{job_id}/image.png", responses=ERRORS, tags=["results"])
-    def result_image(job_id: str) -> Response:
-        return Response(service.finished_outcome(job_id).image_png, media_type="image/png")
+    def result_image(job_id: str) -> FileResponse:
+        return FileResponse(service.result_file(job_id, "image.png"), media_type="image/png")
 
     @app.get("/v1/results/{job_id}/layers.zip", responses=ERRORS, tags=["results"])
     def result_layers_zip(job_id: str) -> Response:
-        data = service.layers_zip(service.finished_outcome(job_id))
-        return _download(data, "application/zip", f"layers-{job_id}.zip")
+        return _download(service.layers_zip(job_id), "application/zip", f"layers-{job_id}.zip")
 
     @app.get("/v1/results/{job_id}/layers.psd", responses=ERRORS, tags=["results"])
     def result_layers_psd(job_id: str) -> Response:
-        outcome = service.finished_outcome(job_id)
+        layers = service.layers(job_id)
         if not psd_export_available():
             raise RequestError(501, "PSD export needs psd-tools: pip install 'layeredit[server]'")
-        return _download(service.layers_psd(outcome), "image/vnd.adobe.photoshop", f"layers-{job_id}.psd")
+        return _download(psd_bytes(layers), "image/vnd.adobe.photoshop", f"layers-{job_id}.psd")
 
     @app.get("/v1/results/{job_id}/layers.ora", responses=ERRORS, tags=["results"])
     def result_layers_ora(job_id: str) -> Response:
-        data = service.layers_ora(service.finished_outcome(job_id))
-        return _download(data, "image/openraster", f"layers-{job_id}.ora")
+        return _download(ora_bytes(service.layers(job_id)), "image/openraster", f"layers-{job_id}.ora")
 
     @app.post("/v1/segment", response_model=SegmentResponse, responses=ERRORS, tags=["segment"])
     def segment(
@@ -225,10 +228,14 @@ def create_app(
         instruction: str | None,
         masks: list[UploadFile] | None,
         boxes: str | None,
+        sources: list[UploadFile] | None,
         hd_strategy: Strategy,
-    ) -> EditJob:
+    ) -> StoredRequest:
         mask_files = [(upload.filename, _read(upload, limits) or b"") for upload in masks or []]
-        return service.prepare_edit(_read(image, limits), instruction, mask_files, boxes, hd_strategy)
+        source_files = [(upload.filename, _read(upload, limits) or b"") for upload in sources or []]
+        return service.prepare_edit(
+            _read(image, limits), instruction, mask_files, boxes, source_files, hd_strategy
+        )
 
     return app
 

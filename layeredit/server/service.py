@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
-from layeredit.api import Box, check_names_used, edit, make_plan, named_masks, resolve_engine
-from layeredit.engine.base import EditResult, Engine, ProgressCallback
+from layeredit.api import check_names_used, edit, make_plan, named_masks, resolve_engine
+from layeredit.engine.base import EditResult, Engine, ProgressCallback, RenderedLayer
 from layeredit.engine.resolution import Strategy
-from layeredit.errors import LayereditError, error_text
-from layeredit.export import ora_bytes, psd_bytes, write_layers
+from layeredit.errors import LayereditError, clip, error_text
+from layeredit.export import ora_bytes, psd_bytes, psd_export_available
 from layeredit.hints import REST, speaking
-from layeredit.plan import EditPlan, Target
+from layeredit.plan import EditPlan, Insert, Target
+from layeredit.server.jobstore import JobStore, StoredRequest
 from layeredit.server.points import GrabCutPointSegmenter, PointSegmenter
-from layeredit.server.schemas import Downloads, EditResponse
+from layeredit.server.schemas import Downloads, EditResponse, JobResponse
 from layeredit.server.tracking import masks_after_edit
 from layeredit.server.uploads import (
     Limits,
@@ -29,10 +32,9 @@ from layeredit.server.uploads import (
     decode_mask,
     mask_name,
     parse_boxes,
-    png_bytes,
     png_data_url,
 )
-from layeredit.server.worker import Job, Worker
+from layeredit.server.worker import Interrupted, Job, Worker, as_request_error, new_job_id
 from layeredit.tools.resolve import MaskResolver, TargetNotFoundError
 
 TEXT_SEGMENTATION_MISSING = (
@@ -42,19 +44,18 @@ TEXT_SEGMENTATION_MISSING = (
 
 
 @dataclass
-class EditJob:
-    image: np.ndarray
-    plan: EditPlan
-    masks: dict[str, np.ndarray]
-    boxes: dict[str, Box]
-    hd_strategy: Strategy = "auto"
-
-
-@dataclass
 class EditOutcome:
     result: EditResult
     masks: dict[str, np.ndarray]  # where each named object is after the edit
-    image_png: bytes
+
+
+@dataclass(frozen=True)
+class ServerStorage:
+    """Where jobs are kept (``None``: a temporary folder removed at shutdown) and for how long."""
+
+    data_dir: Path | None = None
+    retention_s: float = 24 * 3600
+    max_waiting: int = 64
 
 
 class EditorService:
@@ -67,12 +68,27 @@ class EditorService:
         point_segmenter: PointSegmenter | None = None,
         text_resolver: MaskResolver | None = None,
         keep_jobs: int = 32,
+        storage: ServerStorage | None = None,
     ):
         self.engine = resolve_engine(engine)
         self.limits = limits or Limits()
         self.point_segmenter = point_segmenter or GrabCutPointSegmenter()
         self.text_resolver = text_resolver
-        self.worker = Worker(keep=keep_jobs)
+        storage = storage or ServerStorage()
+        self._temporary = storage.data_dir is None
+        folder = Path(tempfile.mkdtemp(prefix="layeredit-server-")) if self._temporary else storage.data_dir
+        self.store = JobStore(folder, storage.retention_s)
+        self.store.expire()
+        self.worker = Worker(keep=keep_jobs, max_waiting=storage.max_waiting)
+        for job_id in self.store.unfinished():  # accepted before a restart: they run first
+            self.worker.submit(functools.partial(self._run_edit, job_id), job_id, bounded=False)
+
+    def close(self) -> None:
+        """Stop taking work; the running edit goes back to the queue on disk."""
+        self.worker.close()
+        self.store.close()
+        if self._temporary:
+            shutil.rmtree(self.store.folder, ignore_errors=True)
 
     # -- editing -----------------------------------------------------------------------------
 
@@ -82,8 +98,9 @@ class EditorService:
         instruction: str | None,
         mask_files: Sequence[tuple[str | None, bytes]],
         boxes: str | None,
+        source_files: Sequence[tuple[str | None, bytes]] = (),
         hd_strategy: Strategy = "auto",
-    ) -> EditJob:
+    ) -> StoredRequest:
         """Everything checkable before queueing, so a bad request fails at once with a clear 4xx."""
         if image is None:
             raise RequestError(400, "no image: attach the photo as the multipart file field 'image'")
@@ -101,38 +118,119 @@ class EditorService:
             check_names_used(named_masks(masks, parsed_boxes, size), plan)
         except LayereditError as exc:
             raise RequestError(422, error_text(exc)) from None
-        return EditJob(image=pixels, plan=plan, masks=masks, boxes=parsed_boxes, hd_strategy=hd_strategy)
+        sources = self._insert_sources(plan, source_files)
+        return StoredRequest(
+            image=pixels, plan=plan, masks=masks, boxes=parsed_boxes, sources=sources, hd_strategy=hd_strategy
+        )
 
-    def submit_edit(self, job: EditJob) -> Job:
-        @speaking(REST)  # runs on the worker thread, which does not share the request's context
-        def run(progress: ProgressCallback) -> EditOutcome:
+    def _insert_sources(
+        self, plan: EditPlan, source_files: Sequence[tuple[str | None, bytes]]
+    ) -> dict[str, np.ndarray]:
+        """The uploaded picture for each ``insert`` of the plan, by the source the plan names.
+
+        The server never opens a file a client names: an insert's source must be an upload whose
+        file name is the source's file name.
+        """
+        uploads = {PurePath(name or "").name: data for name, data in source_files}
+        sources: dict[str, np.ndarray] = {}
+        for op in plan.operations:
+            if not isinstance(op, Insert) or op.source in sources:
+                continue
+            name = PurePath(op.source).name
+            if name not in uploads:
+                raise RequestError(
+                    422, f"insert from {clip(op.source)!r}: the server opens no file by name; attach "
+                    f"the picture as the multipart file field 'sources' with the file name {clip(name)!r}",
+                )  # fmt: skip
+            sources[op.source] = decode_image(uploads[name], self.limits, f"source {clip(name)!r}")
+        return sources
+
+    def submit_edit(self, request: StoredRequest) -> Job:
+        job_id = new_job_id()
+        self.store.add(job_id, request)
+        try:
+            return self.worker.submit(functools.partial(self._run_edit, job_id), job_id)
+        except RequestError:
+            self.store.forget(job_id)
+            raise
+
+    @speaking(REST)  # runs on the worker thread, which does not share the request's context
+    def _run_edit(self, job_id: str, progress: ProgressCallback) -> None:
+        """Run a stored edit and keep its result on disk (the worker holds nothing of it afterwards)."""
+        try:
+            request = self.store.request(job_id)
+            self.store.mark(job_id, "running")
             result = edit(
-                job.image, job.plan, masks=job.masks, boxes=job.boxes, engine=self.engine, progress=progress,
-                hd_strategy=job.hd_strategy,
-            )
-            named = {
-                **job.masks,
-                **named_masks(None, job.boxes, (job.image.shape[1], job.image.shape[0])).masks,
-            }
-            return EditOutcome(
-                result=result, masks=masks_after_edit(named, result), image_png=png_bytes(result.image)
-            )
+                request.image, request.plan, masks=request.masks, boxes=request.boxes,
+                sources=request.sources, engine=self.engine, progress=progress,
+                hd_strategy=request.hd_strategy,
+            )  # fmt: skip
+            size = (request.image.shape[1], request.image.shape[0])
+            named = {**request.masks, **named_masks(None, request.boxes, size).masks}
+            outcome = EditOutcome(result=result, masks=masks_after_edit(named, result))
+            self.store.save_result(job_id, result)
+            self.store.save_answer(job_id, self.describe(job_id, outcome).model_dump())
+        except Interrupted:
+            self.store.mark(job_id, "queued")
+            raise
+        except Exception as exc:
+            failure = as_request_error(exc)
+            self.store.mark(job_id, "failed", failure.message, failure.status)
+            raise failure from None
+        self.store.mark(job_id, "done")
+        self.store.expire()
 
-        return self.worker.submit(run)
-
-    def wait(self, job: Job) -> EditOutcome:
+    def wait(self, job: Job) -> EditResponse:
         job.wait()
         if job.error is not None:
             raise job.error
-        return job.result
+        return self.answer(job.id, with_image=True)
 
-    def finished_outcome(self, job_id: str) -> EditOutcome:
-        job = self.worker.get(job_id)
-        if job is None or not isinstance(job.result, EditOutcome):
+    def answer(self, job_id: str, with_image: bool = False) -> EditResponse:
+        """The finished edit's answer, read from disk."""
+        row = self.store.row(job_id)
+        answer = self.store.answer(job_id) if row is not None and row.status == "done" else None
+        if answer is None:
             raise RequestError(
-                404, f"no finished edit with id {job_id!r}; results are kept for the last few edits"
-            )
-        return job.result
+                404, f"no finished edit with id {clip(job_id)!r}; results are kept for "
+                f"{self.store.retention / 3600:g} hours",
+            )  # fmt: skip
+        response = EditResponse(**answer)
+        if with_image:
+            data = (self.store.result_folder(job_id) / "image.png").read_bytes()
+            response.image = base64.b64encode(data).decode("ascii")
+        return response
+
+    def job_status(self, job_id: str) -> JobResponse:
+        """Progress of a queued or running job, or the answer of a finished one."""
+        job = self.worker.get(job_id)
+        row = self.store.row(job_id)
+        if job is None and row is None:
+            kept = f"{self.store.retention / 3600:g} hours"
+            raise RequestError(404, f"no job with id {clip(job_id)!r}; results are kept for {kept}")
+        if job is not None and not job.finished.is_set():
+            return JobResponse(
+                id=job_id, status=job.status, stage=job.stage, done=job.done, total=job.total,
+                jobs_ahead=self.worker.jobs_ahead(job),
+            )  # fmt: skip
+        status = JobResponse(id=job_id, status=row.status if row else job.status)  # type: ignore[union-attr]
+        if job is not None:  # the last progress report, while the job is remembered
+            status.stage, status.done, status.total = job.stage, job.done, job.total
+        if status.status == "done":
+            status.result = self.answer(job_id)
+        elif job is not None and job.error is not None:
+            status.error, status.error_status = job.error.message, job.error.status
+        elif row is not None and row.error is not None:
+            status.error, status.error_status = row.error, row.error_status
+        return status
+
+    def result_file(self, job_id: str, relative: str) -> Path:
+        """A file of a finished edit's result (``image.png``, ``layers/layers.psd``...)."""
+        self.answer(job_id)  # 404 unless finished
+        path = self.store.result_folder(job_id) / relative
+        if not path.is_file():
+            raise RequestError(404, f"the edit {clip(job_id)!r} has no {relative}")
+        return path
 
     # -- segmentation ------------------------------------------------------------------------
 
@@ -168,7 +266,7 @@ class EditorService:
 
     # -- results -----------------------------------------------------------------------------
 
-    def describe(self, job_id: str, outcome: EditOutcome, with_image: bool) -> EditResponse:
+    def describe(self, job_id: str, outcome: EditOutcome) -> EditResponse:
         result = outcome.result
         base = f"/v1/results/{job_id}"
         return EditResponse(
@@ -187,27 +285,25 @@ class EditorService:
                 layers_psd=f"{base}/layers.psd",
                 layers_ora=f"{base}/layers.ora",
             ),
-            image=base64.b64encode(outcome.image_png).decode("ascii") if with_image else None,
         )
 
-    @staticmethod
-    def layers_zip(outcome: EditOutcome) -> bytes:
+    def layers(self, job_id: str) -> list[RenderedLayer]:
+        """The finished edit's layers, bottom to top, read back from disk."""
+        return self.store.layers(job_id, self.answer(job_id).layers)
+
+    def layers_zip(self, job_id: str) -> bytes:
         """The same files ``layeredit edit --save-layers`` writes, zipped."""
+        layers = self.layers(job_id)
+        folder = self.store.result_folder(job_id)
         buffer = io.BytesIO()
-        with tempfile.TemporaryDirectory(prefix="layeredit-layers-") as folder:
-            written = write_layers(outcome.result, Path(folder))
-            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for path in written:
-                    archive.write(path, arcname=path.name)
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted((folder / "layers").iterdir()):
+                archive.write(path, arcname=path.name)
+            archive.write(folder / "plan.json", arcname="plan.json")
+            archive.writestr("layers.ora", ora_bytes(layers))
+            if psd_export_available():
+                archive.writestr("layers.psd", psd_bytes(layers))
         return buffer.getvalue()
-
-    @staticmethod
-    def layers_psd(outcome: EditOutcome) -> bytes:
-        return psd_bytes(outcome.result.layers)
-
-    @staticmethod
-    def layers_ora(outcome: EditOutcome) -> bytes:
-        return ora_bytes(outcome.result.layers)
 
 
 def _union(masks: list[np.ndarray], target: Target) -> np.ndarray:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import threading
@@ -41,12 +40,6 @@ OWNER_FILE = "owner.json"
 NOT_FOUND = "no session with id {id!r} for this client; start one with POST /v1/sessions"
 # The tint of a candidate object in the picture shown next to its answer button.
 CHOICE_TINT = np.array([230, 25, 75])
-
-
-def default_data_dir() -> Path:
-    """Where ``layeredit serve`` keeps sessions unless told otherwise: the user's data folder."""
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "layeredit"
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -30,10 +30,11 @@ class Limits:
 class RequestError(LayereditError):
     """A request the server will not process; ``status`` is the HTTP code, the message says why."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 def _open(data: bytes, what: str, limits: Limits) -> Image.Image:

@@ -27,6 +27,10 @@ Task = Callable[[ProgressCallback], Any]
 Status = Literal["queued", "running", "done", "failed"]
 
 
+class Interrupted(Exception):
+    """Raised inside a running job when the server stops: the job is put back in the queue."""
+
+
 @dataclass
 class Job:
     id: str
@@ -39,8 +43,11 @@ class Job:
     error: RequestError | None = None
     created: float = field(default_factory=time.monotonic)
     finished: threading.Event = field(default_factory=threading.Event)
+    stopping: threading.Event | None = None  # the worker's: set when the server stops
 
     def progress(self, stage: str, done: int, total: int) -> None:
+        if self.stopping is not None and self.stopping.is_set():
+            raise Interrupted(f"job {self.id} stopped at {stage} {done}/{total}")
         self.stage, self.done, self.total = stage, done, total
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -48,19 +55,36 @@ class Job:
 
 
 class Worker:
-    """A FIFO of jobs run one at a time; keeps the ``keep`` most recent jobs for polling."""
+    """A FIFO of jobs run one at a time; keeps the ``keep`` most recent jobs for polling.
 
-    def __init__(self, keep: int = 32):
+    At most ``max_waiting`` jobs wait or run at once: one more gets a 429 with a Retry-After of
+    about the time the queue takes to drain, so a burst of requests cannot exhaust memory.
+    """
+
+    def __init__(self, keep: int = 32, max_waiting: int = 64):
         self.keep = keep
+        self.max_waiting = max_waiting
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._stopping = threading.Event()
+        self._seconds_per_job = 1.0  # running mean, for Retry-After
         self._thread = threading.Thread(target=self._run, name="layeredit-worker", daemon=True)
         self._thread.start()
 
-    def submit(self, task: Task) -> Job:
-        job = Job(id=uuid.uuid4().hex[:16], task=task)
+    def submit(self, task: Task, job_id: str | None = None, bounded: bool = True) -> Job:
+        """Queue ``task``; ``bounded=False`` for jobs already accepted (queued before a restart)."""
+        job = Job(id=job_id or new_job_id(), task=task, stopping=self._stopping)
         with self._lock:
+            if self._stopping.is_set():
+                raise RequestError(503, "the server is stopping; send the request again after it restarts")
+            waiting = sum(not j.finished.is_set() for j in self._jobs.values())
+            if bounded and waiting >= self.max_waiting:
+                retry = max(1, round(waiting * self._seconds_per_job))
+                raise RequestError(
+                    429, f"the queue is full ({waiting} jobs waiting); try again in about {retry} s",
+                    headers={"Retry-After": str(retry)},
+                )  # fmt: skip
             self._jobs[job.id] = job
             self._forget_old()
         self._queue.put(job)
@@ -81,9 +105,11 @@ class Worker:
             waiting = [j for j in self._jobs.values() if not j.finished.is_set()]
         return waiting.index(job) if job in waiting else 0
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop taking work; the running job is interrupted at its next progress report."""
+        self._stopping.set()
         self._queue.put(None)
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=timeout)
 
     def _forget_old(self) -> None:
         finished = [j.id for j in self._jobs.values() if j.finished.is_set()]
@@ -91,20 +117,34 @@ class Worker:
             del self._jobs[job_id]
 
     def _run(self) -> None:
-        while (job := self._queue.get()) is not None:
+        while (job := self._queue.get()) is not None and not self._stopping.is_set():
             job.status = "running"
+            started = time.monotonic()
             try:
                 assert job.task is not None  # each job is queued once
                 job.result = job.task(job.progress)
                 job.status = "done"
-            except RequestError as exc:
-                job.error, job.status = exc, "failed"
-            except LayereditError as exc:  # the library's user errors: bad plan, missing mask
-                job.error, job.status = RequestError(422, error_text(exc)), "failed"
+            except Interrupted:
+                job.status = "queued"  # kept on disk by its task; runs again after a restart
+                return
             except Exception as exc:  # noqa: BLE001 - one failed job must not stop the worker
-                log.exception("job %s failed", job.id)
-                job.error = RequestError(500, error_text(exc))
-                job.status = "failed"
+                job.error, job.status = as_request_error(exc), "failed"
             finally:
                 job.task = None  # drop the closure so the request's images can be freed
-                job.finished.set()
+                if job.status != "queued":
+                    job.finished.set()
+            self._seconds_per_job = 0.8 * self._seconds_per_job + 0.2 * (time.monotonic() - started)
+
+
+def as_request_error(exc: Exception) -> RequestError:
+    """The HTTP error for a failed job: 422 for the user's mistakes, 500 (logged) for a bug."""
+    if isinstance(exc, RequestError):
+        return exc
+    if isinstance(exc, LayereditError):  # the library's user errors: bad plan, missing mask
+        return RequestError(422, error_text(exc))
+    log.error("job failed", exc_info=exc)
+    return RequestError(500, error_text(exc))
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex[:16]

@@ -155,8 +155,11 @@ def feather_reach(px: int) -> int:
     """How far outside the mask :func:`feather` can give nonzero alpha."""
     if px <= 0:
         return 0
-    # OpenCV's kernel for a float sigma reaches 4 sigma (8-bit images: 3 sigma) from the centre.
-    return px // 2 + math.ceil(4 * _feather_sigma(px)) + 1
+    # OpenCV's kernel for a float image is a (2r+1) x (2r+1) square with r = round(8 sigma + 1) // 2;
+    # a square reaches r * sqrt(2) along its diagonal. One more pixel covers the rounding of
+    # growing by two elliptical kernels one after the other.
+    radius = (round(8 * _feather_sigma(px) + 1) | 1) // 2
+    return px // 2 + math.ceil(radius * math.sqrt(2)) + 1
 
 
 def _feather_sigma(px: int) -> float:

@@ -1,0 +1,93 @@
+"""The ``layeredit serve`` flags for access, storage and limits, gathered into one settings object."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:  # the server extra is imported only when the server starts
+    from layeredit.server.access import AccessPolicy
+    from layeredit.server.service import ServerStorage
+    from layeredit.server.uploads import Limits
+
+TOKEN_SETTING = "LAYEREDIT_TOKEN"
+
+
+def default_data_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "layeredit" / "server"
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    token: str | None
+    allow_hosts: tuple[str, ...]
+    cors: tuple[str, ...]
+    data_dir: Path
+    retention_hours: float
+    max_queue: int
+    max_pixels: int
+
+    def access(self) -> AccessPolicy:
+        from layeredit.server.access import AccessPolicy
+
+        return AccessPolicy.build(self.token, self.allow_hosts, self.cors)
+
+    def storage(self) -> ServerStorage:
+        from layeredit.server.service import ServerStorage
+
+        return ServerStorage(self.data_dir, self.retention_hours * 3600, self.max_queue)
+
+    def limits(self) -> Limits:
+        from layeredit.server.uploads import Limits
+
+        return Limits(max_image_pixels=self.max_pixels)
+
+    def warn_if_exposed(self, host: str) -> None:
+        from layeredit.server.access import is_loopback
+
+        if not is_loopback(host) and not self.token:
+            click.echo(
+                f"warning: listening on {host} without a token: anyone who can reach this machine can "
+                f"use the server; set --token or ${TOKEN_SETTING}", err=True,
+            )  # fmt: skip
+        if not is_loopback(host) and not self.allow_hosts:
+            click.echo(
+                "warning: only requests for localhost are answered; add the name clients use with "
+                "--allow-host NAME", err=True,
+            )  # fmt: skip
+
+
+def serve_access_options(command: Callable) -> Callable:
+    """The flags; the command receives them together as ``serving``, a :class:`ServeSettings`."""
+    names = ("token", "allow_hosts", "cors", "data_dir", "retention_hours", "max_queue", "max_pixels")
+
+    @functools.wraps(command)
+    def with_settings(**options: Any) -> Any:
+        return command(serving=ServeSettings(**{name: options.pop(name) for name in names}), **options)
+
+    for option in (
+        click.option("--max-pixels", type=click.IntRange(1), default=4096 * 4096, show_default=True,
+                     help="Largest image a job may carry, in pixels."),
+        click.option("--max-queue", type=click.IntRange(1), default=64, show_default=True,
+                     help="Edits waiting or running at once; more get HTTP 429 with Retry-After."),
+        click.option("--retention-hours", type=click.FloatRange(0, min_open=True), default=24.0,
+                     show_default=True, help="How long finished results stay downloadable."),
+        click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
+                     default=default_data_dir, show_default="~/.cache/layeredit/server",
+                     help="Folder for the job database and results; queued jobs survive a restart."),
+        click.option("--cors", multiple=True, metavar="ORIGIN",
+                     help="Let web pages from ORIGIN (https://app.example) call the API. Repeatable."),
+        click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+                     help="Also answer requests for this host name (default: localhost names only)."),
+        click.option("--token", envvar=TOKEN_SETTING, show_envvar=True,
+                     help="Require 'Authorization: Bearer TOKEN' on every endpoint but /healthz."),
+    ):  # fmt: skip
+        with_settings = option(with_settings)
+    return with_settings
