@@ -14,6 +14,7 @@ from layeredit.agent.errors import PlannerError
 from layeredit.agent.executor import AgentOutcome, EditAgent, MasksThenDetection, ObjectFinder, last_target
 from layeredit.agent.llm import Planner
 from layeredit.agent.questions import (
+    NO,
     Choice,
     Question,
     follow_up,
@@ -154,12 +155,13 @@ class ChatSession:
         """One message of the conversation, logged and saved; a failed edit changes no picture."""
         text = message.strip()
         question, self.question = self.question, None
-        answered = question is not None and text.isdigit() and 1 <= int(text) <= len(question.choices)
-        picked = question.choices[int(text) - 1] if question is not None and answered else None
+        picked = None if question is None else question.answer(text)
         said = text if picked is None else picked.label
         self.log.append({"role": "user", "text": said, "turn": self.current})
         try:
-            if text.lower() in ("undo", "redo"):
+            if question is not None and picked is None and NO.fullmatch(text):
+                reply = Reply("ok, nothing changed", "info", self.current)
+            elif text.lower() in ("undo", "redo"):
                 reply = self.undo() if text.lower() == "undo" else self.redo()
             elif picked is not None:
                 reply = self._choose(picked, progress)
