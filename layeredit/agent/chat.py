@@ -24,7 +24,7 @@ from layeredit.agent.questions import (
 from layeredit.agent.session import SessionError, SessionStore, Turn
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.imageio import check_writable, load_image, save_image
-from layeredit.plan import Antecedent, Pan, Target
+from layeredit.plan import Antecedent, EditPlan, Move, Pan, Target
 from layeredit.tools.auto import AutomaticResolver
 from layeredit.tools.masks import load_mask
 from layeredit.tools.resolve import MaskResolver, NamedMasks, head_noun
@@ -151,12 +151,18 @@ class ChatSession:
             return f"error: {reply.text}"
         return reply.question.prompt() if reply.question is not None else reply.text
 
-    def respond(self, message: str, progress: ProgressCallback | None = None) -> Reply:
-        """One message of the conversation, logged and saved; a failed edit changes no picture."""
+    def respond(
+        self, message: str, progress: ProgressCallback | None = None, said: str | None = None
+    ) -> Reply:
+        """One message of the conversation, logged (as ``said``, if given) and saved.
+
+        A message is an instruction, edit-plan JSON, undo, redo, or the answer to a question;
+        a failed edit changes no picture.
+        """
         text = message.strip()
         question, self.question = self.question, None
         picked = None if question is None else question.answer(text)
-        said = text if picked is None else picked.label
+        said = said or (text if picked is None else picked.label)
         self.log.append({"role": "user", "text": said, "turn": self.current})
         try:
             if question is not None and picked is None and NO.fullmatch(text):
@@ -170,6 +176,23 @@ class ChatSession:
         except (PlannerError, ValueError, LookupError, OSError) as exc:
             reply = Reply(str(exc), "error", self.current, self.planner_name)
         return self.note(reply)
+
+    def drag(
+        self,
+        name: str,
+        start: tuple[int, int],
+        end: tuple[int, int],
+        progress: ProgressCallback | None = None,
+    ) -> Reply:
+        """A gesture: the object ``name`` dragged from ``start`` to ``end`` (pixels) moves by as much."""
+        height, width = self.turn.image.shape[:2]
+        dx, dy = end[0] - start[0], end[1] - start[1]
+        try:
+            move = Move(target=Target(phrase=name.strip().lower()), dx=dx / width, dy=dy / height)
+        except ValueError as exc:
+            raise SessionError(f"cannot drag {name!r}: {exc}") from None
+        plan = EditPlan(operations=[move])
+        return self.respond(plan.to_json(), progress, said=f"drag the {name} by ({dx:+d}, {dy:+d}) px")
 
     def choose(self, number: int, progress: ProgressCallback | None = None) -> Reply:
         """Answer the pending question with its choice ``number`` (0-based)."""
@@ -216,8 +239,11 @@ class ChatSession:
             self.engine,
             MasksThenDetection(NamedMasks(turn.masks), self.detector),
         )
+        given_plan = instruction.lstrip().startswith("{")  # edit-plan JSON, as `layeredit edit` takes
         try:
-            outcome = agent.run(turn.image, instruction, previous, progress)
+            outcome = agent.run(
+                turn.image, EditPlan.parse(instruction) if given_plan else instruction, previous, progress
+            )
         except PlannerError as exc:
             retry = follow_up(instruction, previous)
             try:
@@ -238,7 +264,7 @@ class ChatSession:
         new = Turn(
             image=outcome.result.image,
             masks=masks_after_edit(turn.masks, outcome),
-            instruction=instruction,
+            instruction=outcome.plan.summary() if given_plan else instruction,
             plan=outcome.plan,
             target=last_target(outcome.plan) or turn.target,
             result=outcome.result,
