@@ -397,6 +397,7 @@ def serve_command(
         raise click.ClickException(
             f"the server needs the server extra ({exc.name} is missing): pip install 'layeredit[server]'"
         ) from None
+    planner = make_planner(llm)  # a bad --llm is reported before the server starts
     click.echo(f"layeredit editor on http://{host}:{port}/ (API docs at /docs)", err=True)
     finder = AutomaticResolver(device=device, **finding)
     text_resolver = None if finder.missing_models() else finder
@@ -406,7 +407,6 @@ def serve_command(
         from layeredit.tools.segmentation import make_segmenter
 
         clicks = SamPointSegmenter(make_segmenter(finding["sam_model"], device))
-    planner = make_planner(llm)  # a bad --llm is reported before the server starts
     app = create_app(
         engine=engine, text_resolver=text_resolver, point_segmenter=clicks, planner=planner,
         data_dir=data_dir or default_data_dir(),

@@ -301,3 +301,13 @@ def test_a_drag_gesture_moves_the_object_by_the_drag(tmp_path):
         assert refused.status_code == 422 and "cannot drag 'boy'" in refused.json()["detail"]
         broken = client.post(url, data={"drag": '{"name": "boy"}'})
         assert broken.status_code == 422 and "drag must be JSON like" in broken.json()["detail"]
+
+
+def test_serve_refuses_a_bad_llm_before_starting(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "LAYEREDIT_LLM"}
+    done = subprocess.run(
+        [sys.executable, "-m", "layeredit.cli", "serve", "--llm", "gpt4", "--data-dir", str(tmp_path / "d")],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--llm must be 'rules' or PROVIDER:MODEL" in done.stderr
+    assert "editor on" not in done.stderr and not (tmp_path / "d").exists()
