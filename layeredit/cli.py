@@ -461,6 +461,7 @@ def serve_command(
             f"the server needs the server extra ({exc.name} is missing): pip install 'layeredit[server]'"
         ) from None
     serving.warn_if_exposed(host)
+    planner = make_planner(llm)  # a bad --llm is reported before the server starts
     click.echo(f"layeredit editor on http://{host}:{port}/ (API docs at /docs)", err=True)
     finder = AutomaticResolver(device=device, **finding)
     text_resolver = None if finder.missing_models() else finder
@@ -470,7 +471,6 @@ def serve_command(
         from layeredit.tools.segmentation import make_segmenter
 
         clicks = SamPointSegmenter(make_segmenter(finding["sam_model"], device))
-    planner = make_planner(llm)  # a bad --llm is reported before the server starts
     app = create_app(
         engine=engine, text_resolver=text_resolver, point_segmenter=clicks, limits=serving.limits(),
         access=serving.access(), storage=serving.storage(), planner=planner,

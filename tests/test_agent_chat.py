@@ -197,3 +197,14 @@ def test_again_repeats_the_last_edit_and_hints_speak_chat_commands(tmp_path):
     assert lefts[1] - lefts[0] == pytest.approx(40, abs=2) and lefts[2] - lefts[1] == pytest.approx(40, abs=2)
     # The chat asks for the missing mask with its own command, not the command line's flag.
     assert "type mask ball=PATH" in done.stdout and "--mask" not in done.stdout
+
+def test_a_partly_supported_request_offers_the_rest_answered_by_yes_or_no(tmp_path, soccer):
+    image, boy = soccer
+    session = ChatSession.start(image, tmp_path / "s", RulePlanner(), PixelEngine(), {"boy": boy})
+    asked = session.handle("move the boy left and rotate the ball")
+    offer = 'I can\'t do "rotate the ball": rotation is not supported. Shall I just move the boy left?'
+    assert asked.startswith(offer)
+    assert session.handle("no") == "ok, nothing changed" and session.current == 0
+    session.handle("move the boy left and rotate the ball")
+    assert session.handle("yes").startswith("done: move boy (-0.20, +0.00)") and session.current == 1
+    assert session.handle("yes").startswith("error: could not understand")  # nothing was asked

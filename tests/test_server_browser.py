@@ -6,6 +6,8 @@ import io
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,33 +44,49 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server_url():
-    from layeredit.server import create_app
-
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` under uvicorn on a free port of 127.0.0.1, for as long as the block runs; its URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
-def page(server_url):
+def server_url():
+    from layeredit.server import create_app
+
+    with serving(create_app()) as url:
+        yield url
+
+
+@contextmanager
+def browsing(url: str):
+    """A page of headless Chromium open at ``url``, closed after the block."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 860})
-            page.goto(server_url)
+            page.goto(url)
             yield page
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server_url):
+    with browsing(server_url) as page:
+        yield page
 
 
 def absolute_href(page, selector: str) -> str:

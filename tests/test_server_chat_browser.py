@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ from layeredit.agent.chat import ChatSession
 from layeredit.agent.rules import RulePlanner
 from layeredit.engine.pixel import PixelEngine
 from tests.conftest import REPO, SAMPLES
-from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS, free_port, sync_playwright, uvicorn
+from tests.test_server_browser import browsing, serving
 
 ARTIFACTS = REPO / "test-artifacts"
 SOCCER = SAMPLES / "soccer"
@@ -27,31 +25,15 @@ TIMEOUT_MS = 30_000
 def server_url(tmp_path_factory):
     from layeredit.server import create_app
 
-    app = create_app(planner="rules", data_dir=tmp_path_factory.mktemp("data"))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(planner="rules", data_dir=tmp_path_factory.mktemp("data"))) as url:
+        yield url
 
 
 @pytest.fixture
 def page(server_url):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(server_url)
-            yield page
-        finally:
-            browser.close()
+    with browsing(server_url) as page:
+        page.set_default_timeout(TIMEOUT_MS)
+        yield page
 
 
 def expected_turns(tmp_path, image, masks: dict[str, str], messages: list[str]) -> list[np.ndarray]:

@@ -39,6 +39,12 @@ def files(image, **masks):
     return parts
 
 
+def start(client, image, **masks) -> str:
+    created = client.post("/v1/sessions", files=files(image, **masks))
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
 def picture(client, url: str, **headers) -> np.ndarray:
     response = client.get(url, headers=headers)
     assert response.status_code == 200, response.text
@@ -124,7 +130,7 @@ def test_another_clients_session_is_not_found(tmp_path):
         assert client.get("/v1/sessions/" + "A" * 24).status_code == 404
         assert client.get("/v1/sessions/..%2F..%2Fetc").status_code == 404
         client.app.state.sessions.keep_loaded = 1  # the first session now waits on disk
-        open_sid = client.post("/v1/sessions", files=files(SOCCER / "image.jpg")).json()["id"]
+        open_sid = start(client, SOCCER / "image.jpg")
         assert open_sid != sid and client.get(f"/v1/sessions/{open_sid}").status_code == 200
         assert sid not in client.app.state.sessions._live
         assert client.get(f"/v1/sessions/{sid}").status_code == 404  # still bound to its token on disk
@@ -134,7 +140,7 @@ def test_another_clients_session_is_not_found(tmp_path):
 def test_ambiguous_pronoun_asks_with_a_mask_per_choice_and_the_answer_edits(tmp_path):
     with TestClient(create_app(planner="rules", data_dir=tmp_path)) as client:
         masks = {"apple": PIKACHU / "apple.jpg", "sunglasses": PIKACHU / "sunglasses.jpg"}
-        sid = client.post("/v1/sessions", files=files(PIKACHU / "image.jpg", **masks)).json()["id"]
+        sid = start(client, PIKACHU / "image.jpg", **masks)
         asked = say(client, sid, "remove it")
         assert asked["current"] == 0 and asked["messages"][-1]["kind"] == "question"
         labels = [c["label"] for c in asked["question"]["choices"]]
@@ -154,9 +160,7 @@ def test_ambiguous_pronoun_asks_with_a_mask_per_choice_and_the_answer_edits(tmp_
 
 def test_partly_supported_request_offers_the_supported_part(tmp_path):
     with TestClient(create_app(planner="rules", data_dir=tmp_path)) as client:
-        sid = client.post("/v1/sessions", files=files(SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")).json()[
-            "id"
-        ]
+        sid = start(client, SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")
         asked = say(client, sid, "move the boy to the left and rotate the ball")
         assert "rotation is not supported" in asked["question"]["text"]
         assert [c["label"] for c in asked["question"]["choices"]] == ["only: move the boy to the left"]
@@ -167,7 +171,7 @@ def test_partly_supported_request_offers_the_supported_part(tmp_path):
 
 def test_marks_by_click_and_by_mask_file_come_with_a_message(tmp_path):
     with TestClient(create_app(planner="rules", data_dir=tmp_path)) as client:
-        sid = client.post("/v1/sessions", files=files(SOCCER / "image.jpg")).json()["id"]
+        sid = start(client, SOCCER / "image.jpg")
         clicks = json.dumps([{"name": "boy", "x": 5000, "y": 10}])
         bad = client.post(f"/v1/sessions/{sid}/messages", data={"text": "remove the boy", "clicks": clicks},
                           params={"wait": True})  # fmt: skip
@@ -196,9 +200,7 @@ class GatedEngine(PixelEngine):
 def test_a_long_edit_reports_progress_and_the_session_stays_readable(tmp_path):
     engine = GatedEngine()
     with TestClient(create_app(engine=engine, planner="rules", data_dir=tmp_path)) as client:
-        sid = client.post("/v1/sessions", files=files(SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")).json()[
-            "id"
-        ]
+        sid = start(client, SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")
         started = client.post(f"/v1/sessions/{sid}/messages", data={"text": "remove the boy"})
         assert started.status_code == 202 and started.json()["busy"] is not None
         deadline = time.monotonic() + 20
@@ -222,9 +224,7 @@ MOVE_BOY = {"operations": [{"op": "move", "target": {"phrase": "boy"}, "dx": -0.
 def test_llm_planner_revises_once_and_the_reply_names_it(tmp_path):
     model = ToolCallingFakeModel(messages=scripted(plan_call(MOVE_KID, "a"), plan_call(MOVE_BOY, "b")))
     with TestClient(create_app(planner=LLMPlanner(model), data_dir=tmp_path)) as client:
-        sid = client.post("/v1/sessions", files=files(SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")).json()[
-            "id"
-        ]
+        sid = start(client, SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")
         done = say(client, sid, "shift the kid left")
     reply = done["messages"][-1]
     assert reply["kind"] == "edit" and "revised" in reply["text"]
@@ -240,9 +240,7 @@ def test_real_openai_client_plans_the_session_from_the_environment(tmp_path, mon
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")
         monkeypatch.setenv("LAYEREDIT_LLM", "openai:gpt-4o-mini")
         with TestClient(create_app(data_dir=tmp_path)) as client:
-            sid = client.post(
-                "/v1/sessions", files=files(SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")
-            ).json()["id"]
+            sid = start(client, SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")
             done = say(client, sid, "nudge the lad leftwards")
     assert done["planner"] == "llm gpt-4o-mini"
     assert EditPlan.parse(done["turns"][1]["plan"]) == EditPlan.parse(MOVE_BOY)
@@ -272,7 +270,7 @@ class TwoBalls:
 
 def test_two_equally_likely_detections_make_a_question_with_each_ones_mask(tmp_path):
     with TestClient(create_app(planner="rules", data_dir=tmp_path, text_resolver=TwoBalls())) as client:
-        sid = client.post("/v1/sessions", files=files(SOCCER / "image.jpg")).json()["id"]
+        sid = start(client, SOCCER / "image.jpg")
         asked = say(client, sid, "remove the ball")
         assert "2 objects match 'ball' about equally well" in asked["question"]["text"]
         choices = asked["question"]["choices"]
@@ -286,3 +284,30 @@ def test_two_equally_likely_detections_make_a_question_with_each_ones_mask(tmp_p
         edited = picture(client, done["turns"][1]["image"])
         differs = np.abs(edited.astype(int) - original.astype(int)).max(axis=2) > 8
         assert differs[400:460, 40:100].any() and not differs[400:460, 300:360].any()
+
+
+def test_a_drag_gesture_moves_the_object_by_the_drag(tmp_path):
+    with TestClient(create_app(planner="rules", data_dir=tmp_path)) as client:
+        sid = start(client, SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")
+        url = f"/v1/sessions/{sid}/messages"
+        drag = json.dumps({"name": "boy", "from": [260, 300], "to": [132, 300]})
+        done = client.post(url, data={"drag": drag}, params={"wait": True}).json()
+        move = done["turns"][1]["plan"]["operations"][0]
+        assert move["target"] == {"phrase": "boy"} and move["dx"] == pytest.approx(-0.25) and move["dy"] == 0
+        assert done["messages"][-2]["text"] == "drag the boy by (-128, +0) px"
+        assert done["turns"][1]["instruction"] == done["turns"][1]["summary"] == "move boy (-0.25, +0.00)"
+        still = json.dumps({"name": "boy", "from": [260, 300], "to": [260, 300]})
+        refused = client.post(url, data={"drag": still}, params={"wait": True})
+        assert refused.status_code == 422 and "cannot drag 'boy'" in refused.json()["detail"]
+        broken = client.post(url, data={"drag": '{"name": "boy"}'})
+        assert broken.status_code == 422 and "drag must be JSON like" in broken.json()["detail"]
+
+
+def test_serve_refuses_a_bad_llm_before_starting(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "LAYEREDIT_LLM"}
+    done = subprocess.run(
+        [sys.executable, "-m", "layeredit.cli", "serve", "--llm", "gpt4", "--data-dir", str(tmp_path / "d")],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--llm must be 'rules' or PROVIDER:MODEL" in done.stderr
+    assert "editor on" not in done.stderr and not (tmp_path / "d").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -16,6 +15,7 @@ from layeredit.agent.errors import PlannerError, UnsupportedEditError
 from layeredit.agent.executor import AgentOutcome, EditAgent, MasksThenDetection, ObjectFinder, last_target
 from layeredit.agent.llm import Planner
 from layeredit.agent.questions import (
+    NO,
     Choice,
     Question,
     follow_up,
@@ -27,7 +27,7 @@ from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.errors import LayereditError, debugging, error_text, user_message
 from layeredit.hints import CHAT, speaking
 from layeredit.imageio import check_writable, load_image, save_image
-from layeredit.plan import Antecedent, EditPlan, Pan, Target
+from layeredit.plan import Antecedent, EditPlan, Move, Pan, Target
 from layeredit.tools.auto import AutomaticResolver
 from layeredit.tools.masks import load_mask
 from layeredit.tools.resolve import MaskResolver, NamedMasks, head_noun
@@ -44,10 +44,6 @@ HELP = """Type an edit, e.g. "move the boy to the left", "make it a bit bigger".
 
 # Lines that repeat the current picture's edit plan as it is, whatever the planner.
 REPEAT_LINES = {"again", "once more", "one more time", "repeat", "do it again", "same again"}
-
-
-_YES = re.compile(r"^(?:y|yes|yeah|yep|sure|ok|okay|please|please do|do it|go ahead|fine)\W*$", re.IGNORECASE)
-_NO = re.compile(r"^(?:n|no|nope|no thanks|cancel|never mind|nevermind)\W*$", re.IGNORECASE)
 
 
 @dataclass
@@ -162,18 +158,21 @@ class ChatSession:
             return f"error: {reply.text}"
         return reply.question.prompt() if reply.question is not None else reply.text
 
-    def respond(self, message: str, progress: ProgressCallback | None = None) -> Reply:
-        """One message of the conversation, logged and saved; a failed edit changes no picture."""
+    def respond(
+        self, message: str, progress: ProgressCallback | None = None, said: str | None = None
+    ) -> Reply:
+        """One message of the conversation, logged (as ``said``, if given) and saved.
+
+        A message is an instruction, edit-plan JSON, undo, redo, or the answer to a question;
+        a failed edit changes no picture.
+        """
         text = message.strip()
         question, self.question = self.question, None
-        answered = question is not None and text.isdigit() and 1 <= int(text) <= len(question.choices)
-        picked = question.choices[int(text) - 1] if question is not None and answered else None
-        if question is not None and len(question.choices) == 1 and _YES.match(text):
-            picked = question.choices[0]  # "yes" accepts the one thing offered
-        said = text if picked is None else picked.label
+        picked = None if question is None else question.answer(text)
+        said = said or (text if picked is None else picked.label)
         self.log.append({"role": "user", "text": said, "turn": self.current})
         try:
-            if question is not None and picked is None and _NO.match(text):
+            if question is not None and picked is None and NO.fullmatch(text):
                 reply = Reply("ok, nothing changed", "info", self.current)
             elif text.lower() in ("undo", "redo"):
                 reply = self.undo() if text.lower() == "undo" else self.redo()
@@ -190,6 +189,23 @@ class ChatSession:
                 traceback.print_exc()
             reply = Reply(error_text(exc), "error", self.current, self.planner_name)
         return self.note(reply)
+
+    def drag(
+        self,
+        name: str,
+        start: tuple[int, int],
+        end: tuple[int, int],
+        progress: ProgressCallback | None = None,
+    ) -> Reply:
+        """A gesture: the object ``name`` dragged from ``start`` to ``end`` (pixels) moves by as much."""
+        height, width = self.turn.image.shape[:2]
+        dx, dy = end[0] - start[0], end[1] - start[1]
+        try:
+            move = Move(target=Target(phrase=name.strip().lower()), dx=dx / width, dy=dy / height)
+        except ValueError as exc:
+            raise SessionError(f"cannot drag {name!r}: {exc}") from None
+        plan = EditPlan(operations=[move])
+        return self.respond(plan.to_json(), progress, said=f"drag the {name} by ({dx:+d}, {dy:+d}) px")
 
     def choose(self, number: int, progress: ProgressCallback | None = None) -> Reply:
         """Answer the pending question with its choice ``number`` (0-based)."""
@@ -246,6 +262,8 @@ class ChatSession:
             self.engine,
             MasksThenDetection(NamedMasks(turn.masks), self.detector),
         )
+        if plan is None and instruction.lstrip().startswith("{"):  # edit-plan JSON, as `layeredit edit` takes
+            plan = EditPlan.parse(instruction)
         try:
             outcome = agent.run(turn.image, plan or instruction, previous, progress)
         except UnsupportedEditError as exc:
@@ -274,7 +292,7 @@ class ChatSession:
         new = Turn(
             image=outcome.result.image,
             masks=masks_after_edit(turn.masks, outcome),
-            instruction=instruction,
+            instruction=outcome.plan.summary() if given_plan else instruction,
             plan=outcome.plan,
             target=last_target(outcome.plan) or turn.target,
             result=outcome.result,

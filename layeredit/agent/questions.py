@@ -23,6 +23,10 @@ from layeredit.tools.resolve import MaskResolver, NamedMasks
 
 # Where the rule planner and people alike split an instruction into separate edits.
 CLAUSE_BREAK = re.compile(r"\s*(?:[,;]|\band then\b|\bthen\b|\band\b)\s*")
+# Words of a message that goes on with the last motion: "a bit more", "further left", "again".
+FOLLOW_UP = re.compile(r"\b(?:more|further|farther|again|less|bit|little|left|right|up|down)\b", re.I)
+YES = re.compile(r"(?:y|yes|yeah|yep|sure|ok|okay|please|please do|do it|go ahead|fine)\W*", re.IGNORECASE)
+NO = re.compile(r"(?:n|no|nope|no thanks|cancel|never mind|nevermind)\W*", re.IGNORECASE)
 PRONOUN_WORDS = frozenset(phrase for phrase in SINGULAR_PRONOUNS if " " not in phrase)
 
 PlanFunction = Callable[[str, Antecedent | None], EditPlan]
@@ -63,17 +67,30 @@ class Question:
     text: str
     choices: list[Choice] = field(default_factory=list)
 
+    def answer(self, text: str) -> Choice | None:
+        """The choice ``text`` picks: its number, or "yes" when there is only one; else None."""
+        if text.isdigit() and 1 <= int(text) <= len(self.choices):
+            return self.choices[int(text) - 1]
+        if len(self.choices) == 1 and YES.fullmatch(text):
+            return self.choices[0]
+        return None
+
     def prompt(self) -> str:
         """The question as a terminal shows it: numbered choices, answered by their number."""
         if not self.choices:
             return self.text
         lines = [f"  {number}) {choice.label}" for number, choice in enumerate(self.choices, 1)]
-        return "\n".join([self.text, *lines, "answer with a number, or say something else"])
+        how = "yes or no" if len(self.choices) == 1 else "with a number"
+        return "\n".join([self.text, *lines, f"answer {how}, or say something else"])
 
 
-def _short_reason(error: Exception) -> str:
-    # The rule planner appends its whole vocabulary; the question needs only the first part.
-    return str(error).split("; known verbs", 1)[0]
+def _short_reason(clause: str, error: Exception) -> str:
+    # The rule planner quotes the clause and appends its whole vocabulary; the question needs neither.
+    reason = str(error).split("; known verbs", 1)[0]
+    match = re.fullmatch(r'could not understand "(.*)"(?: \((.*)\))?', reason)
+    if match is None or match.group(1) != clause:
+        return reason
+    return match.group(2) or "I don't know how"
 
 
 def has_pronoun(instruction: str) -> bool:
@@ -106,7 +123,7 @@ def question_after_planner_error(
         try:
             plan(clause, previous)
         except PlannerError as exc:
-            impossible.append(f'"{clause}": {_short_reason(exc)}')
+            impossible.append(f'"{clause}": {_short_reason(clause, exc)}')
         else:
             possible.append(clause)
     if not possible or not impossible:
@@ -117,7 +134,7 @@ def question_after_planner_error(
     except PlannerError:
         return None
     shown = NamedMasks(masks).lookup(first[0]) if first else None
-    text = "I can only do part of that. I cannot do " + "; ".join(impossible) + ". Shall I do the rest?"
+    text = "I can't do " + "; ".join(impossible) + f". Shall I just {doable}?"
     return Question(text, [Choice(f"only: {doable}", doable, mask=shown)])
 
 
@@ -148,6 +165,6 @@ def follow_up(instruction: str, previous: Antecedent | None) -> str | None:
     None when the last turn was no move or pan, or the message names what it acts on.
     """
     op = getattr(previous, "op", None)
-    if op not in ("move", "pan") or has_pronoun(instruction):
+    if op not in ("move", "pan") or has_pronoun(instruction) or not FOLLOW_UP.search(instruction):
         return None
     return f"{op} it {instruction.strip()}" if op == "move" else f"pan {instruction.strip()}"

@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse, Response
 from layeredit.export import psd_export_available
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.service import EditorService
-from layeredit.server.sessions import Click, LiveSession, SessionManager, bearer_token
+from layeredit.server.sessions import Click, Drag, LiveSession, SessionManager, bearer_token
 from layeredit.server.uploads import RequestError, decode_image, decode_mask, mask_name, png_bytes
 
 ERRORS = {status: {"model": ErrorBody} for status in (400, 404, 409, 413, 422)}
 CLICKS_HELP = 'Objects marked by a click, JSON: [{"name": "boy", "x": 120, "y": 300}].'
+DRAG_EXAMPLE = '{"name": "boy", "from": [260, 300], "to": [140, 310]}'
+DRAG_HELP = f"A gesture moving an object, JSON: {DRAG_EXAMPLE}."
 NO_STORE = {"Cache-Control": "no-store"}  # a turn's number is reused after undo and a new edit
 
 ImageFile = Annotated[UploadFile | None, File(description="The photo (PNG, JPEG or WebP).")]
@@ -75,6 +77,7 @@ def session_router(sessions: SessionManager) -> APIRouter:
             bool, Form(description="The masks sent replace all masks of the current picture.")
         ] = False,
         choice: Annotated[int | None, Form(description="Answers the pending question: 0-based.")] = None,
+        drag: Annotated[str | None, Form(description=DRAG_HELP)] = None,
         wait: bool = False,
         authorization: Authorization = None,
     ) -> JSONResponse:
@@ -85,7 +88,7 @@ def session_router(sessions: SessionManager) -> APIRouter:
         """
         live = sessions.get(session_id, bearer_token(authorization))
         named = masks_of(masks, size_of(live))
-        job = sessions.send(live, text, named, parse_clicks(clicks), replace_masks, choice)
+        job = sessions.send(live, text, named, parse_clicks(clicks), replace_masks, choice, parse_drag(drag))
         if wait:
             job.wait()
             if job.error is not None:
@@ -152,6 +155,17 @@ def parse_clicks(text: str | None) -> list[Click]:
         raise RequestError(
             422, 'clicks must be JSON like [{"name": "boy", "x": 120, "y": 300}] (pixels of the picture)'
         ) from None
+
+
+def parse_drag(text: str | None) -> Drag | None:
+    if not text:
+        return None
+    try:
+        item = json.loads(text)
+        (x0, y0), (x1, y1) = item["from"], item["to"]
+        return Drag(str(item["name"]), (int(x0), int(y0)), (int(x1), int(y1)))
+    except (ValueError, TypeError, KeyError):
+        raise RequestError(422, f"drag must be JSON like {DRAG_EXAMPLE} (pixels of the picture)") from None
 
 
 def _png(pixels: Any) -> Response:

@@ -61,6 +61,15 @@ class Click:
     y: int
 
 
+@dataclass(frozen=True)
+class Drag:
+    """A gesture: the object ``name`` dragged from ``start`` to ``end`` (pixels), to move it as much."""
+
+    name: str
+    start: tuple[int, int]
+    end: tuple[int, int]
+
+
 @dataclass
 class LiveSession:
     id: str
@@ -142,12 +151,16 @@ class SessionManager:
         clicks: list[Click],
         replace_masks: bool,
         choice: int | None,
+        drag: Drag | None = None,
     ) -> Job:
-        """Queue a message (and the marks that come with it) on the model worker."""
+        """Queue a message (and the marks that come with it) on the model worker.
+
+        The message is ``text``, the answer ``choice`` to the pending question, or a ``drag``.
+        """
         chat = live.chat
         if choice is not None and (chat.question is None or not 0 <= choice < len(chat.question.choices)):
             raise RequestError(409, "there is no question with that answer any more; send a new message")
-        if choice is None and not (text and text.strip()):
+        if choice is None and drag is None and not (text and text.strip()):
             raise RequestError(400, "no message: send what to do in the form field 'text'")
         segmenter = self.service.point_segmenter
 
@@ -160,6 +173,8 @@ class SessionManager:
                     chat.set_masks(marked, replace=replace_masks)
                 if choice is not None:
                     return chat.choose(choice, progress)
+                if drag is not None:
+                    return chat.drag(drag.name, drag.start, drag.end, progress)
                 assert text is not None
                 return chat.respond(text, progress)
             except (ValueError, LookupError) as exc:  # a bad click or mask: said in the chat, too
