@@ -262,7 +262,8 @@ class ChatSession:
             self.engine,
             MasksThenDetection(NamedMasks(turn.masks), self.detector),
         )
-        if plan is None and instruction.lstrip().startswith("{"):  # edit-plan JSON, as `layeredit edit` takes
+        given_plan = plan is None and instruction.lstrip().startswith("{")  # plan JSON, as `edit` takes
+        if given_plan:
             plan = EditPlan.parse(instruction)
         try:
             outcome = agent.run(turn.image, plan or instruction, previous, progress)
