@@ -127,4 +127,4 @@ def test_segment_objects_explains_when_no_models_are_available(tmp_path, monkeyp
     answer = json.loads(segment_objects.invoke({"image_path": str(image), "phrases": ["boy"]}))
     assert answer["available"] is False
     assert "masks" in answer["message"] and "boxes" in answer["message"]
-    assert "huggingface-cli download" in answer["message"]
+    assert "hf download" in answer["message"]
