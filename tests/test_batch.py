@@ -26,7 +26,7 @@ from tests.conftest import SAMPLES
 from tests.tiny_models import save_tiny_sdxl
 
 DIFFUSION = ["--steps", "2", "--resolution", "64", "--device", "cpu"]
-BAD_LINES = {4: "image not found: photos/missing.png", 9: 'could not understand "paint it like van gogh"'}
+BAD_LINES = {4: "image not found: photos/missing.png", 9: 'not supported: "paint it like van gogh"'}
 
 
 def plan(*operations: dict) -> dict:
