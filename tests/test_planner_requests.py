@@ -121,6 +121,15 @@ HELD_OUT = [
                                  "side": "above"})]),
     ("put another chair beside the table",
      [_op("duplicate", "chair", beside={"anchor": {"phrase": "table"}})]),
+    ("move the chair so it's next to the table",
+     [_op("move", "chair", beside={"anchor": {"phrase": "table"}})]),
+    ("move the cat over to the dog", [_op("move", "cat", beside={"anchor": {"phrase": "dog"}})]),
+    ("move the boy next to the girl and make him as tall as her",
+     [_op("move", "boy", beside={"anchor": {"phrase": "girl"}}),
+      _op("resize", "boy", like={"phrase": "girl"})]),
+    ("make the small cup the same size as the big one",
+     [_op("resize", "small cup", like={"phrase": "big cup"})]),
+    ("resize the dog to the size of the cat", [_op("resize", "dog", like={"phrase": "cat"})]),
 ]
 
 
@@ -195,6 +204,11 @@ def test_chat_answers_a_mixed_request_with_a_question(tmp_path) -> None:
 def test_plain_errors_stay_planner_errors(planner: RulePlanner) -> None:
     with pytest.raises(PlannerError, match="no direction or place"):
         planner.plan("move the cat", SIZE)
+
+
+def test_an_anchor_pronoun_never_means_the_object_itself(planner: RulePlanner) -> None:
+    with pytest.raises(PlannerError, match='"to the left of it" .* has nothing to refer to'):
+        planner.plan("move the cup to the left of it", SIZE)
 
 
 def test_llm_prompt_v2_teaches_relative_placement_with_valid_examples() -> None:

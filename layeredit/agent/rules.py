@@ -152,6 +152,7 @@ class _Draft:
     modifiers: list[Modifier]
     clause: str
     operations: list[Operation] = field(default_factory=list)
+    anchors: list[Target] = field(default_factory=list)  # objects placed against, once resolved
 
     def has_content(self) -> bool:
         return any(not isinstance(m, Filler) for m in self.modifiers)
@@ -462,7 +463,10 @@ class _Session:
                 return list(earlier)
             if spec.pronoun == "singular":
                 return [earlier[-1]]
-            return [Target(phrase=earlier[-1].phrase, select=spec.select, index=spec.index)]
+            phrase = earlier[-1].phrase
+            if spec.anaphor_adjectives:  # "the big one" after "the small cup": the big cup
+                phrase = " ".join([*spec.anaphor_adjectives, phrase.split()[-1]])
+            return [Target(phrase=phrase, select=spec.select, index=spec.index)]
         return [
             Target(phrase=spec.phrase, select=spec.select, index=spec.index, description=spec.description)
         ]
@@ -567,10 +571,30 @@ class _Session:
         if relation.anchor_select is not None and spec.select is None:
             spec.select = relation.anchor_select
         resolve_ordinal(spec, None)
-        anchors = self._resolve(spec, draft.clause, draft.verb.kind)
+        if spec.pronoun == "singular":
+            anchors = [self._other_object(draft, relation.text)]
+        else:
+            anchors = self._resolve(spec, draft.clause, draft.verb.kind)
         if len(anchors) != 1:
             raise PlannerError(f'"{relation.text}": name one object to place against')
+        draft.anchors.append(anchors[0])
         return relation.relation, anchors[0]
+
+    def _other_object(self, draft: _Draft, relation_text: str) -> Target:
+        """What "her" in "make him as tall as her" means: the last object named before, other than
+        the one being edited."""
+        own = {target.phrase for target in draft.targets}
+        earlier = self.drafts[: self.drafts.index(draft) + 1]
+        named = [t for d in earlier for t in [*d.targets, *d.anchors]]
+        if self.previous is not None:
+            named.insert(0, self.previous)
+        for target in reversed(named):
+            if target.phrase not in own:
+                return target
+        raise PlannerError(
+            f'"{relation_text}" in "{draft.clause}" has nothing to refer to: name the other object, '
+            'e.g. "next to the bowl"'
+        )
 
     def _toward_amount(self, draft: _Draft, relation_text: str) -> float | None:
         amounts = [m for m in draft.modifiers if isinstance(m, Amount)]
