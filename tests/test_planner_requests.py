@@ -49,6 +49,10 @@ HELD_OUT_REFUSALS = [
     ("make her eyes open", "expression"),
     ("apply a vintage filter", "style"),
     ("straighten the horizon", "rotation"),
+    ("remove the background", "whole background"),
+    ("add my grandpa into this family photo", "adding new objects"),
+    ("make the sky more blue", "recolouring"),
+    ("Can someone remove the people in the background and make it look professional?", "retouching"),
 ]
 
 
@@ -130,6 +134,8 @@ HELD_OUT = [
     ("make the small cup the same size as the big one",
      [_op("resize", "small cup", like={"phrase": "big cup"})]),
     ("resize the dog to the size of the cat", [_op("resize", "dog", like={"phrase": "cat"})]),
+    ("Please photoshop my girlfriend out of this picture", [_op("remove", "girlfriend")]),
+    ("Remove the braces from her teeth", [_op("remove", "braces")]),
 ]
 
 

@@ -180,7 +180,7 @@ _VERBS: tuple[tuple[str, Verb], ...] = (
      r"|strip\s+out|remove|erase|delete|eliminate|discard|ditch|clear|scrub|wipe|omit|exclude"
      r"|lose|hide|expunge|obliterate|purge",
      Verb(kind="remove")),
-    (r"take|get|cut", Verb(kind="take")),
+    (r"take|get|cut|photoshop|shop", Verb(kind="take")),
     (rf"(?:make|create|add|produce|generate|place|put|insert)\s+{_COUNT}{_COPY_NOUN}\s+of",
      Verb(kind="duplicate")),
     (r"(?:add|make|create|put|place|insert)\s+(?:another|one\s+more|a\s+second|an\s+extra"

@@ -165,7 +165,9 @@ _PLURALIA_TANTUM = frozenset(
         "glasses", "sunglasses", "eyeglasses", "spectacles", "goggles", "pants", "jeans",
         "shorts", "trousers", "scissors", "binoculars", "headphones", "earphones", "pajamas",
         "pyjamas", "tights", "leggings", "overalls", "clothes", "stairs", "tongs", "pliers",
-        "news", "series", "species", "means", "headquarters"
+        "news", "series", "species", "means", "headquarters", "braces", "suspenders", "sweatpants",
+        "sweats", "panties", "knickers", "undies", "trunks", "briefs", "boxers", "dentures",
+        "tweezers", "clippers", "pyjama", "overalls", "dungarees"
     ]
 )
 _SINGULAR_ENDINGS_IS = frozenset(
