@@ -14,6 +14,8 @@ KNOWN_VERBS: tuple[str, ...] = (
     "swap", "exchange", "switch",
     "bring to front/forward", "send to back/backward",
     "pan", "tilt", "zoom out", "insert ... from FILE",
+    "put ... next to/left of/right of/above/below ...", "move ... closer to ...",
+    "make ... as big as ...",
 )
 
 DETERMINERS = frozenset(
