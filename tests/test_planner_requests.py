@@ -262,3 +262,21 @@ def test_framing_never_changes_the_plan(planner: RulePlanner, frame: str) -> Non
         text, size = json.loads(line)["text"], tuple(json.loads(line)["size"])
         framed = frame.format(t=text if frame.startswith("{") else text[0].lower() + text[1:])
         assert planner.plan(framed, size) == planner.plan(text, size), framed
+
+
+@pytest.mark.parametrize(
+    ("text", "relation", "anchor"),
+    [
+        ("the cup to the left of the bowl", "left", ("the", "bowl")),
+        ("the cup right next to the big bowl", "beside", ("the", "big", "bowl")),
+        ("the bird above the fence", "above", ("the", "fence")),
+        ("the toy a bit closer to the box", "toward", ("the", "box")),
+        ("the puppy as big as the cat", "like", ("the", "cat")),
+        ("the cat between the pillows", "between", ("the", "pillows")),
+    ],
+)
+def test_grammar_reads_a_relation_and_its_anchor(text: str, relation: str, anchor: tuple[str, ...]) -> None:
+    from layeredit.agent.grammar import Relative, scan
+
+    relatives = [item for item in scan(text) if isinstance(item, Relative)]
+    assert len(relatives) == 1 and relatives[0].relation == relation and relatives[0].anchor == anchor
