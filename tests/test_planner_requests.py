@@ -50,6 +50,7 @@ HELD_OUT_REFUSALS = [
     ("apply a vintage filter", "style"),
     ("straighten the horizon", "rotation"),
     ("remove the background", "whole background"),
+    ("put a copy of the cat on the table", "on or inside another"),
     ("add my grandpa into this family photo", "adding new objects"),
     ("make the sky more blue", "recolouring"),
     ("Can someone remove the people in the background and make it look professional?", "retouching"),
@@ -136,6 +137,13 @@ HELD_OUT = [
     ("resize the dog to the size of the cat", [_op("resize", "dog", like={"phrase": "cat"})]),
     ("Please photoshop my girlfriend out of this picture", [_op("remove", "girlfriend")]),
     ("Remove the braces from her teeth", [_op("remove", "braces")]),
+    ("duplicate the bird on the branch and move it up",
+     [_op("duplicate", "bird"), _op("move", "bird", dx="0", dy="-")]),
+    ("enlarge the logo to 2x and move it to the top",
+     [_op("resize", "logo", scale=2.0), _op("move", "logo", to={"x": 0.5, "y": 0.0})]),
+    ("remove the cat between the dogs", [_op("remove", "cat")]),
+    ("move the toy to the right of the box by a bit",
+     [_op("move", "toy", beside={"anchor": {"phrase": "box"}, "side": "right"})]),
 ]
 
 

@@ -395,7 +395,7 @@ _MODIFIERS: tuple[tuple[str, Callable[[re.Match[str]], Modifier]], ...] = (
      rf"|tall|wide|high)(?:\s+as\s+(?:before|now|it\s+is))?|{_SIZE_NOUN}|in\s+size|size|bigger"
      r"|larger))?",
      lambda m: Factor(_MULTIPLES[m.group("mult")])),
-    (rf"(?:by\s+)?(?:a\s+factor\s+of\s+)?{_ABOUT}{_NUM}\s*(?:times|fold)(?:\s+(?:as\s+(?:big"
+    (rf"(?:by\s+|to\s+)?(?:a\s+factor\s+of\s+)?{_ABOUT}{_NUM}\s*(?:times|fold)(?:\s+(?:as\s+(?:big"
      rf"|large|tall|wide)|{_SIZE_NOUN}|(?P<cmp>bigger|larger|taller|greater|smaller|tinier"
      r"|shorter)))?",
      lambda m: Factor(_number(m), -1 if m.group("cmp") in ("smaller", "tinier", "shorter")
@@ -575,7 +575,8 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
         word = words[i]
         last = i == len(words) - 1
         following = words[i + 1] if not last else ""
-        if kept and not last and lx.starts_description(word, following, kept[-1]):
+        ends_description = not last or word in lx.POSTMODIFIERS
+        if kept and ends_description and lx.starts_description(word, following, kept[-1]):
             described = [*kept, *words[i:]]
             break
         if kept and word not in ("far", "very") and word not in lx.POSITION_ADJECTIVES:

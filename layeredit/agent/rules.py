@@ -130,6 +130,8 @@ MAX_SCALE = 10.0
 _BESIDE_SIDES: dict[str, Side | None] = {
     "left": "left", "right": "right", "above": "above", "below": "below", "beside": None,
 }
+# "put a copy of the cat on the table" places the copy; "copy the cat on the table" names the cat.
+_PLACING_VERB = re.compile(r"(?:put|place|add|insert|paste|set|position|make)\b")
 _UNSUPPORTED_RELATIONS = {
     "between": "placing an object between two others is not supported; place it beside one of them",
     "away": "moving an object away from another is not supported; give a direction ('to the left')",
@@ -417,11 +419,14 @@ class _Session:
             if isinstance(item, Relative):
                 describes = not specs or _continues_description(specs[-1]) or (
                     kind in _PLACING_KINDS | {"duplicate"} and clause_motion)
-                if item.relation in _UNSUPPORTED_RELATIONS and not describes and (
-                        item.relation != "onto" or kind in _PLACING_KINDS | {"duplicate"}):
+                places = kind in _PLACING_KINDS or (kind == "duplicate" and _PLACING_VERB.match(clause))
+                sizes = kind in ("resize", "make")
+                if not describes and ((item.relation in ("between", "away", "onto") and places) or (
+                        item.relation == "than" and sizes)):
                     raise refusal(clause, _UNSUPPORTED_RELATIONS[item.relation])
-                if not describes and (kind in _PLACING_KINDS | {"duplicate"} or (
-                        item.relation == "like" and kind in ("resize", "make"))):
+                if not describes and item.relation not in _UNSUPPORTED_RELATIONS and (
+                        kind in _PLACING_KINDS | {"duplicate"} or (
+                        item.relation == "like" and sizes)):
                     kept.append(item)
                     continue
                 if kind in _TARGETLESS_KINDS or not specs:
