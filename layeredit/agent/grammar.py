@@ -577,7 +577,7 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
         following = words[i + 1] if not last else ""
         ends_description = not last or word in lx.POSTMODIFIERS
         if kept and ends_description and lx.starts_description(word, following, kept[-1]):
-            described = [*kept, *words[i:]]
+            described = [*kept, *words[i:]] if not last else []
             break
         if kept and word not in ("far", "very") and word not in lx.POSITION_ADJECTIVES:
             kept.append(word)
