@@ -49,6 +49,11 @@ HELD_OUT_REFUSALS = [
     ("make her eyes open", "expression"),
     ("apply a vintage filter", "style"),
     ("straighten the horizon", "rotation"),
+    ("remove the background", "whole background"),
+    ("put a copy of the cat on the table", "on or inside another"),
+    ("add my grandpa into this family photo", "adding new objects"),
+    ("make the sky more blue", "recolouring"),
+    ("Can someone remove the people in the background and make it look professional?", "retouching"),
 ]
 
 
@@ -121,6 +126,24 @@ HELD_OUT = [
                                  "side": "above"})]),
     ("put another chair beside the table",
      [_op("duplicate", "chair", beside={"anchor": {"phrase": "table"}})]),
+    ("move the chair so it's next to the table",
+     [_op("move", "chair", beside={"anchor": {"phrase": "table"}})]),
+    ("move the cat over to the dog", [_op("move", "cat", beside={"anchor": {"phrase": "dog"}})]),
+    ("move the boy next to the girl and make him as tall as her",
+     [_op("move", "boy", beside={"anchor": {"phrase": "girl"}}),
+      _op("resize", "boy", like={"phrase": "girl"})]),
+    ("make the small cup the same size as the big one",
+     [_op("resize", "small cup", like={"phrase": "big cup"})]),
+    ("resize the dog to the size of the cat", [_op("resize", "dog", like={"phrase": "cat"})]),
+    ("Please photoshop my girlfriend out of this picture", [_op("remove", "girlfriend")]),
+    ("Remove the braces from her teeth", [_op("remove", "braces")]),
+    ("duplicate the bird on the branch and move it up",
+     [_op("duplicate", "bird"), _op("move", "bird", dx="0", dy="-")]),
+    ("enlarge the logo to 2x and move it to the top",
+     [_op("resize", "logo", scale=2.0), _op("move", "logo", to={"x": 0.5, "y": 0.0})]),
+    ("remove the cat between the dogs", [_op("remove", "cat")]),
+    ("move the toy to the right of the box by a bit",
+     [_op("move", "toy", beside={"anchor": {"phrase": "box"}, "side": "right"})]),
 ]
 
 
@@ -197,6 +220,11 @@ def test_plain_errors_stay_planner_errors(planner: RulePlanner) -> None:
         planner.plan("move the cat", SIZE)
 
 
+def test_an_anchor_pronoun_never_means_the_object_itself(planner: RulePlanner) -> None:
+    with pytest.raises(PlannerError, match='"to the left of it" .* has nothing to refer to'):
+        planner.plan("move the cup to the left of it", SIZE)
+
+
 def test_llm_prompt_v2_teaches_relative_placement_with_valid_examples() -> None:
     from layeredit.agent.prompting import DEFAULT_PROMPT_VERSION, PlannerPrompt
 
@@ -242,3 +270,21 @@ def test_framing_never_changes_the_plan(planner: RulePlanner, frame: str) -> Non
         text, size = json.loads(line)["text"], tuple(json.loads(line)["size"])
         framed = frame.format(t=text if frame.startswith("{") else text[0].lower() + text[1:])
         assert planner.plan(framed, size) == planner.plan(text, size), framed
+
+
+@pytest.mark.parametrize(
+    ("text", "relation", "anchor"),
+    [
+        ("the cup to the left of the bowl", "left", ("the", "bowl")),
+        ("the cup right next to the big bowl", "beside", ("the", "big", "bowl")),
+        ("the bird above the fence", "above", ("the", "fence")),
+        ("the toy a bit closer to the box", "toward", ("the", "box")),
+        ("the puppy as big as the cat", "like", ("the", "cat")),
+        ("the cat between the pillows", "between", ("the", "pillows")),
+    ],
+)
+def test_grammar_reads_a_relation_and_its_anchor(text: str, relation: str, anchor: tuple[str, ...]) -> None:
+    from layeredit.agent.grammar import Relative, scan
+
+    relatives = [item for item in scan(text) if isinstance(item, Relative)]
+    assert len(relatives) == 1 and relatives[0].relation == relation and relatives[0].anchor == anchor

@@ -152,3 +152,17 @@ def test_a_copy_goes_beside_the_anchor_and_the_original_stays(scene, tmp_path):
     ys, xs = np.nonzero(red[:, 140:])
     assert_box_near(Box(xs.min() + 140, ys.min(), xs.max() + 141, ys.max() + 1), rule("right"))
     assert red[30:70, 20:60].mean() > 0.95  # the original cup is where it was
+
+
+def test_in_a_chat_the_anchor_keeps_its_mask_and_the_object_is_found_where_it_went(scene, tmp_path):
+    from layeredit.agent.chat import ChatSession
+    from layeredit.agent.rules import RulePlanner
+    from layeredit.engine.pixel import PixelEngine
+
+    masks = {name: str(scene / f"{name}.png") for name in ("cup", "bowl")}
+    session = ChatSession.start(scene / "image.png", tmp_path / "chat", RulePlanner(), PixelEngine(), masks)
+    bowl_before = session.turn.masks["bowl"].copy()
+    assert session.handle("put the cup to the left of the bowl").startswith("done: move cup left of bowl")
+    assert (session.turn.masks["bowl"] == bowl_before).all()
+    ys, xs = np.nonzero(session.turn.masks["cup"])
+    assert_box_near(Box(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1), rule("left"))

@@ -382,7 +382,11 @@ def masks_after_edit(masks: dict[str, np.ndarray], outcome: AgentOutcome) -> dic
         return dict(masks)
     names = NamedMasks(masks)
     updated = dict(names.masks)
+    edited = {getattr(op, role).key for op in result.plan.operations for role in ("target", "other")
+              if getattr(op, role, None) is not None}
     for target in result.plan.targets():
+        if target.key not in edited:
+            continue  # an object others were placed against stays where it is
         name = next((n for n in (target.phrase.lower(), head_noun(target.phrase)) if n in updated), None)
         if name is None:
             continue

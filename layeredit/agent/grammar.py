@@ -180,7 +180,7 @@ _VERBS: tuple[tuple[str, Verb], ...] = (
      r"|strip\s+out|remove|erase|delete|eliminate|discard|ditch|clear|scrub|wipe|omit|exclude"
      r"|lose|hide|expunge|obliterate|purge",
      Verb(kind="remove")),
-    (r"take|get|cut", Verb(kind="take")),
+    (r"take|get|cut|photoshop|shop", Verb(kind="take")),
     (rf"(?:make|create|add|produce|generate|place|put|insert)\s+{_COUNT}{_COPY_NOUN}\s+of",
      Verb(kind="duplicate")),
     (r"(?:add|make|create|put|place|insert)\s+(?:another|one\s+more|a\s+second|an\s+extra"
@@ -378,7 +378,7 @@ _MODIFIERS: tuple[tuple[str, Callable[[re.Match[str]], Modifier]], ...] = (
      lambda m: Selection({"up": "topmost", "down": "bottommost"}.get(
          m.group("side"), lx.SIDE_SELECT.get(m.group("side"), "")))),
     (rf"out(?:\s+of\s+(?:the|this|my)\s+(?:{_IMG}|way))?|away(?!\s+from)|off", lambda m: Particle()),
-    (rf"(?:from|in|on|of|off|out\s+of|within|inside|across|throughout|into|onto)\s+(?:the|this|my|our)\s+"
+    (rf"(?:from|in|on|of|off|out\s+of|within|inside|across|throughout|into|onto|to)\s+(?:the|this|my|our)\s+"
      rf"(?:whole\s+|entire\s+)?{_IMG}",
      lambda m: Filler()),
     (r"disappear|vanish|go\s+away|invisible|gone", lambda m: Disappear()),
@@ -395,7 +395,7 @@ _MODIFIERS: tuple[tuple[str, Callable[[re.Match[str]], Modifier]], ...] = (
      rf"|tall|wide|high)(?:\s+as\s+(?:before|now|it\s+is))?|{_SIZE_NOUN}|in\s+size|size|bigger"
      r"|larger))?",
      lambda m: Factor(_MULTIPLES[m.group("mult")])),
-    (rf"(?:by\s+)?(?:a\s+factor\s+of\s+)?{_ABOUT}{_NUM}\s*(?:times|fold)(?:\s+(?:as\s+(?:big"
+    (rf"(?:by\s+|to\s+)?(?:a\s+factor\s+of\s+)?{_ABOUT}{_NUM}\s*(?:times|fold)(?:\s+(?:as\s+(?:big"
      rf"|large|tall|wide)|{_SIZE_NOUN}|(?P<cmp>bigger|larger|taller|greater|smaller|tinier"
      r"|shorter)))?",
      lambda m: Factor(_number(m), -1 if m.group("cmp") in ("smaller", "tinier", "shorter")
@@ -425,7 +425,10 @@ _MODIFIERS: tuple[tuple[str, Callable[[re.Match[str]], Modifier]], ...] = (
      r"|(?:halfway|half\s+way|part\s+of\s+the\s+way|most\s+of\s+the\s+way)\s+(?:to|towards?))"
      r"|(?P<away>(?:further\s+|farther\s+)?away\s+from|further\s+from|farther\s+from)"
      r"|(?P<than>(?:bigger|larger|taller|smaller|shorter|tinier|wider|narrower)\s+than)"
-     r"|(?P<like>(?:to\s+)?(?:the\s+)?same\s+(?:size|height)\s+as|as\s+(?:big|large|tall|small|high|wide"
+     r"|(?:over\s+|up\s+|across\s+)?to(?!\s+the\s+(?:size|height|left|right|top|bottom|center|centre|middle"
+     r"|edge|corner|end|side|front|back|foreground|background|rear)\b)"
+     r"|(?P<like>(?:to\s+)?(?:the\s+)?same\s+(?:size|height)\s+as|(?:to\s+)?the\s+(?:size|height)\s+of"
+     r"|as\s+(?:big|large|tall|small|high|wide"
      r"|huge|tiny|little|short)\s+as))"
      r"\s+(?P<anchor>(?:the|a|an|my|this|that|it|him|her|them|his|its|their|our|your)\b.*)", _relative),
     (r"(?:(?:in|on|at|to|into|onto)\s+the\s+(?:center|centre|middle|top|edge|corner|end|side)\s+of"
@@ -547,6 +550,8 @@ class NounSpec:
     ordinal_from_end: bool = False
     pronoun: Literal["singular", "plural"] | None = None
     description: str | None = None  # the object with its description, for detection
+    # "the big one": adjectives for the noun of the previous target
+    anaphor_adjectives: tuple[str, ...] = ()
 
 
 def analyse_noun(words: Sequence[str]) -> NounSpec:
@@ -570,8 +575,9 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
         word = words[i]
         last = i == len(words) - 1
         following = words[i + 1] if not last else ""
-        if kept and not last and lx.starts_description(word, following, kept[-1]):
-            described = [*kept, *words[i:]]
+        ends_description = not last or word in lx.POSTMODIFIERS
+        if kept and ends_description and lx.starts_description(word, following, kept[-1]):
+            described = [*kept, *words[i:]] if not last else []
             break
         if kept and word not in ("far", "very") and word not in lx.POSITION_ADJECTIVES:
             kept.append(word)
@@ -619,6 +625,11 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
         described = described or list(kept)
         kept = kept[possessors[-1] + 1 :]
     if not kept or kept in (["one"], ["ones"]):
+        return spec
+    if kept[-1] in lx.ANAPHORIC_NOUNS and all(word in lx.SIZE_ADJECTIVES or word.isalpha() for word in kept):
+        spec.anaphor_adjectives = tuple(kept[:-1])
+        if kept[-1] == "ones" and spec.select is None:
+            spec.select, spec.implicit_all = "all", True
         return spec
     head = kept[-1]
     plural = lx.is_plural_noun(head)

@@ -14,6 +14,8 @@ KNOWN_VERBS: tuple[str, ...] = (
     "swap", "exchange", "switch",
     "bring to front/forward", "send to back/backward",
     "pan", "tilt", "zoom out", "insert ... from FILE",
+    "put ... next to/left of/right of/above/below ...", "move ... closer to ...",
+    "make ... as big as ...",
 )
 
 DETERMINERS = frozenset(
@@ -165,7 +167,9 @@ _PLURALIA_TANTUM = frozenset(
         "glasses", "sunglasses", "eyeglasses", "spectacles", "goggles", "pants", "jeans",
         "shorts", "trousers", "scissors", "binoculars", "headphones", "earphones", "pajamas",
         "pyjamas", "tights", "leggings", "overalls", "clothes", "stairs", "tongs", "pliers",
-        "news", "series", "species", "means", "headquarters"
+        "news", "series", "species", "means", "headquarters", "braces", "suspenders", "sweatpants",
+        "sweats", "panties", "knickers", "undies", "trunks", "briefs", "boxers", "dentures",
+        "tweezers", "clippers", "pyjama", "overalls", "dungarees"
     ]
 )
 _SINGULAR_ENDINGS_IS = frozenset(

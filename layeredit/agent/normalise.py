@@ -69,7 +69,9 @@ _IDENTIFYING = re.compile(
 _SO_IT_IS = re.compile(
     r"\s+so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are|becomes?|gets?|looks?|will\s+be)\s+"
     r"(?=(?:a\s+(?:bit|little|lot)\s+|much\s+|slightly\s+|way\s+|even\s+)?(?:bigger|larger|smaller|taller"
-    r"|shorter|tinier|the\s+same\s+size|as\s+\w+\s+as|upside\s+down|facing|closer)\b)"
+    r"|shorter|tinier|the\s+same\s+size|as\s+\w+\s+as|upside\s+down|facing|closer|nearer|next\s+to|beside"
+    r"|alongside|above|below|under|underneath|beneath|(?:to|on)\s+the\s+(?:left|right)\s+of|in\s+front\s+of"
+    r"|behind|near|touching)\b)"
 )
 # "the smaller of the two vases" picks the smallest match.
 _COMPARATIVE_OF = re.compile(

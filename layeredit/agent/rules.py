@@ -130,6 +130,8 @@ MAX_SCALE = 10.0
 _BESIDE_SIDES: dict[str, Side | None] = {
     "left": "left", "right": "right", "above": "above", "below": "below", "beside": None,
 }
+# "put a copy of the cat on the table" places the copy; "copy the cat on the table" names the cat.
+_PLACING_VERB = re.compile(r"(?:put|place|add|insert|paste|set|position|make)\b")
 _UNSUPPORTED_RELATIONS = {
     "between": "placing an object between two others is not supported; place it beside one of them",
     "away": "moving an object away from another is not supported; give a direction ('to the left')",
@@ -152,6 +154,7 @@ class _Draft:
     modifiers: list[Modifier]
     clause: str
     operations: list[Operation] = field(default_factory=list)
+    anchors: list[Target] = field(default_factory=list)  # objects placed against, once resolved
 
     def has_content(self) -> bool:
         return any(not isinstance(m, Filler) for m in self.modifiers)
@@ -415,11 +418,14 @@ class _Session:
             if isinstance(item, Relative):
                 describes = not specs or _continues_description(specs[-1]) or (
                     kind in _PLACING_KINDS | {"duplicate"} and clause_motion)
-                if item.relation in _UNSUPPORTED_RELATIONS and not describes and (
-                        item.relation != "onto" or kind in _PLACING_KINDS | {"duplicate"}):
+                places = kind in _PLACING_KINDS or (kind == "duplicate" and _PLACING_VERB.match(clause))
+                sizes = kind in ("resize", "make")
+                if not describes and ((item.relation in ("between", "away", "onto") and places) or (
+                        item.relation == "than" and sizes)):
                     raise refusal(clause, _UNSUPPORTED_RELATIONS[item.relation])
-                if not describes and (kind in _PLACING_KINDS | {"duplicate"} or (
-                        item.relation == "like" and kind in ("resize", "make"))):
+                if not describes and item.relation not in _UNSUPPORTED_RELATIONS and (
+                        kind in _PLACING_KINDS | {"duplicate"} or (
+                        item.relation == "like" and sizes)):
                     kept.append(item)
                     continue
                 if kind in _TARGETLESS_KINDS or not specs:
@@ -461,7 +467,10 @@ class _Session:
                 return list(earlier)
             if spec.pronoun == "singular":
                 return [earlier[-1]]
-            return [Target(phrase=earlier[-1].phrase, select=spec.select, index=spec.index)]
+            phrase = earlier[-1].phrase
+            if spec.anaphor_adjectives:  # "the big one" after "the small cup": the big cup
+                phrase = " ".join([*spec.anaphor_adjectives, phrase.split()[-1]])
+            return [Target(phrase=phrase, select=spec.select, index=spec.index)]
         return [
             Target(phrase=spec.phrase, select=spec.select, index=spec.index, description=spec.description)
         ]
@@ -566,10 +575,30 @@ class _Session:
         if relation.anchor_select is not None and spec.select is None:
             spec.select = relation.anchor_select
         resolve_ordinal(spec, None)
-        anchors = self._resolve(spec, draft.clause, draft.verb.kind)
+        if spec.pronoun == "singular":
+            anchors = [self._other_object(draft, relation.text)]
+        else:
+            anchors = self._resolve(spec, draft.clause, draft.verb.kind)
         if len(anchors) != 1:
             raise PlannerError(f'"{relation.text}": name one object to place against')
+        draft.anchors.append(anchors[0])
         return relation.relation, anchors[0]
+
+    def _other_object(self, draft: _Draft, relation_text: str) -> Target:
+        """What "her" in "make him as tall as her" means: the last object named before, other than
+        the one being edited."""
+        own = {target.phrase for target in draft.targets}
+        earlier = self.drafts[: self.drafts.index(draft) + 1]
+        named = [t for d in earlier for t in [*d.targets, *d.anchors]]
+        if self.previous is not None:
+            named.insert(0, self.previous)
+        for target in reversed(named):
+            if target.phrase not in own:
+                return target
+        raise PlannerError(
+            f'"{relation_text}" in "{draft.clause}" has nothing to refer to: name the other object, '
+            'e.g. "next to the bowl"'
+        )
 
     def _toward_amount(self, draft: _Draft, relation_text: str) -> float | None:
         amounts = [m for m in draft.modifiers if isinstance(m, Amount)]

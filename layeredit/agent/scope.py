@@ -46,12 +46,16 @@ _REASONS: tuple[tuple[str, str], ...] = (
      r"|^(?:change|turn|transform|convert|make|morph)\s+.+?\s+(?:into|to)\s+(?:a|an|some)\s+",
      "replacing an object with a different one is not supported"),
     (r"\b(?:lighting|exposure|contrast|brightness|white\s+balance|saturation|red\s+eyes?|blemish\w*"
-     r"|wrinkles?|acne|noise|grain|glare|blurry|blurr?ed|out\s+of\s+focus|low\s+quality|resolution)\b"
+     r"|wrinkles?|acne|noise|grain|glare|blurry|blurr?ed|out\s+of\s+focus|low\s+quality|resolution"
+     r"|looks?\s+(?:better|nicer|good|great|professional|sharper|clearer|cleaner|more\s+\w+|less\s+\w+))\b"
      r"|^(?:fix|enhance|retouch|restore|repair|improve|sharpen|blur|unblur|deblur|denoise|smooth(?:en)?"
      r"|upscale|clean\s+up|correct|touch\s+up|airbrush)\b",
      "retouching (lighting, focus, blemishes, picture quality) is not supported"),
+    (r"^(?:remove|erase|delete|get\s+rid\s+of|cut\s+out|change|replace|swap|blur|clear|white\s+out)\s+(?:the\s+)?"
+     r"(?:whole\s+|entire\s+)?(?:background|backdrop|bg)$",
+     "removing or replacing the whole background is not supported (objects in front of it can be removed)"),
     (r"^(?:add|put|place|insert|draw|paint|create|generate|give\s+(?:him|her|them|it|the\s+\w+))\s+"
-     r"(?:a|an|some|new)\s+(?!(?:\d+\s+)?(?:copy|copies|second|third|duplicate|clone|replica|few\s+cop)\w*\b)"
+     r"(?:a|an|some|new|my|our|his|her|their)\s+(?!(?:\d+\s+)?(?:copy|copies|second|third|duplicate|clone|replica|few\s+cop)\w*\b)"
      r"(?!.*__file)",
      "adding new objects is not supported (only copies of objects in the picture, or objects from "
      "another image: 'insert the dog from dog.png')"),
