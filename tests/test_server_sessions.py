@@ -155,6 +155,7 @@ def test_ambiguous_pronoun_asks_with_a_mask_per_choice_and_the_answer_edits(tmp_
         answer = client.post(f"/v1/sessions/{sid}/messages", data={"choice": 0}, params={"wait": True}).json()
         assert answer["current"] == 1 and answer["question"] is None
         assert answer["turns"][1]["summary"] == "remove apple"
+        assert set(answer["turns"][1]["masks"]) == {"sunglasses"}  # the removed apple's mask is gone
         assert [m["text"] for m in answer["messages"] if m["role"] == "user"] == ["remove it", "apple"]
         stale = client.post(f"/v1/sessions/{sid}/messages", data={"choice": 1})
         assert stale.status_code == 409 and "no question" in stale.json()["detail"]
