@@ -15,10 +15,12 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("fastapi", reason="the server needs the server extra")
+from click.testing import CliRunner  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402 - only after the extra is known to be there
 
 from layeredit.agent.executor import SeenObject  # noqa: E402
 from layeredit.agent.llm import LLMPlanner  # noqa: E402
+from layeredit.cli import cli  # noqa: E402
 from layeredit.engine.pixel import PixelEngine  # noqa: E402
 from layeredit.imageio import load_image  # noqa: E402
 from layeredit.plan import EditPlan  # noqa: E402
@@ -153,6 +155,7 @@ def test_ambiguous_pronoun_asks_with_a_mask_per_choice_and_the_answer_edits(tmp_
         answer = client.post(f"/v1/sessions/{sid}/messages", data={"choice": 0}, params={"wait": True}).json()
         assert answer["current"] == 1 and answer["question"] is None
         assert answer["turns"][1]["summary"] == "remove apple"
+        assert set(answer["turns"][1]["masks"]) == {"sunglasses"}  # the removed apple's mask is gone
         assert [m["text"] for m in answer["messages"] if m["role"] == "user"] == ["remove it", "apple"]
         stale = client.post(f"/v1/sessions/{sid}/messages", data={"choice": 1})
         assert stale.status_code == 409 and "no question" in stale.json()["detail"]
@@ -303,11 +306,9 @@ def test_a_drag_gesture_moves_the_object_by_the_drag(tmp_path):
         assert broken.status_code == 422 and "drag must be JSON like" in broken.json()["detail"]
 
 
-def test_serve_refuses_a_bad_llm_before_starting(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "LAYEREDIT_LLM"}
-    done = subprocess.run(
-        [sys.executable, "-m", "layeredit.cli", "serve", "--llm", "gpt4", "--data-dir", str(tmp_path / "d")],
-        capture_output=True, text=True, timeout=60, env=env,
-    )  # fmt: skip
-    assert done.returncode == 2 and "--llm must be 'rules' or PROVIDER:MODEL" in done.stderr
-    assert "editor on" not in done.stderr and not (tmp_path / "d").exists()
+def test_serve_refuses_a_bad_llm_before_starting(tmp_path, monkeypatch):
+    monkeypatch.delenv("LAYEREDIT_LLM", raising=False)
+    done = CliRunner().invoke(cli, ["serve", "--llm", "gpt4", "--data-dir", str(tmp_path / "d")])
+    assert isinstance(done.exception, ValueError)
+    assert "--llm must be 'rules' or PROVIDER:MODEL" in str(done.exception)
+    assert "editor on" not in done.output and not (tmp_path / "d").exists()

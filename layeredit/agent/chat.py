@@ -375,7 +375,8 @@ def planner_name(planner: Planner) -> str:
 def masks_after_edit(masks: dict[str, np.ndarray], outcome: AgentOutcome) -> dict[str, np.ndarray]:
     """Each named mask moved along with its object, so the next turn finds it where it now is.
 
-    Objects the plan did not name keep their masks (a pan or zoom-out makes those stale).
+    Objects the plan did not name keep their masks (a pan or zoom-out makes those stale); the masks
+    of removed objects go, so "it" and the questions never point at something no longer there.
     """
     result: EditResult | None = outcome.result
     if result is None or outcome.stack is None:
@@ -397,7 +398,7 @@ def masks_after_edit(masks: dict[str, np.ndarray], outcome: AgentOutcome) -> dic
             if layer.name == target.key:
                 mask |= layer.placed_mask()
         updated[name] = mask
-    return updated
+    return {name: mask for name, mask in updated.items() if mask.any()}
 
 
 def run_chat(session: ChatSession, lines: Iterable[str], reply: Callable[[str], None]) -> None:

@@ -105,9 +105,10 @@ def question_after_planner_error(
     previous: Antecedent | None,
 ) -> Question | None:
     """A question that can rescue an instruction the planner refused, or None when none can."""
-    if previous is None and has_pronoun(instruction) and len(masks) > 1:
+    present = {name: mask for name, mask in masks.items() if mask.any()}
+    if previous is None and has_pronoun(instruction) and len(present) > 1:
         choices = []
-        for name, mask in masks.items():
+        for name, mask in present.items():
             try:
                 plan(instruction, Target(phrase=name))
             except PlannerError:
