@@ -164,6 +164,7 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args()
     lines: list[str] = []
+    started_load = os.getloadavg()[0]
 
     def report(text: str) -> None:
         print(text)
@@ -210,7 +211,13 @@ def main() -> None:
 
     if not args.no_record:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        record(f"## Latest run ({when}, `make bench`, {os.cpu_count()} cores)\n\n" + "\n".join(lines))
+        command = " ".join(["bench/engine.py", *sys.argv[1:]])
+        # Other work on the machine slows every row alike; the load says how much to trust seconds.
+        load = ", ".join(f"{value:.1f}" for value in (started_load, os.getloadavg()[0]))
+        record(
+            f"## Latest run ({when}, `{command}`, {os.cpu_count()} cores, 1-minute load average at "
+            f"start and end: {load})\n\n" + "\n".join(lines)
+        )
         print(f"\nrecorded in {RESULTS.relative_to(REPO)}")
 
 

@@ -8,6 +8,7 @@ are held back during a load; the caller's error then says what happened.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +29,10 @@ def download_command(*models: str) -> str:
 
 @contextmanager
 def quiet_loading() -> Iterator[None]:
-    """Silence library warnings while weights load; errors still propagate."""
+    """Silence library warnings while weights load (unless LAYEREDIT_DEBUG is set); errors propagate."""
+    if os.environ.get("LAYEREDIT_DEBUG"):
+        yield
+        return
     levels = {logging.getLogger(name): logging.getLogger(name).level for name in _CHATTY_LOGGERS}
     for logger in levels:
         logger.setLevel(logging.ERROR)

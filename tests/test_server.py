@@ -158,7 +158,8 @@ def oversized_jpeg() -> bytes:
         ),
         (upload("blorp the frobnicator"), 422, "could not understand"),
         (upload("move the dog to the left"), 422, "matches no object"),
-        (upload("move the dog to the left", masks={}), 422, "no mask for 'dog'"),
+        (upload("move the dog to the left", masks={}), 422,
+         "no mask for 'dog': upload its mask as a 'masks' file named dog.png or send boxes="),
         (upload('{"operations": [{"op": "explode"}]}'), 422, "unknown op 'explode'"),
     ],
 )
