@@ -104,4 +104,7 @@ def register(cli: click.Group) -> None:
         result = compose(layered, build_engine(engine, None, device, None, {}))
         save_image(result.image, output)
         summary = result.plan.summary() if result.plan else "no layer changed"
+        if result.ignored:
+            names = ", ".join(repr(name) for name in result.ignored)
+            click.echo(f"ignored layers not written by decompose (added or renamed): {names}", err=True)
         click.echo(f"plan: {summary}\nwrote {output}", err=True)
