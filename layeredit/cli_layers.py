@@ -25,6 +25,10 @@ def register(cli: click.Group) -> None:
     from layeredit.imageio import check_writable, load_image, save_image
     from layeredit.tools.auto import AutomaticResolver
 
+    model_option = click.option(
+        "--model", metavar="ID_OR_PATH", help="designedit: diffusers model, hub id or local folder."
+    )
+
     @cli.command("decompose")
     @click.argument("image", type=click.Path(path_type=Path, dir_okay=False))
     @click.argument("phrases", nargs=-1)
@@ -53,12 +57,13 @@ def register(cli: click.Group) -> None:
     )
     @click.option("--hard-edges", is_flag=True, help="Cut objects along their masks; no alpha matting.")
     @engine_option
+    @model_option
     @perception_options
     @device_option
     def decompose_command(
         image: Path, phrases: tuple[str, ...], output: Path, masks: tuple[str, ...], boxes: tuple[str, ...],
-        auto: bool, max_layers: int, hard_edges: bool, engine: str, finding: dict[str, Any],
-        device: str | None,
+        auto: bool, max_layers: int, hard_edges: bool, engine: str, model: str | None,
+        finding: dict[str, Any], device: str | None,
     ) -> None:  # fmt: skip
         """Split IMAGE into a clean background plate and one layer per object (PHRASE, --mask, --box
         or --auto), written as a .psd, an .ora or a folder of PNG layers with scene.json."""
@@ -68,7 +73,7 @@ def register(cli: click.Group) -> None:
             )
         load_image(image)  # a bad image is reported before any model loads
         named = _parse_pairs(masks, "--mask", "cat=cat.png")
-        runner = build_engine(engine, None, device, None, {})
+        runner = build_engine(engine, model, device, None, {})
         finder = AutomaticResolver(device=device, **finding)
         result = decompose(image, phrases, named, _parse_boxes(boxes), auto, max_layers, runner,
                            soft_edges=not hard_edges, resolver=finder)  # fmt: skip
@@ -87,9 +92,10 @@ def register(cli: click.Group) -> None:
     )
     @click.option("--plan-only", is_flag=True, help="Print the edit plan the layer changes make and stop.")
     @engine_option
+    @model_option
     @device_option
     def compose_command(
-        scene: Path, output: Path | None, plan_only: bool, engine: str, device: str | None
+        scene: Path, output: Path | None, plan_only: bool, engine: str, model: str | None, device: str | None
     ) -> None:
         """Render SCENE (a .psd, .ora or folder from decompose, its layers moved, resized, reordered,
         hidden or deleted in any editor) as one picture through the engine."""
@@ -101,7 +107,10 @@ def register(cli: click.Group) -> None:
         if output is None:
             raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
         check_writable(output)
-        result = compose(layered, build_engine(engine, None, device, None, {}))
+        result = compose(layered, build_engine(engine, model, device, None, {}))
         save_image(result.image, output)
         summary = result.plan.summary() if result.plan else "no layer changed"
+        if result.ignored:
+            names = ", ".join(repr(name) for name in result.ignored)
+            click.echo(f"ignored layers not written by decompose (added or renamed): {names}", err=True)
         click.echo(f"plan: {summary}\nwrote {output}", err=True)

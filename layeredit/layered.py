@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -30,6 +30,7 @@ from layeredit.layerfile import (
     write_scene,
 )
 from layeredit.plan import EditPlan, Move, Remove, Reorder, Resize, Target
+from layeredit.tools.auto import AutomaticResolver, how_to_get
 from layeredit.tools.masks import MaskError, bbox, centroid
 from layeredit.tools.resolve import MaskResolver, NamedMasks, box_mask
 
@@ -56,6 +57,7 @@ class Composition:
     image: np.ndarray  # H x W x 3 uint8
     plan: EditPlan | None  # None when no layer changed: the picture is the original
     result: EditResult | None = None  # the engine's, with its layers; None when nothing changed
+    ignored: list[str] = field(default_factory=list)  # layers decompose did not write (added, renamed)
 
 
 # -- decompose ------------------------------------------------------------------------------------
@@ -86,7 +88,6 @@ def find_objects(
         found.append((name, box_mask(box, size), "box"))
     if phrases:
         from layeredit.agent import RulePlanner  # reads "the cup on the left" as a target
-        from layeredit.tools.auto import AutomaticResolver
 
         finder = resolver or AutomaticResolver()
         for phrase in phrases:
@@ -101,19 +102,20 @@ def find_objects(
     return found
 
 
-def salient_objects(image: np.ndarray, finder: object, max_layers: int) -> list[tuple[str, np.ndarray, str]]:
-    """Up to ``max_layers`` things grounding finds over a vocabulary of common objects, cut out by
-    Segment Anything; ``finder`` is an :class:`~layeredit.tools.auto.AutomaticResolver`."""
-    from layeredit.tools.auto import how_to_get
+def salient_objects(
+    image: np.ndarray, finder: AutomaticResolver, max_layers: int
+) -> list[tuple[str, np.ndarray, str]]:
+    """Up to ``max_layers`` things grounding finds over a vocabulary of common objects (the most
+    confident first), cut out by Segment Anything with the models ``finder`` names."""
     from layeredit.tools.grounding import SURVEY_VOCABULARY, GroundingThresholds
     from layeredit.tools.masks import MAX_HOLE_FRACTION, MIN_SPECK_FRACTION, clean_mask
     from layeredit.tools.perception import covering_box_mask, make_resolver
 
-    missing = finder.missing_models()  # type: ignore[attr-defined]
+    missing = finder.missing_models()
     if missing:
         raise LookupError(f"--auto needs the detection models: {how_to_get(missing)}")
-    thresholds = GroundingThresholds(box=finder.box_threshold, text=finder.text_threshold)  # type: ignore[attr-defined]
-    grounded = make_resolver(finder.grounding_model, finder.sam_model, finder.device, thresholds)  # type: ignore[attr-defined]
+    thresholds = GroundingThresholds(box=finder.box_threshold, text=finder.text_threshold)
+    grounded = make_resolver(finder.grounding_model, finder.sam_model, finder.device, thresholds)
     area = image.shape[0] * image.shape[1]
     detections = [
         d for d in grounded.grounder.detect(image, SURVEY_VOCABULARY) if d.area < MAX_AUTO_AREA * area
@@ -170,8 +172,6 @@ def decompose(
     pixels = as_rgb_array(image)
     found = find_objects(pixels, phrases, masks, boxes, resolver)
     if auto:
-        from layeredit.tools.auto import AutomaticResolver
-
         finder = resolver if isinstance(resolver, AutomaticResolver) else AutomaticResolver()
         found += salient_objects(pixels, finder, max(0, max_layers - len(found)))
     found = [item for item in found if item[1].any()][:max_layers]
@@ -291,9 +291,16 @@ def compose(
     """
     layered = scene if isinstance(scene, LayeredScene) else read_scene(scene)
     plan, masks = scene_changes(layered)
+    ignored = unknown_layers(layered)
     if plan is None:
-        return Composition(image=layered.original.copy(), plan=None)
-    names = NamedMasks(masks)
-    stack = LayerStack.build(layered.original, plan, names)
+        return Composition(image=layered.original.copy(), plan=None, ignored=ignored)
+    stack = LayerStack.build(layered.original, plan, NamedMasks(masks))
     result = resolve_engine(engine).run(stack, plan, progress)
-    return Composition(image=result.image, plan=plan, result=result)
+    return Composition(image=result.image, plan=plan, result=result, ignored=ignored)
+
+
+def unknown_layers(scene: LayeredScene) -> list[str]:
+    """Names of layers compose cannot place: added in the editor, or renamed (a renamed object
+    counts as deleted, since its name is how compose knows it)."""
+    known = {item.name for item in scene.record.found} | {BACKGROUND}
+    return [layer.name for layer in scene.layers if layer.name not in known]

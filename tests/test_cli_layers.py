@@ -58,7 +58,7 @@ def test_decompose_auto_finds_at_most_max_layers(tmp_path: Path) -> None:
     Image.fromarray(data.chelsea()).save(photo)
     out = tmp_path / "cat"
     done = layeredit(
-        "decompose", photo, "--auto", "--max-layers", "2", "-o", out,
+        "decompose", photo, "--auto", "--max-layers", "2", "--hard-edges", "-o", out,
         "--grounding-model", grounding, "--sam-model", sam, *FIND_ANYTHING,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -10,7 +10,7 @@ import pytest
 from psd_tools import PSDImage
 
 from layeredit.engine.designedit import DesignEditConfig, DesignEditEngine
-from layeredit.layered import compose, decompose, scene_changes
+from layeredit.layered import compose, decompose, scene_changes, unknown_layers
 from layeredit.layerfile import SceneFileError, read_scene
 from layeredit.tools.masks import centroid, dilate, shift
 from tests.tiny_models import save_tiny_sdxl
@@ -124,3 +124,11 @@ def test_unreadable_scenes_fail_with_a_clear_message(tmp_path: Path) -> None:
     bare.save(tmp_path / "bare.psd")
     with pytest.raises(SceneFileError, match="no layeredit scene record"):
         read_scene(tmp_path / "bare.psd")
+
+
+def test_a_renamed_layer_counts_as_deleted_and_is_reported(soccer_psd: Path) -> None:
+    scene = read_scene(soccer_psd)
+    scene.layer("player").name = "runner"
+    plan, _ = scene_changes(scene)
+    assert plan.summary() == "remove player"
+    assert unknown_layers(scene) == ["runner"]
