@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from layeredit.batch import Batch, RunSettings, edit_many, read_manifest
+from layeredit.batch.local import worker_device
 from layeredit.cli import cli
 from layeredit.errors import ManifestError
 from layeredit.imageio import load_image
@@ -368,3 +369,17 @@ def test_dry_run_checks_every_line_and_loads_nothing(folder, capsys):
     assert "line 4: image not found: photos/missing.png" in err
     assert "12 lines checked: 10 to run, 0 already done in" in err and "2 with problems" in err
     assert not out.exists()
+
+
+def test_each_worker_gets_its_own_gpu_unless_one_was_named():
+    assert [worker_device(None, index, 2) for index in range(3)] == ["cuda:0", "cuda:1", "cuda:0"]
+    assert worker_device("cuda", 3, 4) == "cuda:3"
+    assert worker_device("cuda:2", 0, 4) == "cuda:2"
+    assert worker_device("cpu", 1, 4) == "cpu"
+    assert worker_device(None, 1, 1) is None  # one GPU or none: the default device
+
+
+def test_without_ray_the_flag_says_how_to_install_it(folder, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(LookupError, match=r"not installed: pip install 'layeredit\[ray\]'"):
+        list(edit_many(folder / "manifest.jsonl", folder / "no-ray", ray=True))

@@ -75,11 +75,16 @@ def _start_worker(settings: RunSettings, out_dir: str, slots, workers: int, pare
 
         if "OMP_NUM_THREADS" not in os.environ:  # share the cores instead of fighting over them
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-        gpus = torch.cuda.device_count()
-        if gpus > 1 and settings.device in (None, "cuda"):
-            settings = replace(settings, device=f"cuda:{index % gpus}")
+        settings = replace(settings, device=worker_device(settings.device, index, torch.cuda.device_count()))
     _worker["settings"] = (settings, out_dir)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def worker_device(device: str | None, index: int, gpus: int) -> str | None:
+    """Worker ``index``'s device: on several GPUs, unless one was named, one GPU each in turn."""
+    if gpus > 1 and device in (None, "cuda"):
+        return f"cuda:{index % gpus}"
+    return device
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -53,7 +53,7 @@ class RayEditor:
     def __init__(self, settings: dict[str, Any], out_dir: str):
         self.settings, self.out_dir = RunSettings(**settings), out_dir
         self.editor: Editor | None = None
-        self.load_error: str | None = None
+        self.load_error = ""
         try:
             self.editor = Editor(self.settings, out_dir)
         except ModelLoadError as exc:  # reported to the driver, which stops the run with it
@@ -62,7 +62,7 @@ class RayEditor:
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         if self.editor is None:
             return {"result": "", "load_error": self.load_error}
-        return {"result": self.editor.run(Job.from_json(row["job"])).to_json(), "load_error": None}
+        return {"result": self.editor.run(Job.from_json(row["job"])).to_json(), "load_error": ""}
 
 
 def run_on_ray(
