@@ -18,6 +18,7 @@ from layeredit.agent.llm import Planner
 from layeredit.agent.prompting import DetectionLike
 from layeredit.engine.base import EditResult, Engine
 from layeredit.engine.layers import LayerStack
+from layeredit.engine.resolution import HighResolution
 from layeredit.imageio import load_image
 from layeredit.plan import Antecedent, EditPlan, Target
 from layeredit.tools.masks import bbox
@@ -186,7 +187,7 @@ class EditAgent:
             return load_image(path), resolver
 
         outcome.stack = LayerStack.build(image, outcome.plan, resolver, load_source)
-        outcome.result = self.engine.run(outcome.stack, outcome.plan)
+        outcome.result = HighResolution(self.engine).run(outcome.stack, outcome.plan)
         outcome.result.timings = {"plan+ground": planned, **outcome.result.timings}
         return outcome
 
