@@ -48,11 +48,13 @@ def window_scene(scene: Scene, box: Box, scale: float = 1.0) -> Scene:
     cut: dict[int, np.ndarray] = {}
 
     def picture(image: np.ndarray) -> np.ndarray:
-        if image is not scene.source and np.array_equal(image, scene.source):
-            image = scene.source  # an untouched background: cut and resized once, and shared
         if id(image) not in cut:
-            part = image[y0:y1, x0:x1]
-            cut[id(image)] = cv2.resize(part, size, interpolation=cv2.INTER_AREA) if resized else part.copy()
+            if image is not scene.source and np.array_equal(image, scene.source):
+                cut[id(image)] = picture(scene.source)  # an untouched copy: cut and resized once
+            else:
+                part = image[y0:y1, x0:x1]
+                part = cv2.resize(part, size, interpolation=cv2.INTER_AREA) if resized else part.copy()
+                cut[id(image)] = part
         return cut[id(image)]
 
     def mask(values: np.ndarray, coverage: float) -> np.ndarray:
