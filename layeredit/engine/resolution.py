@@ -149,7 +149,9 @@ class HighResolution:
             result = engine.run_scene(scene, plan, progress, full_size=True)
             size = scene.source.shape[1::-1]
         else:
+            start = time.perf_counter()
             part = window_scene(scene, choice.box, choice.scale)
+            layers_time += time.perf_counter() - start
             size = part.source.shape[1::-1]
             result = self._paste(scene, choice, engine.run_scene(part, plan, progress))
         result.timings = {"layers": layers_time, **result.timings}
@@ -168,7 +170,7 @@ class HighResolution:
         region = None if choice.strategy == "crop" else scene.edited_region()
         seam = None if region is None else Seam.of(region, scene.px(scene.params.feather))
         image = paste_back(scene.background, part.image, choice.box, seam)
-        layers = full_size_layers(part.layers, choice.box, scene.background, seam)
+        layers = full_size_layers(part.layers, choice.box, scene.background, seam, (part.image, image))
         timings = {**part.timings, "paste": time.perf_counter() - start}
         return EditResult(image=image, plan=part.plan, scene=scene, layers=layers, timings=timings,
                           stats=part.stats)

@@ -138,15 +138,23 @@ def paste_back(full: np.ndarray, part: np.ndarray, box: Box, seam: Seam | None =
 
 
 def full_size_layers(
-    layers: list[RenderedLayer], box: Box, background: np.ndarray, seam: Seam | None
+    layers: list[RenderedLayer],
+    box: Box,
+    background: np.ndarray,
+    seam: Seam | None,
+    pasted: tuple[np.ndarray, np.ndarray],
 ) -> list[RenderedLayer]:
     """A window's rendered layers on the full canvas: the bottom (background) layer is the full
-    background outside the window's edit, the others are transparent outside the window."""
+    background outside the window's edit, the others are transparent outside the window.
+    ``pasted`` is a (window picture, its paste-back) pair already made, reused when a layer is it."""
     out = []
     for index, layer in enumerate(layers):
         if index == 0:
             opaque = np.full(background.shape[:2], 255, dtype=np.uint8)
-            rgb = paste_back(background, layer.rgba[..., :3], box, seam)
+            part, full = pasted
+            rgb = full if np.array_equal(layer.rgba[..., :3], part) else (
+                paste_back(background, layer.rgba[..., :3], box, seam)
+            )
             out.append(RenderedLayer(name=layer.name, rgba=np.dstack([rgb, opaque])))
         else:
             canvas = np.zeros((*background.shape[:2], 4), dtype=np.uint8)
