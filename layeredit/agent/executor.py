@@ -18,6 +18,7 @@ from layeredit.agent.llm import Planner
 from layeredit.agent.prompting import DetectionLike
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
+from layeredit.engine.resolution import HighResolution
 from layeredit.hints import give_object
 from layeredit.imageio import load_image
 from layeredit.plan import Antecedent, EditPlan, Target
@@ -212,7 +213,7 @@ class EditAgent:
             return load_image(path), resolver
 
         outcome.stack = LayerStack.build(image, outcome.plan, resolver, load_source)
-        outcome.result = self.engine.run(outcome.stack, outcome.plan, progress)
+        outcome.result = HighResolution(self.engine).run(outcome.stack, outcome.plan, progress)
         outcome.result.timings = {"plan+ground": planned, **outcome.result.timings}
         return outcome
 

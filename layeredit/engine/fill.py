@@ -2,9 +2,10 @@
 
 OpenCV's Telea inpainting costs about (hole pixels) x (radius squared), so a 12-megapixel photo
 with a proportionally larger hole and radius is ~50 s where 1 megapixel is 0.5 s. Here the hole's
-neighbourhood is filled at a bounded working size, brought back to full size, and the fine texture
-an upscaled (or Telea-smoothed) fill lacks is restored at full resolution by mirroring the
-surrounding texture across the hole's edge, so the seam continues the grain around it.
+neighbourhood is filled at a bounded working size and brought back to full size; the fine texture
+an upscaled (and Telea-smoothed) fill lacks is restored at full resolution from the strip beside
+the hole, faded in from the hole's edge over a few full-size pixels, so the fill has the grain of
+its surroundings instead of being a blurry patch.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import numpy as np
 
 from layeredit.tools.masks import bbox_of, grown_box
 
-# Finest detail the fill keeps from the surroundings, in full-size pixels at working scale 1.
+# Texture finer than this many working pixels (a Gaussian's sigma) is copied from beside the hole;
+# coarser structure comes from the inpainting.
 DETAIL_SIGMA = 2.0
+# Copied texture is clipped to this many standard deviations of the texture around the hole.
+GRAIN_LIMIT = 2.5
 
 
 def fill_hole(image: np.ndarray, hole: np.ndarray, radius: int, working_side: int) -> np.ndarray:
@@ -42,6 +46,10 @@ def fill_hole(image: np.ndarray, hole: np.ndarray, radius: int, working_side: in
     texture = np.zeros(picture.shape, dtype=np.float32)
     bx0, by0, bx1, by1 = box
     texture[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] = texture_beside(image, hole, box, sigma)
+    # The strip may hold an edge the hole's surroundings do not: keep to their grain's amplitude.
+    around = picture.astype(np.float32) - cv2.GaussianBlur(picture, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    limit = GRAIN_LIMIT * around[~inside].std(axis=0)
+    texture = np.clip(texture, -limit, limit)
     filled = np.clip(np.round(smooth.astype(np.float32) + texture), 0, 255).astype(np.uint8)
     out = image.copy()
     out[y0:y1, x0:x1] = np.where(inside[..., None], filled, picture)

@@ -26,7 +26,15 @@ from typing import Literal, Protocol, get_args
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.scene import Scene, SceneParams, compile_scene
-from layeredit.engine.window import Box, box_area, full_size_layers, paste_back, touched_box, window_scene
+from layeredit.engine.window import (
+    Box,
+    Seam,
+    box_area,
+    full_size_layers,
+    paste_back,
+    touched_box,
+    window_scene,
+)
 from layeredit.plan import EditPlan, Pan, ZoomOut
 
 Strategy = Literal["auto", "crop", "resize", "original"]
@@ -141,7 +149,9 @@ class HighResolution:
             result = engine.run_scene(scene, plan, progress, full_size=True)
             size = scene.source.shape[1::-1]
         else:
+            start = time.perf_counter()
             part = window_scene(scene, choice.box, choice.scale)
+            layers_time += time.perf_counter() - start
             size = part.source.shape[1::-1]
             result = self._paste(scene, choice, engine.run_scene(part, plan, progress))
         result.timings = {"layers": layers_time, **result.timings}
@@ -158,9 +168,9 @@ class HighResolution:
         start = time.perf_counter()
         # A crop is edited at full size, and engines keep every pixel outside the edited region.
         region = None if choice.strategy == "crop" else scene.edited_region()
-        seam = scene.px(scene.params.feather)
-        image = paste_back(scene.background, part.image, choice.box, region, seam)
-        layers = full_size_layers(part.layers, choice.box, scene.background, region, seam)
+        seam = None if region is None else Seam.of(region, scene.px(scene.params.feather))
+        image = paste_back(scene.background, part.image, choice.box, seam)
+        layers = full_size_layers(part.layers, choice.box, scene.background, seam, (part.image, image))
         timings = {**part.timings, "paste": time.perf_counter() - start}
         return EditResult(image=image, plan=part.plan, scene=scene, layers=layers, timings=timings,
                           stats=part.stats)

@@ -3,6 +3,8 @@ and the engine's result put back into the full-size photo."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -48,11 +50,13 @@ def window_scene(scene: Scene, box: Box, scale: float = 1.0) -> Scene:
     cut: dict[int, np.ndarray] = {}
 
     def picture(image: np.ndarray) -> np.ndarray:
-        if image is not scene.source and np.array_equal(image, scene.source):
-            image = scene.source  # an untouched background: cut and resized once, and shared
         if id(image) not in cut:
-            part = image[y0:y1, x0:x1]
-            cut[id(image)] = cv2.resize(part, size, interpolation=cv2.INTER_AREA) if resized else part.copy()
+            if image is not scene.source and np.array_equal(image, scene.source):
+                cut[id(image)] = picture(scene.source)  # an untouched copy: cut and resized once
+            else:
+                part = image[y0:y1, x0:x1]
+                part = cv2.resize(part, size, interpolation=cv2.INTER_AREA) if resized else part.copy()
+                cut[id(image)] = part
         return cut[id(image)]
 
     def mask(values: np.ndarray, coverage: float) -> np.ndarray:
@@ -84,56 +88,73 @@ def window_scene(scene: Scene, box: Box, scale: float = 1.0) -> Scene:
     )
 
 
+@dataclass(frozen=True)
+class Seam:
+    """Where an edited picture replaces the original: the region it may change, and the band along
+    the region's edge (``seam_px`` deep, inside it) where the two are blended."""
+
+    region: np.ndarray  # H x W bool
+    box: Box  # around the region, where anything can change
+    band: tuple[np.ndarray, np.ndarray]  # (ys, xs) of the blended pixels
+    alpha: np.ndarray  # N x 1 weight of the edited picture there
+
+    @classmethod
+    def of(cls, region: np.ndarray, seam_px: int) -> Seam:
+        x0, y0, x1, y1 = grown_box(bbox_of(region), 1, region.shape)
+        depth = cv2.distanceTransform(region[y0:y1, x0:x1].astype(np.uint8), cv2.DIST_L2, 5)
+        ys, xs = np.nonzero((depth > 0) & (depth < seam_px))
+        alpha = (depth[ys, xs] / max(seam_px, 1))[:, None]
+        return cls(region, (x0, y0, x1, y1), (ys + y0, xs + x0), alpha)
+
+    def apply(self, original: np.ndarray, result: np.ndarray) -> np.ndarray:
+        """``result`` inside the region and ``original`` exactly outside it."""
+        out = original.copy()
+        x0, y0, x1, y1 = self.box
+        inside = self.region[y0:y1, x0:x1, None]
+        out[y0:y1, x0:x1] = np.where(inside, result[y0:y1, x0:x1], original[y0:y1, x0:x1])
+        ys, xs = self.band
+        blended = original[ys, xs] * (1 - self.alpha) + result[ys, xs].astype(np.float32) * self.alpha
+        out[ys, xs] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
+        return out
+
+
 def keep_outside(original: np.ndarray, result: np.ndarray, region: np.ndarray, seam_px: int) -> np.ndarray:
     """``result`` inside ``region`` and ``original`` exactly outside it; the seam ramps over
     ``seam_px`` pixels inside the region so it never reaches beyond it."""
-    out = original.copy()
     if not region.any():
-        return out
-    np.copyto(out, result, where=region[..., None])
-    # Only the seam, a band along the region's edge, is blended; find it near the region only.
-    x0, y0, x1, y1 = grown_box(bbox_of(region), 1, region.shape)
-    depth = cv2.distanceTransform(region[y0:y1, x0:x1].astype(np.uint8), cv2.DIST_L2, 5)
-    ys, xs = np.nonzero((depth > 0) & (depth < seam_px))
-    ys, xs = ys + y0, xs + x0
-    alpha = (depth[ys - y0, xs - x0] / max(seam_px, 1))[:, None]
-    blended = original[ys, xs] * (1 - alpha) + result[ys, xs].astype(np.float32) * alpha
-    out[ys, xs] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
-    return out
+        return original.copy()
+    return Seam.of(region, seam_px).apply(original, result)
 
-def paste_back(
-    full: np.ndarray, part: np.ndarray, box: Box, region: np.ndarray | None = None, seam_px: int = 0
-) -> np.ndarray:
-    """``full`` with ``part`` (a window's result, maybe at another scale) put back into ``box``.
 
-    With ``region`` (``full``-sized, the pixels the edit may change) only those pixels take the
-    part's, blended over ``seam_px`` full-size pixels at the region's edge.
-    """
+def paste_back(full: np.ndarray, part: np.ndarray, box: Box, seam: Seam | None = None) -> np.ndarray:
+    """``full`` with ``part`` (a window's result, maybe at another scale) put back into ``box``;
+    with a ``seam`` only its region takes the part's pixels."""
     x0, y0, x1, y1 = box
     if part.shape[:2] != (y1 - y0, x1 - x0):
         part = cv2.resize(part, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)
     out = full.copy()
-    if region is None:
-        out[y0:y1, x0:x1] = part
-    else:
-        out[y0:y1, x0:x1] = keep_outside(full[y0:y1, x0:x1], part, region[y0:y1, x0:x1], seam_px)
-    return out
+    out[y0:y1, x0:x1] = part
+    return out if seam is None else seam.apply(full, out)
 
 
 def full_size_layers(
     layers: list[RenderedLayer],
     box: Box,
     background: np.ndarray,
-    region: np.ndarray | None,
-    seam_px: int,
+    seam: Seam | None,
+    pasted: tuple[np.ndarray, np.ndarray],
 ) -> list[RenderedLayer]:
     """A window's rendered layers on the full canvas: the bottom (background) layer is the full
-    background outside the window's edit, the others are transparent outside the window."""
+    background outside the window's edit, the others are transparent outside the window.
+    ``pasted`` is a (window picture, its paste-back) pair already made, reused when a layer is it."""
     out = []
     for index, layer in enumerate(layers):
         if index == 0:
             opaque = np.full(background.shape[:2], 255, dtype=np.uint8)
-            rgb = paste_back(background, layer.rgba[..., :3], box, region, seam_px)
+            part, full = pasted
+            rgb = full if np.array_equal(layer.rgba[..., :3], part) else (
+                paste_back(background, layer.rgba[..., :3], box, seam)
+            )
             out.append(RenderedLayer(name=layer.name, rgba=np.dstack([rgb, opaque])))
         else:
             canvas = np.zeros((*background.shape[:2], 4), dtype=np.uint8)

@@ -138,6 +138,7 @@ async function requestEdit(instruction) {
   const form = new FormData();
   form.append("image", entry.image, "image.png");
   form.append("instruction", instruction);
+  form.append("hd_strategy", $("hd-strategy").value);
   for (const [name, blob] of entry.masks) form.append("masks", blob, `${name}.png`);
   const started = await fetch("/v1/jobs", { method: "POST", body: form });
   if (!started.ok) throw new Error(await errorText(started));

@@ -1,0 +1,50 @@
+"""The resolution strategy through the REST API: the form field reaches the edit, stats say so."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi", reason="the server needs the server extra")
+from fastapi.testclient import TestClient  # noqa: E402 - only after the extra is known to be there
+
+from layeredit.api import edit  # noqa: E402
+from layeredit.engine.resolution import ResolutionParams  # noqa: E402
+from layeredit.server import create_app  # noqa: E402
+from tests.conftest import SAMPLES  # noqa: E402
+
+FILES = [
+    ("image", ("image.jpg", (SAMPLES / "soccer" / "image.jpg").read_bytes(), "image/jpeg")),
+    ("masks", ("boy.jpg", (SAMPLES / "soccer" / "boy.jpg").read_bytes(), "image/jpeg")),
+]
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def test_hd_strategy_field_reaches_the_edit(client, soccer):
+    image, boy = soccer
+    crop = {"instruction": "remove the boy", "hd_strategy": "crop"}
+    response = client.post("/v1/edit", files=FILES, data=crop)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["stats"]["hd_strategy"] == "crop"
+    with Image.open(io.BytesIO(base64.b64decode(body["image"]))) as png:
+        edited = np.asarray(png)
+    expected = edit(image, "remove the boy", masks={"boy": boy}, hd_strategy=ResolutionParams("crop"))
+    np.testing.assert_array_equal(edited, expected.image)
+    default = client.post("/v1/edit", files=FILES, data={"instruction": "remove the boy"}).json()
+    assert default["stats"]["hd_strategy"] == "original"  # a 512 px photo is edited at its size
+
+
+def test_unknown_hd_strategy_is_a_422(client):
+    tiles = {"instruction": "remove the boy", "hd_strategy": "tiles"}
+    response = client.post("/v1/edit", files=FILES, data=tiles)
+    assert response.status_code == 422 and "hd_strategy" in response.json()["detail"]
