@@ -299,6 +299,8 @@ def plan_command(instruction: str, size: str, llm: str | None) -> None:
 @mask_option
 @engine_option
 @llm_option
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=".",
+              show_default=True, help="The only folder 'save', 'mask' and inserts may use.")  # fmt: skip
 def chat_command(
     image: Path | None,
     resume: Path | None,
@@ -306,6 +308,7 @@ def chat_command(
     masks: tuple[str, ...],
     engine: str,
     llm: str | None,
+    root: Path,
 ) -> None:
     """Edit IMAGE turn after turn; type 'help' for the commands. Reads lines from standard input."""
     from layeredit.agent.chat import open_chat
@@ -313,11 +316,13 @@ def chat_command(
     named = _parse_pairs(masks, "--mask", "cat=cat.png")
     if (image is None) == (resume is None):
         raise click.UsageError("give either IMAGE (a new chat) or --resume DIR (continue a chat)")
-    open_chat(image, resume, session_dir, named, engine, llm)
+    open_chat(image, resume, session_dir, named, engine, llm, root)
 
 
 @cli.command("mcp")
-def mcp_command() -> None:
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=".",
+              show_default=True, help="The only folder the tools may read and write files in.")  # fmt: skip
+def mcp_command(root: Path) -> None:
     """Serve layeredit's tools (edit_image, segment_objects, plan_edit) to MCP clients over stdio."""
     try:
         from layeredit.tools.mcp_server import serve
@@ -325,7 +330,7 @@ def mcp_command() -> None:
         raise click.ClickException(
             f"the MCP server needs the agent extra ({exc.name} is missing): pip install 'layeredit[agent]'"
         ) from None
-    serve()
+    serve(root=root)
 
 
 @cli.command("segment")

@@ -16,6 +16,7 @@ from layeredit.engine.base import EditResult, Engine
 from layeredit.errors import LayereditError, debugging, user_message
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.plan import Antecedent, Pan
+from layeredit.scope import FileScope
 from layeredit.tools.auto import AutomaticResolver
 from layeredit.tools.masks import load_mask
 from layeredit.tools.resolve import MaskResolver, NamedMasks, head_noun
@@ -35,6 +36,8 @@ class ChatSession:
 
     # Finds objects that have no mask yet (grounding + SAM when their models are here).
     finder: MaskResolver | None = None
+    # The folder that 'save', 'mask' and insert sources may use (None: anywhere).
+    scope: FileScope | None = None
 
     def __init__(
         self, store: SessionStore, turns: list[Turn], current: int, planner: Planner, engine: Engine
@@ -94,13 +97,18 @@ class ChatSession:
         if command in simple and not argument:
             return simple[command]()
         if command == "save" and argument:
-            return self.save(Path(argument.strip()).expanduser())
+            return self.save(self._path(argument.strip(), "save path", output=True))
         if command == "mask" and argument:
             name, sep, path = argument.partition("=")
             if not sep or not name.strip() or not path.strip():
                 return "error: write mask NAME=PATH, e.g. mask cat=cat.png"
-            return self.add_mask(name, path.strip())
+            return self.add_mask(name, str(self._path(path.strip(), "mask path")))
         return self.edit(text)
+
+    def _path(self, given: str, what: str, output: bool = False) -> Path:
+        if self.scope is None:
+            return Path(given).expanduser()
+        return self.scope.output(given, what) if output else self.scope.path(given, what)
 
     def antecedent(self) -> Antecedent | None:
         """What the next instruction may refer back to: the last operation when it names an object
@@ -118,6 +126,7 @@ class ChatSession:
             NamedMasks(turn.masks, fallback=self.finder),
             self.engine,
             MaskNamesFinder(NamedMasks(turn.masks)),
+            scope=self.scope,
         )
         outcome = agent.run(turn.image, instruction, previous=self.antecedent())
         if outcome.result is None:
@@ -232,6 +241,7 @@ def open_chat(
     masks: dict[str, str],
     engine_name: str,
     llm: str | None,
+    root: Path | None = None,
 ) -> None:
     """The ``layeredit chat`` command: a terminal (or scripted, line by line) chat on stdin."""
     from layeredit.agent.llm import make_planner
@@ -247,6 +257,7 @@ def open_chat(
         session = ChatSession.start(image, folder, planner, engine, masks)
 
     session.finder = AutomaticResolver()
+    session.scope = FileScope(root or Path.cwd())
 
     def reply(text: str) -> None:
         print(text, flush=True)
