@@ -325,7 +325,7 @@ def chat_command(
 def mcp_command(root: Path) -> None:
     """Serve layeredit's tools (edit_image, segment_objects, plan_edit) to MCP clients over stdio."""
     try:
-        from layeredit.tools.mcp_server import serve
+        from layeredit.integrations.mcp_server import serve
     except ImportError as exc:
         raise click.ClickException(
             f"the MCP server needs the agent extra ({exc.name} is missing): pip install 'layeredit[agent]'"

@@ -17,7 +17,7 @@ from mcp.client.stdio import StdioServerParameters
 from PIL import Image
 
 from layeredit.imageio import load_image
-from layeredit.tools.langchain_tools import layeredit_tools
+from layeredit.integrations.langchain_tools import layeredit_tools
 from tests.agent_fakes import ToolCallingFakeModel, scripted
 from tests.conftest import REPO, SAMPLES
 

@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 from layeredit.errors import ScopeError
+from layeredit.integrations import agent_tools
+from layeredit.integrations.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
 from layeredit.scope import FileScope
-from layeredit.tools import agent_tools
-from layeredit.tools.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
 from tests.cli_inprocess import run_cli
 from tests.conftest import SAMPLES
 

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("mcp", reason="the MCP server needs the agent extra")
 
-from layeredit.tools.mcp_stdin import INVALID_REQUEST, PARSE_ERROR, problem  # noqa: E402
+from layeredit.integrations.mcp_stdin import INVALID_REQUEST, PARSE_ERROR, problem  # noqa: E402
 
 BAD_LINES = {
     b"{not json": PARSE_ERROR,

@@ -12,6 +12,7 @@ from layeredit.tools.resolve import TargetNotFoundError, head_noun
 if TYPE_CHECKING:
     from layeredit.tools.perception import GroundedResolver, Located
 
+# The perception defaults, defined here once: this module loads no model libraries.
 DEFAULT_GROUNDING_MODEL = "IDEA-Research/grounding-dino-tiny"
 DEFAULT_SAM_MODEL = "facebook/sam-vit-base"
 DEFAULT_BOX_THRESHOLD = 0.35  # least confidence for a detected box

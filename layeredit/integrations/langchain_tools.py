@@ -13,9 +13,9 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 
 from layeredit.errors import user_message
+from layeredit.integrations import agent_tools
+from layeredit.integrations.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
 from layeredit.scope import FileScope
-from layeredit.tools import agent_tools
-from layeredit.tools.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
 
 
 def layeredit_tools(engine: Any = "pixel", llm: str | None = None, root: str | Path = ".") -> list[BaseTool]:

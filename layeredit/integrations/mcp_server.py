@@ -16,10 +16,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from layeredit.errors import user_message
+from layeredit.integrations import agent_tools
+from layeredit.integrations.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
+from layeredit.integrations.mcp_stdin import guard_stdin
 from layeredit.scope import FileScope
-from layeredit.tools import agent_tools
-from layeredit.tools.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
-from layeredit.tools.mcp_stdin import guard_stdin
 
 INSTRUCTIONS = (
     "layeredit edits photos from plain-English instructions. Call edit_image with the photo's path, "
