@@ -441,7 +441,8 @@ def corpus() -> list[dict]:
 # -- input files ------------------------------------------------------------------------------------
 
 
-def _png_claiming(width: int, height: int) -> bytes:
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height``: decoding it would need that much memory."""
     buffer = io.BytesIO()
     Image.new("L", (1, 1)).save(buffer, format="PNG")
     data = bytearray(buffer.getvalue())
@@ -478,8 +479,8 @@ def materialize(sandbox: Path) -> tuple[Path, Path]:
     (root / "empty.png").touch()
     (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 broken" + b"\x00" * 50)
     (root / "text.png").write_text("hello, not a picture")
-    (root / "bomb.png").write_bytes(_png_claiming(30000, 30000))
-    (root / "budget.png").write_bytes(_png_claiming(12000, 5000))
+    (root / "bomb.png").write_bytes(png_claiming_size(30000, 30000))
+    (root / "budget.png").write_bytes(png_claiming_size(12000, 5000))
     (root / "dir.png").mkdir()
     Image.fromarray(boy.astype(np.uint8) * 255).save(root / "boy.png")
     Image.fromarray(boy.astype(np.uint8)).save(root / "boy01.png")
