@@ -168,6 +168,8 @@ def run_mcp_case(box: Sandbox, server, case: dict) -> str:
     if case["tool"] == "edit_image":
         done = json.loads(result.content[1].text)
         output = Path(done["output_path"])
+        if not output.resolve().is_relative_to(box.root.resolve()):
+            return f"wrote outside the root: {output}"
         try:
             source = box.picture(case["args"]["image_path"])
             if source is not None and same_picture(source, load_image(output, keep_alpha=True)):
