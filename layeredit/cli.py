@@ -365,6 +365,8 @@ def plan_command(instruction: str, size: str, llm: str | None) -> None:
 @perception_options
 @dataclass_options(SceneParams)
 @dataclass_options(DesignEditConfig)
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=".",
+              show_default=True, help="The only folder 'save', 'mask' and inserts may use.")  # fmt: skip
 def chat_command(
     image: Path | None,
     resume: Path | None,
@@ -375,6 +377,7 @@ def chat_command(
     model: str | None,
     device: str | None,
     finding: dict[str, Any],
+    root: Path,
     **tuning: Any,
 ) -> None:
     """Edit IMAGE turn after turn; type 'help' for the commands. Reads lines from standard input."""
@@ -384,19 +387,22 @@ def chat_command(
     if (image is None) == (resume is None):
         raise click.UsageError("give either IMAGE (a new chat) or --resume DIR (continue a chat)")
     runner = build_engine(engine, model, device, None, tuning)
-    open_chat(image, resume, session_dir, named, runner, llm, AutomaticResolver(device=device, **finding))
+    finder = AutomaticResolver(device=device, **finding)
+    open_chat(image, resume, session_dir, named, runner, llm, finder, root)
 
 
 @cli.command("mcp")
-def mcp_command() -> None:
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=".",
+              show_default=True, help="The only folder the tools may read and write files in.")  # fmt: skip
+def mcp_command(root: Path) -> None:
     """Serve layeredit's tools (edit_image, segment_objects, plan_edit) to MCP clients over stdio."""
     try:
-        from layeredit.tools.mcp_server import serve
+        from layeredit.integrations.mcp_server import serve
     except ImportError as exc:
         raise click.ClickException(
             f"the MCP server needs the agent extra ({exc.name} is missing): pip install 'layeredit[agent]'"
         ) from None
-    serve()
+    serve(root=root)
 
 
 @cli.command("segment")

@@ -174,6 +174,8 @@ def as_rgb_array(image: str | Path | Image.Image | np.ndarray, keep_alpha: bool 
     check_budget((array.shape[1], array.shape[0]), "image")
     if array.dtype.kind not in "biuf":
         raise ImageFileError(f"expected an image array of numbers, got {array.dtype}")
+    if array.dtype.kind == "i" and array.size and array.min() < 0:
+        raise ImageFileError(f"image samples must not be negative (the array holds {array.min()})")
     array = to_8bit(array)
     has_alpha = array.shape[2] == 4 and bool((array[..., 3] < 255).any())
     return np.ascontiguousarray(array if keep_alpha and has_alpha else array[..., :3])

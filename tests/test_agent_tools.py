@@ -17,7 +17,7 @@ from mcp.client.stdio import StdioServerParameters
 from PIL import Image
 
 from layeredit.imageio import load_image
-from layeredit.tools.langchain_tools import layeredit_tools
+from layeredit.integrations.langchain_tools import layeredit_tools
 from tests.agent_fakes import ToolCallingFakeModel, scripted
 from tests.conftest import REPO, SAMPLES
 
@@ -38,7 +38,7 @@ def test_mcp_client_lists_the_tools_and_edits_an_image(tmp_path):
     async def session():
         params = StdioServerParameters(
             command=sys.executable,
-            args=["-m", "layeredit.cli", "mcp"],
+            args=["-m", "layeredit.cli", "mcp", "--root", str(tmp_path)],
             cwd=str(REPO),
             env={"HF_HUB_OFFLINE": "1"},
         )
@@ -53,9 +53,20 @@ def test_mcp_client_lists_the_tools_and_edits_an_image(tmp_path):
                 "edit_image",
                 {"image_path": str(image), "instruction": "move the boy left", "output_path": str(image)},
             )
-            return tools, edited, refused
+            outside = await client.call_tool(
+                "edit_image",
+                {"image_path": str(image), "instruction": "move the boy left", "masks": {"boy": str(mask)},
+                 "output_path": str(tmp_path.parent / "outside.png"), "overwrite": True},
+            )  # fmt: skip
+            broken = await client.call_tool("plan_edit", {"instruction": "flurb " * 3000})
+            return tools, edited, refused, outside, broken
 
-    tools, edited, refused = anyio.run(session)
+    tools, edited, refused, outside, broken = anyio.run(session)
+    assert outside.is_error and "outside the folder this tool may use" in outside.content[0].text
+    assert not (tmp_path.parent / "outside.png").exists()
+    # The SDK puts "Error executing tool plan_edit: " before the CLI's one line.
+    assert broken.is_error and ": error: could not understand" in broken.content[0].text
+    assert len(broken.content[0].text) < 600 and "\n" not in broken.content[0].text
     assert set(tools) == {"edit_image", "segment_objects", "plan_edit", "decompose_image"}
     assert "mask" in tools["edit_image"].input_schema["properties"]["masks"]["description"]
     assert not edited.is_error
@@ -84,7 +95,7 @@ def test_langchain_agent_calls_edit_image(tmp_path):
             AIMessage(content="", tool_calls=[call]), AIMessage(content="Done: the boy is gone.")
         )
     )
-    agent = create_agent(model, tools=layeredit_tools())
+    agent = create_agent(model, tools=layeredit_tools(root=tmp_path))
     state = agent.invoke({"messages": [{"role": "user", "content": f"remove the boy from {image}"}]})
     tool_reply = next(m for m in state["messages"] if isinstance(m, ToolMessage))
     answer = json.loads(tool_reply.content)
@@ -95,7 +106,7 @@ def test_langchain_agent_calls_edit_image(tmp_path):
 
 def test_tool_errors_go_back_to_the_model_and_defaults_never_overwrite(tmp_path):
     image, mask = copy_sample(tmp_path)
-    edit_image, segment_objects, plan_edit, _ = layeredit_tools()
+    edit_image, segment_objects, plan_edit, _ = layeredit_tools(root=tmp_path)
     failed = edit_image.invoke({"image_path": str(image), "instruction": "remove the cat"})
     assert failed.startswith("error:") and "cat" in failed
     assert "\"cat\": \"MASK_PATH\" to the masks argument" in failed and "--mask" not in failed
@@ -123,7 +134,7 @@ def test_segment_objects_explains_when_no_models_are_available(tmp_path, monkeyp
     # An empty Hugging Face cache: the default models are surely not on this machine.
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
     image, _ = copy_sample(tmp_path)
-    _, segment_objects, _, _ = layeredit_tools()
+    _, segment_objects, _, _ = layeredit_tools(root=tmp_path)
     answer = json.loads(segment_objects.invoke({"image_path": str(image), "phrases": ["boy"]}))
     assert answer["available"] is False
     assert "masks" in answer["message"] and "boxes" in answer["message"]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,20 +15,10 @@ from layeredit.imageio import as_rgb_array, load_image, open_image
 from layeredit.tools.masks import MaskError, load_mask
 from tests.cli_inprocess import run_cli
 from tests.conftest import SAMPLES
+from tests.hostile.generate import png_claiming_size
 
 SOCCER = SAMPLES / "soccer" / "image.jpg"
 BOY = SAMPLES / "soccer" / "boy.jpg"
-
-
-def png_claiming_size(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width`` x ``height``: decoding it would need that much memory."""
-    buffer = io.BytesIO()
-    Image.new("L", (1, 1)).save(buffer, format="PNG")
-    data = bytearray(buffer.getvalue())
-    header = b"IHDR" + struct.pack(">II", width, height) + bytes(data[24:29])
-    data[12:29] = header
-    data[29:33] = struct.pack(">I", zlib.crc32(header))
-    return bytes(data)
 
 
 def test_every_user_error_shares_one_root():

@@ -6,18 +6,19 @@ import json
 import shutil
 from pathlib import Path
 
+from layeredit.integrations.langchain_tools import layeredit_tools
 from layeredit.layerfile import read_scene
-from layeredit.tools.langchain_tools import layeredit_tools
 from tests.conftest import SAMPLES
 
 
 def test_decompose_image_tool_writes_a_psd_beside_the_photo(tmp_path: Path) -> None:
     image = tmp_path / "soccer.jpg"
     shutil.copy(SAMPLES / "soccer" / "image.jpg", image)
-    decompose_image = {tool.name: tool for tool in layeredit_tools()}["decompose_image"]
+    shutil.copy(SAMPLES / "soccer" / "boy.jpg", tmp_path / "boy.jpg")
+    decompose_image = {tool.name: tool for tool in layeredit_tools(root=tmp_path)}["decompose_image"]
     answer = json.loads(
         decompose_image.invoke(
-            {"image_path": str(image), "masks": {"boy": str(SAMPLES / "soccer" / "boy.jpg")},
+            {"image_path": str(image), "masks": {"boy": str(tmp_path / "boy.jpg")},
              "boxes": {"ball": [310, 398, 396, 478]}}
         )
     )  # fmt: skip

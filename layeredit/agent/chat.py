@@ -28,6 +28,7 @@ from layeredit.errors import LayereditError, debugging, error_text, user_message
 from layeredit.hints import CHAT, speaking
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.plan import Antecedent, EditPlan, Move, Pan, Target
+from layeredit.scope import FileScope
 from layeredit.tools.auto import AutomaticResolver
 from layeredit.tools.masks import load_mask
 from layeredit.tools.resolve import MaskResolver, NamedMasks, head_noun
@@ -69,6 +70,8 @@ class ChatSession:
     finder: MaskResolver | None = None
     # Sees what matches a phrase, so that two equally likely objects make the chat ask (the models).
     detector: ObjectFinder | None = None
+    # The folder that 'save', 'mask' and insert sources may use (None: anywhere).
+    scope: FileScope | None = None
 
     def __init__(
         self,
@@ -147,12 +150,12 @@ class ChatSession:
         if command in simple and not argument:
             return simple[command]()
         if command == "save" and argument:
-            return self.save_image(Path(argument.strip()).expanduser())
+            return self.save_image(self._path(argument.strip(), "save path", output=True))
         if command == "mask" and argument:
             name, sep, path = argument.partition("=")
             if not sep or not name.strip() or not path.strip():
                 return "error: write mask NAME=PATH, e.g. mask cat=cat.png"
-            return self.add_mask(name, path.strip())
+            return self.add_mask(name, str(self._path(path.strip(), "mask path")))
         reply = self.respond(text)
         if reply.kind == "error":
             return f"error: {reply.text}"
@@ -224,6 +227,11 @@ class ChatSession:
         self.save(written=len(self.turns))
         return reply
 
+    def _path(self, given: str, what: str, output: bool = False) -> Path:
+        if self.scope is None:
+            return Path(given).expanduser()
+        return self.scope.output(given, what) if output else self.scope.path(given, what)
+
     def antecedent(self) -> Antecedent | None:
         """What the next instruction may refer back to: the last operation when it names an object
         or moves the camera (so "a bit more" repeats it), else the last object named; before any
@@ -261,6 +269,7 @@ class ChatSession:
             NamedMasks(turn.masks, fallback=self.finder),
             self.engine,
             MasksThenDetection(NamedMasks(turn.masks), self.detector),
+            scope=self.scope,
         )
         given_plan = plan is None and instruction.lstrip().startswith("{")  # plan JSON, as `edit` takes
         if given_plan:
@@ -437,10 +446,12 @@ def open_chat(
     engine: Engine,
     llm: str | None,
     finder: MaskResolver | None = None,
+    root: Path | None = None,
 ) -> None:
     """The ``layeredit chat`` command: a terminal (or scripted, line by line) chat on stdin.
 
-    ``finder`` finds objects named without a mask (default: the detection models, when present).
+    ``finder`` finds objects named without a mask (default: the detection models, when present);
+    ``root`` is the only folder 'save', 'mask' and insert sources may use (default: the current one).
     """
     from layeredit.agent.llm import make_planner
 
@@ -455,6 +466,7 @@ def open_chat(
     session.finder = finder or AutomaticResolver()
     if not session.finder.missing_models():
         session.detector = session.finder
+    session.scope = FileScope(root or Path.cwd())
 
     def reply(text: str) -> None:
         print(text, flush=True)

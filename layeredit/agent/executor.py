@@ -22,6 +22,7 @@ from layeredit.engine.resolution import HighResolution
 from layeredit.hints import give_object
 from layeredit.imageio import load_image
 from layeredit.plan import Antecedent, EditPlan, Target
+from layeredit.scope import FileScope, scoped
 from layeredit.tools.masks import bbox
 from layeredit.tools.resolve import MaskResolver, NamedMasks
 
@@ -171,11 +172,13 @@ class EditAgent:
         resolver: MaskResolver,
         engine: Engine,
         finder: ObjectFinder | None = None,
+        scope: FileScope | None = None,
     ):
         self.planner = planner
         self.resolver = resolver
         self.engine = engine
         self.finder = finder
+        self.scope = scope  # where an insert's source picture may be read from (None: anywhere)
 
     def plan(self, image: np.ndarray, instruction: str, previous: Antecedent | None = None) -> EditPlan:
         size = (image.shape[1], image.shape[0])
@@ -210,7 +213,7 @@ class EditAgent:
             return outcome
 
         def load_source(path: str) -> tuple[np.ndarray, MaskResolver]:
-            return load_image(path), resolver
+            return load_image(scoped(self.scope, path, "insert source")), resolver
 
         outcome.stack = LayerStack.build(image, outcome.plan, resolver, load_source)
         outcome.result = HighResolution(self.engine).run(outcome.stack, outcome.plan, progress)

@@ -37,7 +37,15 @@ from layeredit.plan import (
     Target,
     ZoomOut,
 )
-from layeredit.tools.masks import bbox, centroid, dilate, feather_reach, scaled_px, shift
+from layeredit.tools.masks import (
+    ROLE_DILATION_AT_1024,
+    bbox,
+    centroid,
+    dilate,
+    feather_reach,
+    scaled_px,
+    shift,
+)
 
 
 @dataclass(frozen=True)
@@ -45,13 +53,15 @@ class SceneParams:
     """Mask growth in pixels for a 1024x1024 image (DESIGN.md); scaled to the real size."""
 
     hole_dilation: float = field(
-        default=20.0, metadata={"help": "Growth of a removed or moved object's hole, px at 1024."}
+        default=ROLE_DILATION_AT_1024["hole"],
+        metadata={"help": "Growth of a removed or moved object's hole, px at 1024."},
     )
     object_dilation: float = field(
-        default=10.0, metadata={"help": "Growth of an object layer's mask, px at 1024."}
+        default=ROLE_DILATION_AT_1024["object"],
+        metadata={"help": "Growth of an object layer's mask, px at 1024."},
     )
     border_dilation: float = field(
-        default=30.0,
+        default=ROLE_DILATION_AT_1024["border"],
         metadata={"help": "Growth of the new strip of a pan or border of a zoom-out, px at 1024."},
     )
     feather: float = field(default=6.0, metadata={"help": "Soft edge of pasted layers, px at 1024."})

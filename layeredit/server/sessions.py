@@ -30,7 +30,9 @@ from layeredit.agent.executor import ObjectFinder
 from layeredit.agent.llm import Planner
 from layeredit.agent.session import SESSION_FILE, SessionError
 from layeredit.engine.base import ProgressCallback
+from layeredit.errors import LayereditError
 from layeredit.imageio import write_atomically
+from layeredit.scope import FileScope
 from layeredit.server.service import EditorService, EditOutcome
 from layeredit.server.uploads import RequestError
 from layeredit.server.worker import Job
@@ -139,6 +141,9 @@ class SessionManager:
         resolver = self.service.text_resolver  # automatic detection when the models are here
         live.chat.finder = resolver
         live.chat.detector = resolver if isinstance(resolver, ObjectFinder) else None
+        # The server opens no file a client names: an insert's source must be an upload, so the chat
+        # may read only inside a folder that holds nothing.
+        live.chat.scope = FileScope(self.folder / live.id / "no-files")
         return live
 
     # -- changing ----------------------------------------------------------------------------
@@ -177,7 +182,7 @@ class SessionManager:
                     return chat.drag(drag.name, drag.start, drag.end, progress)
                 assert text is not None
                 return chat.respond(text, progress)
-            except (ValueError, LookupError) as exc:  # a bad click or mask: said in the chat, too
+            except LayereditError as exc:  # a bad click or mask: said in the chat, too
                 chat.note(Reply(str(exc), "error", chat.current))
                 raise
 

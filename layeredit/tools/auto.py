@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from layeredit.tools.grounding import Detection
     from layeredit.tools.perception import GroundedResolver, GroundingFinder, Located
 
+# The perception defaults, defined here once: this module loads no model libraries.
 DEFAULT_GROUNDING_MODEL = "IDEA-Research/grounding-dino-tiny"
 DEFAULT_SAM_MODEL = "facebook/sam-vit-base"
 DEFAULT_BOX_THRESHOLD = 0.35  # least confidence for a detected box

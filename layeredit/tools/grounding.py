@@ -15,10 +15,9 @@ import numpy as np
 import torch
 
 from layeredit.errors import ModelLoadError
-from layeredit.tools.auto import DEFAULT_BOX_THRESHOLD, DEFAULT_TEXT_THRESHOLD
+from layeredit.tools.auto import DEFAULT_BOX_THRESHOLD, DEFAULT_GROUNDING_MODEL, DEFAULT_TEXT_THRESHOLD
 from layeredit.tools.models import default_device, first_line, load_once, require_package
 
-DEFAULT_GROUNDING_MODEL = "IDEA-Research/grounding-dino-tiny"
 DEFAULT_NMS_IOU = 0.5
 
 # Common things in photos. When a phrase matches nothing, the detector is asked for these (plus

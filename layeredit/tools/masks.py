@@ -68,8 +68,10 @@ def binarize(values: np.ndarray) -> np.ndarray:
     """
     if values.dtype == bool:
         return values.copy()
-    if np.issubdtype(values.dtype, np.floating) and values.size and np.nanmax(values) <= 1:
-        return values > 0.5  # a soft mask in [0, 1]
+    if np.issubdtype(values.dtype, np.floating):
+        values = np.nan_to_num(values, nan=0.0)
+        if values.size and values.max() <= 1:
+            return values > 0.5  # a soft mask in [0, 1]
     if values.size and values.max() <= 1 and values.min() >= 0:
         return values > 0
     return values > MASK_THRESHOLD

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 
 from layeredit.errors import ModelLoadError
+from layeredit.tools.auto import DEFAULT_SAM_MODEL
 from layeredit.tools.grounding import Box
 from layeredit.tools.models import default_device, load_once, require_package
 
-DEFAULT_SAM_MODEL = "facebook/sam-vit-base"
 ORIGINAL_SAM_TYPES = ("vit_h", "vit_l", "vit_b")
 
 

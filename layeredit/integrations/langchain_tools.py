@@ -7,33 +7,44 @@ caller can fix (a missing file, an unknown object) come back as the tool's error
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 
 from layeredit.errors import user_message
-from layeredit.tools import agent_tools
-from layeredit.tools.agent_tools import DecomposeImageArgs, EditImageArgs, PlanEditArgs, SegmentObjectsArgs
+from layeredit.integrations import agent_tools
+from layeredit.integrations.agent_tools import (
+    DecomposeImageArgs,
+    EditImageArgs,
+    PlanEditArgs,
+    SegmentObjectsArgs,
+)
+from layeredit.scope import FileScope
 
 
-def layeredit_tools(engine: Any = "pixel", llm: str | None = None) -> list[BaseTool]:
-    """The tools; ``engine`` (a name or one shared instance) and ``llm`` apply to every call."""
+def layeredit_tools(engine: Any = "pixel", llm: str | None = None, root: str | Path = ".") -> list[BaseTool]:
+    """The tools; ``engine`` (a name or one shared instance) and ``llm`` apply to every call.
+
+    The tools read and write files only under ``root`` (default: the working directory).
+    """
+    scope = FileScope(root)
     if isinstance(engine, str):
         from layeredit.api import resolve_engine
 
         engine = resolve_engine(engine)  # one instance: the diffusion engine caches inversions
 
     def edit_image(**fields: Any) -> str:
-        return _json(lambda: agent_tools.edit_image(EditImageArgs(**fields), engine, llm))
+        return _json(lambda: agent_tools.edit_image(EditImageArgs(**fields), engine, llm, scope))
 
     def segment_objects(**fields: Any) -> str:
-        return _json(lambda: agent_tools.segment_objects(SegmentObjectsArgs(**fields)))
+        return _json(lambda: agent_tools.segment_objects(SegmentObjectsArgs(**fields), scope))
 
     def plan_edit(**fields: Any) -> str:
-        return _json(lambda: agent_tools.plan_edit(PlanEditArgs(**fields), llm))
+        return _json(lambda: agent_tools.plan_edit(PlanEditArgs(**fields), llm, scope))
 
     def decompose_image(**fields: Any) -> str:
-        return _json(lambda: agent_tools.decompose_image(DecomposeImageArgs(**fields), engine))
+        return _json(lambda: agent_tools.decompose_image(DecomposeImageArgs(**fields), engine, scope))
 
     return [
         StructuredTool.from_function(

@@ -16,8 +16,15 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from layeredit.errors import user_message
-from layeredit.tools import agent_tools
-from layeredit.tools.agent_tools import DecomposeImageArgs, EditImageArgs, PlanEditArgs, SegmentObjectsArgs
+from layeredit.integrations import agent_tools
+from layeredit.integrations.agent_tools import (
+    DecomposeImageArgs,
+    EditImageArgs,
+    PlanEditArgs,
+    SegmentObjectsArgs,
+)
+from layeredit.integrations.mcp_stdin import guard_stdin
+from layeredit.scope import FileScope
 
 INSTRUCTIONS = (
     "layeredit edits photos from plain-English instructions. Call edit_image with the photo's path, "
@@ -32,9 +39,11 @@ def _described(model: type[Any], name: str) -> Any:
     return Annotated[field.annotation, Field(description=field.description)]
 
 
-def build_server(engine: Any = "pixel", llm: str | None = None) -> MCPServer:
+def build_server(engine: Any = "pixel", llm: str | None = None, root: str | Path = ".") -> MCPServer:
+    """The MCP server; its tools read and write files only under ``root``."""
     from layeredit.api import resolve_engine
 
+    scope = FileScope(root)
     shared_engine = resolve_engine(engine)
     server = MCPServer("layeredit", instructions=INSTRUCTIONS)
 
@@ -57,7 +66,7 @@ def build_server(engine: Any = "pixel", llm: str | None = None) -> MCPServer:
             overwrite=overwrite,
         )
         with _user_errors():
-            done = agent_tools.edit_image(args, shared_engine, llm)
+            done = agent_tools.edit_image(args, shared_engine, llm, scope)
         return [Image(path=Path(done["output_path"])), json.dumps(done)]
 
     @server.tool(name="segment_objects", description=agent_tools.SEGMENT_OBJECTS_DESCRIPTION)
@@ -68,7 +77,7 @@ def build_server(engine: Any = "pixel", llm: str | None = None) -> MCPServer:
     ) -> str:
         args = SegmentObjectsArgs(image_path=image_path, phrases=phrases, output_dir=output_dir)
         with _user_errors():
-            return json.dumps(agent_tools.segment_objects(args))
+            return json.dumps(agent_tools.segment_objects(args, scope))
 
     @server.tool(name="plan_edit", description=agent_tools.PLAN_EDIT_DESCRIPTION)
     def plan_edit(
@@ -76,9 +85,8 @@ def build_server(engine: Any = "pixel", llm: str | None = None) -> MCPServer:
         image_path: _described(PlanEditArgs, "image_path") = None,
     ) -> str:
         with _user_errors():
-            return json.dumps(
-                agent_tools.plan_edit(PlanEditArgs(instruction=instruction, image_path=image_path), llm)
-            )
+            args = PlanEditArgs(instruction=instruction, image_path=image_path)
+            return json.dumps(agent_tools.plan_edit(args, llm, scope))
 
     @server.tool(name="decompose_image", description=agent_tools.DECOMPOSE_IMAGE_DESCRIPTION)
     def decompose_image(
@@ -89,10 +97,10 @@ def build_server(engine: Any = "pixel", llm: str | None = None) -> MCPServer:
         phrases: _described(DecomposeImageArgs, "phrases") = None,
         auto: _described(DecomposeImageArgs, "auto") = False,
     ) -> str:
-        args = DecomposeImageArgs(image_path=image_path, output_path=output_path, masks=masks or {},
-                                  boxes=boxes or {}, phrases=phrases or [], auto=auto)  # fmt: skip
         with _user_errors():
-            return json.dumps(agent_tools.decompose_image(args, shared_engine))
+            args = DecomposeImageArgs(image_path=image_path, output_path=output_path, masks=masks or {},
+                                      boxes=boxes or {}, phrases=phrases or [], auto=auto)  # fmt: skip
+            return json.dumps(agent_tools.decompose_image(args, shared_engine, scope))
 
     return server
 
@@ -106,6 +114,8 @@ def _user_errors() -> Iterator[None]:
         raise ToolError(user_message(exc)) from None
 
 
-def serve(engine: Any = "pixel", llm: str | None = None) -> None:
-    """Serve on stdin/stdout until the client disconnects."""
-    build_server(engine, llm).run("stdio")
+def serve(engine: Any = "pixel", llm: str | None = None, root: str | Path = ".") -> None:
+    """Serve on stdin/stdout until the client disconnects; malformed lines get JSON-RPC errors."""
+    server = build_server(engine, llm, root)
+    guard_stdin()
+    server.run("stdio")

@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 from layeredit.errors import InputError
 from layeredit.hints import AGENT_TOOL, speaking
 from layeredit.imageio import check_writable, load_image, save_image
+from layeredit.plan import Insert
+from layeredit.scope import FileScope, scoped
 from layeredit.tools.resolve import parse_box
 
 EDIT_IMAGE_DESCRIPTION = (
@@ -71,17 +73,27 @@ class PlanEditArgs(BaseModel):
 
 
 @speaking(AGENT_TOOL)
-def edit_image(args: EditImageArgs, engine: Any = "pixel", llm: str | None = None) -> dict[str, Any]:
-    """Carry out the edit; returns ``{"output_path", "plan", "summary"}``."""
+def edit_image(
+    args: EditImageArgs, engine: Any = "pixel", llm: str | None = None, scope: FileScope | None = None
+) -> dict[str, Any]:
+    """Carry out the edit; returns ``{"output_path", "plan", "summary"}``.
+
+    With a ``scope`` every file read or written (image, masks, insert sources, output) is inside it.
+    """
     from layeredit.agent.llm import plan_instruction
     from layeredit.api import edit
 
-    source = Path(args.image_path).expanduser()
-    output = output_path_for(source, args.output_path, args.overwrite)
+    source = scoped(scope, args.image_path, "image_path")
+    output = output_path_for(source, args.output_path, args.overwrite, scope)
     pixels = load_image(source, keep_alpha=True)
     plan = plan_instruction(args.instruction, (pixels.shape[1], pixels.shape[0]), llm, pixels[..., :3])
     boxes = {name: parse_box(name, box) for name, box in args.boxes.items()}
-    result = edit(pixels, plan, masks=dict(args.masks), boxes=boxes, engine=engine)
+    masks = {name: scoped(scope, path, f"mask {name!r}") for name, path in args.masks.items()}
+    sources = None
+    if scope is not None:
+        inserts = {op.source for op in plan.operations if isinstance(op, Insert)}
+        sources = {path: scope.path(path, "insert source") for path in inserts}
+    result = edit(pixels, plan, masks=masks, boxes=boxes, engine=engine, sources=sources)
     save_image(result.image, output)
     return {
         "output_path": str(output),
@@ -90,7 +102,9 @@ def edit_image(args: EditImageArgs, engine: Any = "pixel", llm: str | None = Non
     }
 
 
-def output_path_for(source: Path, requested: str | None, overwrite: bool) -> Path:
+def output_path_for(
+    source: Path, requested: str | None, overwrite: bool, scope: FileScope | None = None
+) -> Path:
     """The requested output, or a fresh ``<stem>.edited.png`` beside ``source``; never clobbers silently."""
     if requested is None:
         output = source.with_name(f"{source.stem}.edited.png")
@@ -99,7 +113,7 @@ def output_path_for(source: Path, requested: str | None, overwrite: bool) -> Pat
             output = source.with_name(f"{source.stem}.edited-{number}.png")
             number += 1
     else:
-        output = Path(requested).expanduser()
+        output = Path(requested).expanduser() if scope is None else scope.output(requested)
     if output.exists() and not overwrite:
         what = "the input image" if output.resolve() == source.resolve() else "an existing file"
         raise InputError(f"{output} is {what}; choose another output_path or set overwrite")
@@ -108,15 +122,15 @@ def output_path_for(source: Path, requested: str | None, overwrite: bool) -> Pat
 
 
 @speaking(AGENT_TOOL)
-def segment_objects(args: SegmentObjectsArgs) -> dict[str, Any]:
+def segment_objects(args: SegmentObjectsArgs, scope: FileScope | None = None) -> dict[str, Any]:
     """Masks for each phrase, or an explanation that masks/boxes must be given by hand."""
     from layeredit.errors import ModelLoadError
 
-    source = Path(args.image_path).expanduser()
+    source = scoped(scope, args.image_path, "image_path")
     load_image(source)  # a bad path is the caller's mistake, not a missing model
-    folder = (
-        Path(args.output_dir).expanduser() if args.output_dir else source.with_name(f"{source.stem}.masks")
-    )
+    folder = source.with_name(f"{source.stem}.masks")
+    if args.output_dir:
+        folder = scoped(scope, args.output_dir, "output_dir")
     try:
         from layeredit.tools.auto import AutomaticResolver, how_to_get
         from layeredit.tools.segment import segment_image
@@ -141,11 +155,11 @@ def segment_objects(args: SegmentObjectsArgs) -> dict[str, Any]:
 
 
 @speaking(AGENT_TOOL)
-def plan_edit(args: PlanEditArgs, llm: str | None = None) -> dict[str, Any]:
+def plan_edit(args: PlanEditArgs, llm: str | None = None, scope: FileScope | None = None) -> dict[str, Any]:
     """The edit plan as a JSON-ready dict."""
     from layeredit.agent.llm import plan_instruction
 
-    pixels = None if args.image_path is None else load_image(Path(args.image_path).expanduser())
+    pixels = None if args.image_path is None else load_image(scoped(scope, args.image_path, "image_path"))
     size = (1000, 1000) if pixels is None else (pixels.shape[1], pixels.shape[0])
     return plan_instruction(args.instruction, size, llm, pixels).model_dump(exclude_none=True)
 
@@ -172,16 +186,24 @@ class DecomposeImageArgs(BaseModel):
     auto: bool = Field(default=False, description="Also find the salient objects (needs the models).")
 
 
-def decompose_image(args: DecomposeImageArgs, engine: Any = "pixel") -> dict[str, Any]:
-    """Write the layered file; returns ``{"output_path", "layers": [{"name", "box"}]}``."""
+@speaking(AGENT_TOOL)
+def decompose_image(
+    args: DecomposeImageArgs, engine: Any = "pixel", scope: FileScope | None = None
+) -> dict[str, Any]:
+    """Write the layered file; returns ``{"output_path", "layers": [{"name", "box"}]}``.
+
+    With a ``scope`` every file read or written (image, masks, output) is inside it.
+    """
     from layeredit.layered import decompose
 
-    source = Path(args.image_path).expanduser()
+    source = scoped(scope, args.image_path, "image_path")
     default = source.with_name(f"{source.stem}.layers.psd")
-    output = Path(args.output_path).expanduser() if args.output_path else default
+    given = args.output_path or default
+    output = Path(given).expanduser() if scope is None else scope.output(given, "output_path")
     pixels = load_image(source)
+    masks = {name: str(scoped(scope, path, f"mask {name!r}")) for name, path in args.masks.items()}
     boxes = {name: parse_box(name, box) for name, box in args.boxes.items()}
-    result = decompose(pixels, args.phrases, dict(args.masks), boxes, args.auto, engine=engine)
+    result = decompose(pixels, args.phrases, masks, boxes, args.auto, engine=engine)
     result.save(output)
     layers = [{"name": item.name, "box": list(item.box)} for item in result.record.found]
     return {"output_path": str(output), "layers": [{"name": "background"}, *layers]}

@@ -1,0 +1,64 @@
+"""Answering malformed JSON-RPC on the MCP server's stdin instead of dropping it silently.
+
+The SDK's stdio transport ignores a line it cannot parse, so a client that sent one waits
+forever. Lines pass through a filter first: a line that is not JSON (or holds an integer too long
+to read) gets a JSON-RPC parse error, one that is not a JSON-RPC message an invalid-request error;
+the rest go on to the SDK unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import threading
+from typing import Any, BinaryIO
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+
+
+def problem(line: bytes) -> dict[str, Any] | None:
+    """The JSON-RPC error answer for a malformed ``line``, or None when it is a message."""
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError) as exc:  # a 5000-digit number is a ValueError too
+        return _error(None, PARSE_ERROR, f"parse error: {str(exc)[:120]}")
+    if isinstance(message, list):
+        return _error(None, INVALID_REQUEST, "invalid request: send one message a line, not a batch")
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        return _error(None, INVALID_REQUEST, "invalid request: expected a JSON-RPC 2.0 object")
+    known = isinstance(message.get("method"), str) or "result" in message or "error" in message
+    if not known:
+        request_id = message.get("id")
+        usable = isinstance(request_id, str | int) and len(str(request_id)) <= 64
+        return _error(request_id if usable else None, INVALID_REQUEST, "invalid request: no 'method'")
+    return None
+
+
+def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+def guard_stdin(source: BinaryIO | None = None, replies: BinaryIO | None = None) -> None:
+    """Put the filter between ``source`` (stdin) and the SDK, which then reads ``sys.stdin``."""
+    source = source or sys.stdin.buffer
+    replies = replies or sys.stdout.buffer
+    read_end, write_end = os.pipe()
+
+    def pump() -> None:
+        with os.fdopen(write_end, "wb") as sink:
+            for line in source:
+                if not line.strip():
+                    continue
+                answer = problem(line)
+                if answer is None:
+                    sink.write(line if line.endswith(b"\n") else line + b"\n")
+                    sink.flush()
+                else:
+                    replies.write(json.dumps(answer).encode() + b"\n")
+                    replies.flush()
+
+    threading.Thread(target=pump, name="layeredit-mcp-stdin", daemon=True).start()
+    sys.stdin = io.TextIOWrapper(os.fdopen(read_end, "rb"), encoding="utf-8")

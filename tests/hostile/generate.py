@@ -1,0 +1,510 @@
+"""Write the hostile-input corpus: malformed and hostile inputs for every entry point.
+
+    python -m tests.hostile.generate          # rewrites tests/hostile/corpus.json
+
+Each case names an entry point (cli, rest, chat, mcp, api) and its inputs. Input files are
+named, not stored: :func:`materialize` makes them in a sandbox (``root/`` is the working
+directory and the tools' root, ``outside/`` must stay untouched).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+HERE = Path(__file__).parent
+CORPUS = HERE / "corpus.json"
+SAMPLES = HERE.parents[1] / "layeredit" / "samples" / "soccer"
+SIDE = 128  # small pictures keep the whole corpus fast
+
+# Pictures of every kind; the first ones are usable with the boy's mask (same size).
+IMAGES = [
+    "image.png",
+    "photo.jpg",
+    "gray16.png",
+    "int32.tif",
+    "float.tif",
+    "rgba.png",
+    "palette.png",
+    "cmyk.jpg",
+    "exif.jpg",
+    "small.png",
+    "empty.png",
+    "corrupt.jpg",
+    "text.png",
+    "bomb.png",
+    "budget.png",
+    "missing.png",
+    "dir.png",
+]
+MASKS = [
+    "boy.png",
+    "boy01.png",
+    "clear.png",
+    "black.png",
+    "white.png",
+    "wrongsize.png",
+    "empty.png",
+    "corrupt.jpg",
+    "exif.jpg",
+    "rgba.png",
+    "gray16.png",
+    "missing.png",
+    "../outside/secret.png",
+    "link.png",
+]
+BOXES = [
+    "40,20,80,120",
+    "0,0,inf,10",
+    "nan,0,10,10",
+    "0,0,1e400,10",
+    "-1e400,0,10,10",
+    "a,b,c,d",
+    "1,2,3",
+    "1,2,3,4,5",
+    "80,120,40,20",
+    "10,10,10,10",
+    "500,500,600,600",
+    "-50,-50,-10,-10",
+    "0,0,9999999,10",
+    "１,２,３,４",
+    "0x10,0,20,20",
+    " 1 , 2 , 30 , 40 ",
+    "1e3,0,2e3,10",
+    "",
+    ",,,",
+    "0,0,128,128",
+]
+INSTRUCTIONS = [
+    "move the boy to the left",
+    "",
+    "   ",
+    "blah " * 2000,
+    "move the boy left by 99999999999999999999 pixels",
+    "move the boy left by -5 pixels",
+    "make the boy 1e400 times bigger",
+    "make the boy 0 times bigger",
+    "remove",
+    "move",
+    "flip",
+    "zoom out by 1000%",
+    "pan left by 1e308 pixels",
+    "move the 😀 left",
+    "‮move the boy left",
+    "move the boy\u0000left",
+    "move the boy\x1b[31mleft",
+    "$(rm -rf /)",
+    "'; DROP TABLE jobs; --",
+    "%s%s%s%n",
+    "{",
+    "[" * 5000,
+    '{"operations": []}',
+    '{"operations": [{"op": "nuke"}]}',
+    '{"operations": [{"op": "move", "target": {"phrase": "boy"}, "dx": 1e400}]}',
+    '{"operations": [{"op": "resize", "target": {"phrase": "boy"}, "scale": -1}]}',
+    '{"operations": [{"op": "insert", "source": "/etc/passwd", "target": {"phrase": "boy"}}]}',
+    '{"operations": [{"op": "insert", "source": "../outside/secret.png", "target": {"phrase": "boy"}}]}',
+    '{"operations": [{"op": "move", "target": {"phrase": "boy", "select": "index", "index": 99}, '
+    '"dx": 0.1}]}',
+    '{"operations": [{"op": "move", "target": {"phrase": "' + "x" * 5000 + '"}, "dx": 0.1}]}',
+    "insert the boy from /etc/passwd",
+    "insert the boy from ../outside/secret.png",
+    "move the cat left",
+    "remove the boy and remove the boy and remove the boy",
+    "move the boy left " * 200,
+]
+OUTPUTS = ["out.png", "out.xyz", "nodir/out.png", "out", "out.jpg", ".png"]
+SIZES = ["0x0", "-1x5", "99999999999x5", "axb", "1e3x1e3", "", "5", "1000x1000x3", "１０x１０"]
+
+
+def _cli() -> list[dict]:
+    cases = []
+    for image in IMAGES:
+        for instruction in ("move the boy to the left", "remove the boy"):
+            cases.append({"args": ["edit", image, instruction, "--mask", "boy=boy.png", "-o", "out.png"]})
+    for mask in MASKS:
+        cases.append(
+            {
+                "args": [
+                    "edit",
+                    "image.png",
+                    "move the boy to the left",
+                    "--mask",
+                    f"boy={mask}",
+                    "-o",
+                    "out.png",
+                ]
+            }
+        )
+    for box in BOXES:
+        cases.append(
+            {
+                "args": [
+                    "edit",
+                    "image.png",
+                    "move the boy to the left",
+                    "--box",
+                    f"boy={box}",
+                    "-o",
+                    "out.png",
+                ]
+            }
+        )
+    for instruction in INSTRUCTIONS:
+        if "\u0000" in instruction:
+            continue  # no program can receive a NUL byte in its arguments
+        cases.append({"args": ["edit", "image.png", instruction, "--mask", "boy=boy.png", "-o", "out.png"]})
+        cases.append({"args": ["plan", instruction, "--size", "128x128"]})
+    for output in OUTPUTS:
+        cases.append({"args": ["edit", "image.png", "remove the boy", "--mask", "boy=boy.png", "-o", output]})
+    for size in SIZES:
+        cases.append({"args": ["plan", "move the boy left by 10 pixels", "--size", size]})
+    cases += [
+        {"args": ["edit", "image.png", "remove the boy", "--mask", "boy"]},
+        {"args": ["edit", "image.png", "remove the boy", "--mask", "=boy.png", "-o", "out.png"]},
+        {"args": ["chat", "--resume", "nosession"]},
+        {"args": ["chat", "--resume", "badsession"]},
+        {"args": ["chat", "--resume", "listsession"]},
+        {"args": ["segment", "bomb.png", "boy", "-o", "m"]},
+        {"args": ["plan", "-"], "stdin": "\n".join(INSTRUCTIONS[:12]).replace("\u0000", "")},
+    ]
+    return [{"entry": "cli", **case} for case in cases]
+
+
+def _rest() -> list[dict]:
+    cases = []
+    for image in IMAGES:
+        cases.append(
+            {
+                "path": "/v1/edit",
+                "image": image,
+                "instruction": "move the boy to the left",
+                "masks": {"boy.png": "boy.png"},
+            }
+        )
+    for mask in MASKS:
+        cases.append(
+            {
+                "path": "/v1/edit",
+                "image": "image.png",
+                "instruction": "move the boy left",
+                "masks": {"boy.png": mask},
+            }
+        )
+    for name in ("../../etc/passwd.png", "", ".png", "x" * 300 + ".png", "boy", "/etc/boy.png", "cat.png"):
+        cases.append(
+            {
+                "path": "/v1/edit",
+                "image": "image.png",
+                "instruction": "move the boy left",
+                "masks": {name: "boy.png"},
+            }
+        )
+    boxes = [
+        '{"boy": [40, 20, 80, 120]}',
+        '{"boy": [0, 0, 1e400, 10]}',
+        '{"boy": [0, 0, NaN, 10]}',
+        "[]",
+        "null",
+        '"x"',
+        '{"boy": "x"}',
+        '{"boy": [1, 2, 3]}',
+        '{"boy": [80, 120, 40, 20]}',
+        "[" * 10000,
+        '{"boy": [500, 500, 600, 600]}',
+        '{"boy": [0, 0, ' + "9" * 5000 + ", 10]}",
+        "{",
+        '{"boy": [true, false, true, true]}',
+        '{"boy": {"x": 1}}',
+        '{"boy": [-1e9, -1e9, 1e9, 1e9]}',
+    ]
+    for box in boxes:
+        cases.append(
+            {"path": "/v1/edit", "image": "image.png", "instruction": "move the boy left", "boxes": box}
+        )
+    for instruction in INSTRUCTIONS:
+        cases.append(
+            {
+                "path": "/v1/edit",
+                "image": "image.png",
+                "instruction": instruction,
+                "masks": {"boy.png": "boy.png"},
+            }
+        )
+        cases.append({"path": "/v1/plan", "json": {"instruction": instruction, "width": 128, "height": 128}})
+    for body in (
+        {"instruction": "move the boy left", "width": 10**30},
+        {"instruction": "x", "width": -1},
+        {"instruction": 5},
+        {},
+        [],
+        "x",
+        {"instruction": "move it", "height": "tall"},
+    ):
+        cases.append({"path": "/v1/plan", "json": body})
+    for insert in ("/etc/passwd", str(SAMPLES / "image.jpg"), "../outside/secret.png", "image.png"):
+        plan = {"operations": [{"op": "insert", "source": insert, "target": {"phrase": "boy"}, "dx": 0.1}]}
+        cases.append(
+            {
+                "path": "/v1/edit",
+                "image": "image.png",
+                "instruction": json.dumps(plan),
+                "masks": {"boy.png": "boy.png"},
+            }
+        )
+    for form in (
+        {"x": "99999999999999999999999", "y": "1"},
+        {"x": "-5", "y": "-5"},
+        {"x": "1e400", "y": "0"},
+        {"x": "3", "y": "3"},
+        {"phrase": "boy"},
+        {},
+    ):
+        cases.append({"path": "/v1/segment", "image": "image.png", "form": form})
+    cases += [
+        {"path": "/v1/edit"},
+        {"path": "/v1/edit", "image": "image.png"},
+        {"path": "/v1/jobs/../../etc/passwd", "method": "get"},
+        {"path": "/v1/results/x/image.png", "method": "get"},
+        {"path": "/v1/jobs/" + "x" * 5000, "method": "get"},
+    ]
+    return [{"entry": "rest", **case} for case in cases]
+
+
+def _chat() -> list[dict]:
+    lines = [line for line in INSTRUCTIONS if "\n" not in line]
+    lines += [
+        "save ../outside/x.png",
+        "save /tmp/../etc/x.png",
+        "save link.png",
+        "save out.xyz",
+        "save",
+        "mask boy=../outside/secret.png",
+        "mask boy=/etc/passwd",
+        "mask =",
+        "mask boy=",
+        "mask boy=black.png",
+        "mask boy=wrongsize.png",
+        "mask boy=bomb.png",
+        "undo",
+        "redo",
+        "history",
+        "show plan",
+        "help",
+        "mask boy=clear.png",
+        "move the boy left",
+        "save saved.png",
+    ]
+    return [{"entry": "chat", "line": line} for line in lines]
+
+
+def _mcp() -> list[dict]:
+    cases = []
+    for image in [*IMAGES, "../outside/secret.png", "/etc/passwd", "link.png"]:
+        cases.append(
+            {
+                "tool": "edit_image",
+                "args": {
+                    "image_path": image,
+                    "instruction": "move the boy left",
+                    "masks": {"boy": "boy.png"},
+                },
+            }
+        )
+    for mask in MASKS:
+        cases.append(
+            {
+                "tool": "edit_image",
+                "args": {
+                    "image_path": "image.png",
+                    "instruction": "move the boy left",
+                    "masks": {"boy": mask},
+                },
+            }
+        )
+    for output in ["../outside/secret.png", "link.png", "image.png", "/tmp/x.png", "out.xyz", "nodir/o.png"]:
+        for overwrite in (False, True) if output != "image.png" else (False,):  # inputs stay as they are
+            cases.append(
+                {
+                    "tool": "edit_image",
+                    "args": {
+                        "image_path": "image.png",
+                        "instruction": "move the boy left",
+                        "masks": {"boy": "boy.png"},
+                        "output_path": output,
+                        "overwrite": overwrite,
+                    },
+                }
+            )
+    for box in ([0, 0, 10], [80, 120, 40, 20], [500, 500, 600, 600], [0, 0, 10**30, 10], []):
+        cases.append(
+            {
+                "tool": "edit_image",
+                "args": {
+                    "image_path": "image.png",
+                    "instruction": "move the boy left",
+                    "boxes": {"boy": box},
+                },
+            }
+        )
+    for instruction in INSTRUCTIONS:
+        cases.append({"tool": "plan_edit", "args": {"instruction": instruction}})
+    for folder in ("../outside", "/etc", "masks"):
+        cases.append(
+            {
+                "tool": "segment_objects",
+                "args": {"image_path": "image.png", "phrases": ["boy"], "output_dir": folder},
+            }
+        )
+    lines = [
+        "{not json",
+        '{"jsonrpc": "2.0", "id": ' + "9" * 5000 + ', "method": "ping"}',
+        "[1]",
+        '"x"',
+        '{"jsonrpc": "2.0", "id": 1}',
+        "[" * 50000,
+        "null",
+        "{}",
+    ]
+    cases += [{"jsonrpc": line} for line in lines]
+    return [{"entry": "mcp", **case} for case in cases]
+
+
+def _api() -> list[dict]:
+    images = [
+        "zeros(0,0,3)",
+        "zeros(8,8,5)",
+        "nan_float",
+        "inf_float",
+        "object",
+        "bool",
+        "int64_big",
+        "negative_int",
+        "gray2d",
+        "rgba_array",
+        "pil_rgba",
+        "pil_I16",
+        "pil_exif",
+    ]
+    cases = [
+        {"image": image, "instruction": "move the boy to the left", "boxes": {"boy": [40, 20, 80, 120]}}
+        for image in images
+    ]
+    masks = [
+        "all_false",
+        "nan_float",
+        "wrong_shape",
+        "object",
+        "ones_uint8",
+        "3d_mask",
+        "pil_1",
+        "pil_rgba_clear",
+    ]
+    cases += [
+        {"image": "image.png", "instruction": "move the boy to the left", "mask": mask} for mask in masks
+    ]
+    boxes = [
+        [0, 0, float("inf"), 10],
+        ["a", 1, 2, 3],
+        [1, 2, 3],
+        [80, 120, 40, 20],
+        [500, 500, 600, 600],
+        [0, 0, 1e300, 10],
+        None,
+    ]
+    cases += [
+        {"image": "image.png", "instruction": "move the boy to the left", "boxes": {"boy": box}}
+        for box in boxes
+    ]
+    cases += [
+        {"image": "image.png", "instruction": text, "boxes": {"boy": [40, 20, 80, 120]}}
+        for text in INSTRUCTIONS
+    ]
+    cases += [
+        {"image": "image.png", "plan_dict": plan}
+        for plan in ({}, {"operations": "x"}, {"operations": [None]}, {"operations": [{"op": "move"}]})
+    ]
+    return [{"entry": "api", **case} for case in json.loads(json.dumps(cases, allow_nan=True))]
+
+
+def corpus() -> list[dict]:
+    cases = _cli() + _rest() + _chat() + _mcp() + _api()
+    return [{"id": f"{case['entry']}-{number:03d}", **case} for number, case in enumerate(cases)]
+
+
+# -- input files ------------------------------------------------------------------------------------
+
+
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height``: decoding it would need that much memory."""
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    header = b"IHDR" + struct.pack(">II", width, height) + bytes(data[24:29])
+    data[12:29] = header
+    data[29:33] = struct.pack(">I", zlib.crc32(header))
+    return bytes(data)
+
+
+def materialize(sandbox: Path) -> tuple[Path, Path]:
+    """Make the input files; returns (root, outside)."""
+    root, outside = sandbox / "root", sandbox / "outside"
+    root.mkdir(parents=True)
+    outside.mkdir()
+    with Image.open(SAMPLES / "image.jpg") as photo:
+        image = photo.convert("RGB").resize((SIDE, SIDE))
+    with Image.open(SAMPLES / "boy.jpg") as mask:
+        boy = np.asarray(mask.convert("L").resize((SIDE, SIDE))) > 127
+    pixels = np.asarray(image)
+    image.rotate(90).save(outside / "secret.png")  # a real picture: reading it would go unnoticed
+    image.save(root / "image.png")
+    image.save(root / "photo.jpg", quality=90)
+    gray = np.asarray(image.convert("L")).astype(np.uint16) * 257
+    Image.fromarray(gray).save(root / "gray16.png")
+    Image.fromarray(gray.astype(np.int32), "I").save(root / "int32.tif")
+    Image.fromarray(gray.astype(np.float32) / 65535, "F").save(root / "float.tif")
+    Image.fromarray(np.dstack([pixels, np.where(boy, 255, 128).astype(np.uint8)])).save(root / "rgba.png")
+    image.convert("P").save(root / "palette.png")
+    image.convert("CMYK").save(root / "cmyk.jpg")
+    exif = image.getexif()
+    exif[0x0112] = 3  # upside down: the size stays, so the boy's mask still fits
+    image.save(root / "exif.jpg", exif=exif.tobytes())
+    image.resize((40, 40)).save(root / "small.png")
+    (root / "empty.png").touch()
+    (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 broken" + b"\x00" * 50)
+    (root / "text.png").write_text("hello, not a picture")
+    (root / "bomb.png").write_bytes(png_claiming_size(30000, 30000))
+    (root / "budget.png").write_bytes(png_claiming_size(12000, 5000))
+    (root / "dir.png").mkdir()
+    Image.fromarray(boy.astype(np.uint8) * 255).save(root / "boy.png")
+    Image.fromarray(boy.astype(np.uint8)).save(root / "boy01.png")
+    Image.new("RGBA", (SIDE, SIDE), (255, 255, 255, 0)).save(root / "clear.png")
+    Image.new("L", (SIDE, SIDE), 0).save(root / "black.png")
+    Image.new("L", (SIDE, SIDE), 255).save(root / "white.png")
+    Image.new("L", (64, 64), 255).save(root / "wrongsize.png")
+    (root / "link.png").symlink_to(outside / "secret.png")
+    (root / "badsession").mkdir()
+    (root / "badsession" / "session.json").write_text("null")
+    (root / "listsession").mkdir()
+    (root / "listsession" / "session.json").write_text("[1, 2, 3]")
+    return root, outside
+
+
+def main() -> None:
+    cases = corpus()
+    CORPUS.write_text(json.dumps(cases, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    counts = {
+        entry: sum(case["entry"] == entry for case in cases)
+        for entry in ("cli", "rest", "chat", "mcp", "api")
+    }
+    print(f"wrote {len(cases)} cases to {CORPUS}: {counts}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Malformed JSON-RPC lines sent to ``layeredit mcp`` get JSON-RPC errors; the server keeps serving."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("mcp", reason="the MCP server needs the agent extra")
+
+from layeredit.integrations.mcp_stdin import INVALID_REQUEST, PARSE_ERROR, problem  # noqa: E402
+
+BAD_LINES = {
+    b"{not json": PARSE_ERROR,
+    b'{"jsonrpc": "2.0", "id": ' + b"9" * 5000 + b', "method": "ping"}': PARSE_ERROR,
+    b"[" * 100000: PARSE_ERROR,
+    b"[1, 2]": INVALID_REQUEST,
+    b'"just a string"': INVALID_REQUEST,
+    b'{"jsonrpc": "1.0", "id": 1, "method": "ping"}': INVALID_REQUEST,
+    b'{"jsonrpc": "2.0", "id": 7}': INVALID_REQUEST,
+    b"\xff\xfe binary": PARSE_ERROR,
+}
+
+
+@pytest.mark.parametrize("line, code", BAD_LINES.items(), ids=range(len(BAD_LINES)))
+def test_each_malformed_line_has_an_error_answer(line, code):
+    answer = problem(line)
+    assert answer is not None and answer["error"]["code"] == code and answer["jsonrpc"] == "2.0"
+    json.dumps(answer)  # answerable as it is
+
+
+def test_well_formed_messages_pass_through():
+    assert problem(b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}') is None
+    assert problem(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}') is None
+
+
+def test_the_server_answers_every_bad_line_and_then_a_ping():
+    lines = [*BAD_LINES, b'{"jsonrpc": "2.0", "id": 3, "method": "ping"}']
+    done = subprocess.run(
+        [sys.executable, "-m", "layeredit.cli", "mcp"], input=b"\n".join(lines) + b"\n",
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [a.get("error", {}).get("code") for a in answers[:-1]] == list(BAD_LINES.values())
+    assert answers[-1] == {"jsonrpc": "2.0", "id": 3, "result": {}}
+    assert b"Traceback" not in done.stderr
