@@ -19,6 +19,7 @@ import numpy as np
 from layeredit.api import Box, MaskLike, mask_array, resolve_engine
 from layeredit.engine.base import EditResult, Engine, ProgressCallback, RenderedLayer
 from layeredit.engine.layers import LayerStack
+from layeredit.errors import InputError
 from layeredit.export import opaque_box
 from layeredit.imageio import as_rgb_array
 from layeredit.layerfile import (
@@ -113,7 +114,7 @@ def salient_objects(
 
     missing = finder.missing_models()
     if missing:
-        raise LookupError(f"--auto needs the detection models: {how_to_get(missing)}")
+        raise InputError(f"--auto needs the detection models: {how_to_get(missing)}")
     thresholds = GroundingThresholds(box=finder.box_threshold, text=finder.text_threshold)
     grounded = make_resolver(finder.grounding_model, finder.sam_model, finder.device, thresholds)
     area = image.shape[0] * image.shape[1]
@@ -176,7 +177,7 @@ def decompose(
         found += salient_objects(pixels, finder, max(0, max_layers - len(found)))
     found = [item for item in found if item[1].any()][:max_layers]
     if not found:
-        raise ValueError(
+        raise InputError(
             "no objects to put on layers: name them (PHRASE, --mask NAME=PATH, --box NAME=x0,y0,x1,y1) "
             "or use --auto"
         )

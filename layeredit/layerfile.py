@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from layeredit.engine.base import RenderedLayer
+from layeredit.errors import InputError
 from layeredit.export import (
     ORA_SCENE_ENTRY,
     layer_file_stem,
@@ -109,7 +110,7 @@ class LayeredScene:
 def _box(values: object) -> Box:
     left, top, right, bottom = (int(v) for v in values)  # type: ignore[union-attr]
     if right <= left or bottom <= top:
-        raise ValueError(f"empty box {values}")
+        raise InputError(f"empty box {values}")
     return left, top, right, bottom
 
 

@@ -193,11 +193,11 @@ class GatedEngine(PixelEngine):
         super().__init__()
         self.gate = threading.Event()
 
-    def run(self, stack, plan, progress=None):
+    def run_scene(self, scene, plan, progress=None, full_size=False):
         if progress is not None:
             progress("denoising", 1, 4)
         assert self.gate.wait(30)
-        return super().run(stack, plan, progress)
+        return super().run_scene(scene, plan, progress, full_size)
 
 
 def test_a_long_edit_reports_progress_and_the_session_stays_readable(tmp_path):

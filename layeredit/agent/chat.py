@@ -244,6 +244,16 @@ class ChatSession:
             return Target(phrase=next(iter(self.turn.masks)))
         return self.turn.target
 
+    def _first_object(
+        self, agent: EditAgent, instruction: str, previous: Antecedent | None
+    ) -> np.ndarray | None:
+        """The mask of the first object ``instruction`` acts on, to show next to an offer."""
+        try:
+            targets = agent.plan(self.turn.image, instruction, previous).targets()
+        except PlannerError:
+            return None
+        return NamedMasks(self.turn.masks).lookup(targets[0]) if targets else None
+
     def _repeat(self, text: str, progress: ProgressCallback | None) -> Reply:
         if self.turn.plan is None:
             return Reply("nothing to repeat yet: type an edit first", "info", self.current)
@@ -280,7 +290,8 @@ class ChatSession:
             if exc.supported is None:
                 raise
             text = f'I can\'t do "{exc.clause}": {exc.reason}. Shall I just {exc.supported}? (yes/no)'
-            question = Question(text, [Choice(f"yes: {exc.supported}", exc.supported)])
+            shown = self._first_object(agent, exc.supported, previous)
+            question = Question(text, [Choice(f"only: {exc.supported}", exc.supported, mask=shown)])
             return Reply(question.text, "question", self.current, self.planner_name, question)
         except PlannerError as exc:
             retry = follow_up(instruction, previous)

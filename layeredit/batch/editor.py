@@ -14,6 +14,7 @@ from layeredit.engine.base import Engine
 from layeredit.engine.designedit.config import DEFAULT_MODEL, DesignEditConfig
 from layeredit.engine.pixel import PixelEngine
 from layeredit.engine.scene import SceneParams
+from layeredit.errors import InputError
 from layeredit.imageio import save_image
 from layeredit.plan import EditPlan
 from layeredit.tools.auto import AutomaticResolver
@@ -27,7 +28,7 @@ class Editor:
 
     def __init__(self, settings: RunSettings, out_dir: str | Path):
         if settings.engine not in ("pixel", "designedit"):
-            raise ValueError(f"unknown engine {settings.engine!r}; choose 'pixel' or 'designedit'")
+            raise InputError(f"unknown engine {settings.engine!r}; choose 'pixel' or 'designedit'")
         self.settings, self.out_dir = settings, Path(out_dir)
         self.resolver = AutomaticResolver(device=settings.device)  # loads on the first line that needs it
         self.engines: OrderedDict[str, Engine] = OrderedDict()

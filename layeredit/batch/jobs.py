@@ -21,6 +21,7 @@ from layeredit.api import make_plan
 from layeredit.batch.manifest import ManifestLine
 from layeredit.engine.designedit.config import DesignEditConfig
 from layeredit.engine.scene import SceneParams
+from layeredit.errors import InputError
 from layeredit.imageio import WRITABLE_SUFFIXES
 
 OPTION_CLASSES = (SceneParams, DesignEditConfig)
@@ -65,7 +66,7 @@ class Job:
 def prepare(entry: ManifestLine, base: Path, settings: RunSettings) -> Job:
     """The job for a manifest line; a ValueError says what is wrong with it."""
     if entry.problem:
-        raise ValueError(entry.problem)
+        raise InputError(entry.problem)
     fields = entry.fields
     image = _existing(base, fields["image"], "image")
     size = picture_size(image)
@@ -107,7 +108,7 @@ def prepare(entry: ManifestLine, base: Path, settings: RunSettings) -> Job:
 def _existing(base: Path, relative: str, what: str) -> Path:
     path = (base / Path(relative).expanduser()).resolve()
     if not path.is_file():
-        raise ValueError(f"{what} not found: {relative} (paths are relative to the manifest's folder)")
+        raise InputError(f"{what} not found: {relative} (paths are relative to the manifest's folder)")
     return path
 
 
@@ -118,7 +119,7 @@ def picture_size(path: Path, what: str = "image") -> tuple[int, int]:
             width, height = img.size
             turned = img.getexif().get(0x0112) in QUARTER_TURNS
     except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{what} {path.name} cannot be read as a picture ({exc})") from None
+        raise InputError(f"{what} {path.name} cannot be read as a picture ({exc})") from None
     return (height, width) if turned else (width, height)
 
 
@@ -133,9 +134,9 @@ def file_hash(path: Path) -> str:
 def check_output_name(output: str) -> None:
     path = Path(output)
     if path.is_absolute() or ".." in path.parts:
-        raise ValueError(f"output {output!r} must be a name inside the output folder")
+        raise InputError(f"output {output!r} must be a name inside the output folder")
     if path.suffix.lower() not in WRITABLE_SUFFIXES:
-        raise ValueError(f"output {output!r} has no image suffix; use one of {', '.join(WRITABLE_SUFFIXES)}")
+        raise InputError(f"output {output!r} has no image suffix; use one of {', '.join(WRITABLE_SUFFIXES)}")
 
 
 def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,9 +147,9 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
         hints.update(typing.get_type_hints(cls))
     for name, value in options.items():
         if name not in hints:
-            raise ValueError(f"unknown option {name!r}; options are {', '.join(sorted(hints))}")
+            raise InputError(f"unknown option {name!r}; options are {', '.join(sorted(hints))}")
         if not _fits(value, hints[name]):
-            raise ValueError(f"option {name!r} must be {_type_name(hints[name])}, got {value!r}")
+            raise InputError(f"option {name!r} must be {_type_name(hints[name])}, got {value!r}")
     for cls in OPTION_CLASSES:
         names = {f.name for f in dataclasses.fields(cls)}
         cls(**{name: value for name, value in options.items() if name in names})  # value checks

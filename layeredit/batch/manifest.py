@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layeredit.errors import ManifestError
+from layeredit.errors import InputError, ManifestError
 
 FIELDS = ("image", "instruction", "plan", "masks", "boxes", "output", "options", "refine_mask")
 # CSV cells for these columns hold a JSON object or NAME=VALUE pairs separated by ';'.
@@ -96,12 +96,12 @@ def _cell(column: str, cell: str) -> dict[str, Any]:
         try:
             return json.loads(cell)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"column {column!r} is not valid JSON ({exc.msg})") from None
+            raise InputError(f"column {column!r} is not valid JSON ({exc.msg})") from None
     pairs: dict[str, Any] = {}
     for part in filter(None, (p.strip() for p in cell.split(";"))):
         name, sep, value = part.partition("=")
         if not sep or not name.strip():
-            raise ValueError(f"column {column!r} expects NAME=VALUE pairs separated by ';', got {part!r}")
+            raise InputError(f"column {column!r} expects NAME=VALUE pairs separated by ';', got {part!r}")
         value = value.strip()
         if column == "boxes":
             pairs[name.strip()] = [_number(v, column) for v in value.split(",")]
@@ -116,7 +116,7 @@ def _number(text: str, column: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"column {column!r}: {text!r} is not a number") from None
+        raise InputError(f"column {column!r}: {text!r} is not a number") from None
 
 
 def _scalar(text: str) -> Any:

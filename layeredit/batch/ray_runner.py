@@ -16,7 +16,7 @@ from typing import Any
 from layeredit.batch.editor import Editor
 from layeredit.batch.jobs import Job, RunSettings
 from layeredit.batch.ledger import LineResult
-from layeredit.errors import ModelLoadError
+from layeredit.errors import InputError, ModelLoadError
 
 INSTALL_HINT = "pip install 'layeredit[ray]'"
 
@@ -26,7 +26,7 @@ def import_ray() -> ModuleType:
         import ray
         import ray.data  # noqa: F401 - Ray without its Data library cannot run a batch
     except ImportError:
-        raise LookupError(
+        raise InputError(
             f"running on Ray needs Ray with Ray Data, which is not installed: {INSTALL_HINT}"
         ) from None
     return ray

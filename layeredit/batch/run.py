@@ -9,6 +9,7 @@ from typing import Any
 from layeredit.batch.jobs import Job, RunSettings, prepare
 from layeredit.batch.ledger import Ledger, LineResult
 from layeredit.batch.manifest import ManifestLine, check_fields, read_manifest
+from layeredit.errors import InputError
 
 
 class Batch:
@@ -28,7 +29,7 @@ class Batch:
             try:
                 job = prepare(entry, base, settings)
                 if job.output in writers:
-                    raise ValueError(f"output {job.output!r} is also written by line {writers[job.output]}")
+                    raise InputError(f"output {job.output!r} is also written by line {writers[job.output]}")
             except ValueError as exc:
                 self.invalid.append(LineResult(line=entry.number, status="error", error=str(exc)))
                 continue

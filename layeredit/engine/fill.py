@@ -15,6 +15,7 @@ import math
 import cv2
 import numpy as np
 
+from layeredit.errors import InputError
 from layeredit.tools.masks import bbox_of, grown_box
 
 # Texture finer than this many working pixels (a Gaussian's sigma) is copied from beside the hole;
@@ -34,7 +35,7 @@ def fill_hole(image: np.ndarray, hole: np.ndarray, radius: int, working_side: in
     if not hole.any():
         return image.copy()
     if hole.all():
-        raise ValueError("the whole image would have to be painted; nothing is left to paint from")
+        raise InputError("the whole image would have to be painted; nothing is left to paint from")
     box = bbox_of(hole)
     x0, y0, x1, y1 = grown_box(box, 2 * radius, hole.shape)
     picture, inside = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]

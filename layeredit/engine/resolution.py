@@ -35,6 +35,7 @@ from layeredit.engine.window import (
     touched_box,
     window_scene,
 )
+from layeredit.errors import InputError
 from layeredit.plan import EditPlan, Pan, ZoomOut
 
 Strategy = Literal["auto", "crop", "resize", "original"]
@@ -69,11 +70,11 @@ class ResolutionParams:
     def __post_init__(self) -> None:
         if self.hd_strategy not in STRATEGIES:
             known = ", ".join(STRATEGIES)
-            raise ValueError(f"unknown hd strategy {self.hd_strategy!r}; choose one of {known}")
+            raise InputError(f"unknown hd strategy {self.hd_strategy!r}; choose one of {known}")
         if self.hd_crop_margin < 0:
-            raise ValueError(f"hd crop margin must not be negative, got {self.hd_crop_margin}")
+            raise InputError(f"hd crop margin must not be negative, got {self.hd_crop_margin}")
         if self.hd_trigger is not None and self.hd_trigger < 1:
-            raise ValueError(f"hd trigger must be a positive number of pixels, got {self.hd_trigger}")
+            raise InputError(f"hd trigger must be a positive number of pixels, got {self.hd_trigger}")
 
 
 class SceneEngine(Protocol):
