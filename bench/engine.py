@@ -35,7 +35,7 @@ from layeredit.plan import EditPlan  # noqa: E402
 from layeredit.tools.masks import load_mask  # noqa: E402
 from tests.tiny_models import tiny_scheduler, tiny_tokenizer, tiny_unet, tiny_vae  # noqa: E402
 
-EXAMPLES = REPO.parent / "shared" / "data" / "designedit_examples"
+EXAMPLES = REPO / "tests" / "data" / "designedit_examples"  # see tests/data/SOURCE.md
 
 
 def mid_size_sdxl(workdir: Path):

@@ -15,13 +15,14 @@ import pytest
 import torch
 
 from layeredit.engine.designedit import DesignEditConfig, DesignEditEngine
-from layeredit.engine.layers import LayerStack, fit_to_canvas
+from layeredit.engine.layers import LayerStack
 from layeredit.engine.scene import compile_scene
 from layeredit.imageio import load_image
 from layeredit.plan import EditPlan
 from layeredit.tools.masks import load_mask
 from tests.conftest import example
 from tests.oracle_designedit import OracleChoices, oracle_edit
+from tests.test_designedit_engine import _with_foreign
 from tests.tiny_models import tiny_sdxl
 
 # 15 steps keep the windows apart: key masking 2..12, refine 2..8, blending 1..12, fusion after
@@ -40,14 +41,6 @@ def pipe(tmp_path_factory: pytest.TempPathFactory):
 def _ball() -> LayerStack:
     image = load_image(example("moving/01_ball/0.jpg"))
     return LayerStack(image=image, objects={"ball": [load_mask(example("moving/01_ball/mask0.jpg"))]})
-
-
-def _with_foreign(stack: LayerStack, *sources: tuple[str, str]) -> LayerStack:
-    foreign = dict(stack.foreign)
-    for picture, mask in sources:
-        other = load_image(example(picture))
-        foreign[(picture, "thing")] = fit_to_canvas(other, [load_mask(example(mask))], stack.size)
-    return LayerStack(image=stack.image, objects=stack.objects, foreign=foreign)
 
 
 def _ring_with_refine() -> LayerStack:
