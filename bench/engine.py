@@ -44,6 +44,7 @@ RESULTS = REPO / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- bench/engine.py latest run: begin -->", "<!-- bench/engine.py latest run: end -->"
 
 
+
 def mid_size_sdxl(workdir: Path):
     from diffusers import StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -324,9 +325,9 @@ def test_a_folder_that_is_not_a_model_gives_the_same_clear_error(tmp_path):
         make_segmenter(str(tmp_path), device="cpu")
 
 
-def test_original_checkpoints_without_their_package_say_what_to_install(tmp_path):
-    if importlib.util.find_spec("segment_anything") is not None:
-        pytest.skip("segment-anything is installed; this checks the message shown without it")
+def test_original_checkpoints_without_their_package_say_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "segment_anything", None)  # as if it were not installed
+    assert importlib.util.find_spec("segment_anything") is None
     checkpoint = tmp_path / "sam_vit_b_01ec64.pth"
     checkpoint.write_bytes(b"")
     with pytest.raises(ModelLoadError, match=r"needs the `segment-anything` package.*layeredit\[original\]"):

@@ -232,10 +232,21 @@ def _bundled_grounding_config(checkpoint: str) -> str:
 
 
 def _load_original_grounding(checkpoint: str, config: str, device: str) -> Any:
-    from groundingdino.util.inference import load_model
+    from groundingdino.models import build_model
+    from groundingdino.util.slconfig import SLConfig
+    from groundingdino.util.utils import clean_state_dict
+
+    from layeredit.tools.grounding_compat import compatible_groundingdino
 
     try:
-        return load_model(config, checkpoint, device=device)
+        args = SLConfig.fromfile(config)
+        args.device = device
+        with compatible_groundingdino():
+            model = build_model(args)
+        # Official checkpoints carry extra keys (e.g. position ids); the package loads non-strictly.
+        state = torch.load(checkpoint, map_location="cpu")["model"]
+        model.load_state_dict(clean_state_dict(state), strict=False)
+        return model.eval().to(device)
     except AttributeError as exc:
         # groundingdino-py wraps BertModel internals that transformers 5 removed.
         raise ModelLoadError(

@@ -103,6 +103,21 @@ class DesignEditConfig:
         },
     )
     progress_bar: bool = field(default=True, metadata={"help": "Show a progress bar."})
+    cpu_offload: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep each model on the CPU until it runs (diffusers' model CPU offload; needs a "
+            "CUDA GPU): less GPU memory, slower."
+        },
+    )
+    vae_tiling: bool = field(
+        default=False,
+        metadata={"help": "Encode and decode the picture in overlapping tiles: less memory at large sizes."},
+    )
+    vae_slicing: bool = field(
+        default=False,
+        metadata={"help": "Encode several pictures (layers from other images) one at a time: less memory."},
+    )
     cache_size: int = field(
         default=8,
         metadata={"help": "Inverted pictures kept for reuse by later edits of the same image."},

@@ -31,7 +31,7 @@ from layeredit.engine.designedit.inversion import (
     encode,
     picture_key,
 )
-from layeredit.engine.designedit.loading import load_pipeline
+from layeredit.engine.designedit.loading import apply_memory_options, load_pipeline
 from layeredit.engine.designedit.pipeline import LatentScene, StepObserver, denoise
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import paste_alpha
@@ -72,6 +72,7 @@ class DesignEditEngine:
         self.params = params or SceneParams()
         self.cache = InversionCache(self.config.cache_size)
         self._prompt: EmptyPrompt | None = None
+        apply_memory_options(pipe, self.config.cpu_offload, self.config.vae_tiling, self.config.vae_slicing)
 
     @classmethod
     def from_pretrained(
@@ -83,7 +84,8 @@ class DesignEditEngine:
 
     @property
     def device(self) -> torch.device:
-        return self.pipe.unet.device
+        """Where the UNet runs (with CPU offload, the GPU it is moved to for each call)."""
+        return self.pipe._execution_device
 
     @property
     def latent_factor(self) -> int:

@@ -62,3 +62,16 @@ def load_pipeline(
 
 def _looks_like_path(model: str) -> bool:
     return model.startswith((".", "/", "~")) or Path(model).exists() or model.count("/") > 1
+
+
+def apply_memory_options(pipe: DiffusionPipeline, offload: bool, tiling: bool, slicing: bool) -> None:
+    """Model CPU offload and VAE tiling/slicing, as the diffusers pipelines offer them."""
+    if tiling:
+        pipe.vae.enable_tiling()
+    if slicing:
+        pipe.vae.enable_slicing()
+    if offload:
+        if not torch.cuda.is_available():
+            raise ValueError("--cpu-offload needs a CUDA GPU (it keeps models on the CPU until they run "
+                             "on the GPU); drop the flag on a machine without one")
+        pipe.enable_model_cpu_offload()
