@@ -73,7 +73,10 @@ EDITS = {
 }
 
 
-def _compare(pipe, stack: LayerStack, operations: list[dict], windows: OracleWindows = OracleWindows(),
+PAPER_WINDOWS = OracleWindows()
+
+
+def _compare(pipe, stack: LayerStack, operations: list[dict], windows: OracleWindows = PAPER_WINDOWS,
              **overrides) -> tuple[float, int]:
     config = DesignEditConfig(steps=STEPS, resolution=64, progress_bar=False, **overrides)
     engine = DesignEditEngine(pipe, config, model_id="tiny")
@@ -105,8 +108,9 @@ def test_engine_matches_the_oracle_with_canvas_guidance_switched_on(pipe) -> Non
 def test_inversion_guidance_starts_where_the_timestep_falls_below_the_threshold(pipe) -> None:
     # At the default t < 400 guidance starts inside the blend window, where blending overrides it;
     # t < 100 starts it on step 14 (t = 67), after fusion, where a step earlier or later shows.
-    latent_error, pixel_error = _compare(pipe, _ball(), EDITS["removal"][1], OracleWindows(guidance_below_t=100),
-                                         inversion_guidance_below=100)
+    late = OracleWindows(guidance_below_t=100)
+    removal = EDITS["removal"][1]
+    latent_error, pixel_error = _compare(pipe, _ball(), removal, late, inversion_guidance_below=100)
     print(f"\nguidance below t=100: worst latent difference {latent_error:.2e}")
     assert latent_error <= LATENT_TOLERANCE and pixel_error <= PIXEL_TOLERANCE
 
