@@ -21,7 +21,7 @@ from layeredit.imageio import load_image
 from layeredit.plan import EditPlan
 from layeredit.tools.masks import load_mask
 from tests.conftest import example
-from tests.oracle_designedit import OracleChoices, oracle_edit
+from tests.oracle_designedit import OracleChoices, OracleWindows, oracle_edit
 from tests.test_designedit_engine import _with_foreign
 from tests.tiny_models import tiny_sdxl
 
@@ -73,13 +73,17 @@ EDITS = {
 }
 
 
-def _compare(pipe, stack: LayerStack, operations: list[dict], **overrides) -> tuple[float, int]:
+PAPER_WINDOWS = OracleWindows()
+
+
+def _compare(pipe, stack: LayerStack, operations: list[dict], windows: OracleWindows = PAPER_WINDOWS,
+             **overrides) -> tuple[float, int]:
     config = DesignEditConfig(steps=STEPS, resolution=64, progress_bar=False, **overrides)
     engine = DesignEditEngine(pipe, config, model_id="tiny")
     scene = compile_scene(stack, EditPlan.parse({"operations": operations}), engine.params)
     latents: dict[int, torch.Tensor] = {}
     rendering = engine.render(scene, on_step=lambda step, x: latents.__setitem__(step, x.clone()))
-    expected = oracle_edit(pipe, scene, config, OracleChoices.engine(config))
+    expected = oracle_edit(pipe, scene, config, OracleChoices.engine(config), windows)
     latent_error = float((latents[STEPS] - expected.latent).abs().max())
     pixel_error = int(np.abs(rendering.image.astype(int) - expected.image.astype(int)).max())
     return latent_error, pixel_error
@@ -98,6 +102,16 @@ def test_engine_matches_the_literal_oracle(pipe, name: str) -> None:
 def test_engine_matches_the_oracle_with_canvas_guidance_switched_on(pipe) -> None:
     latent_error, pixel_error = _compare(pipe, _ball(), EDITS["move"][1], guide_canvas=True)
     print(f"\nguide_canvas: worst latent difference {latent_error:.2e} (tolerance {LATENT_TOLERANCE:.0e})")
+    assert latent_error <= LATENT_TOLERANCE and pixel_error <= PIXEL_TOLERANCE
+
+
+def test_inversion_guidance_starts_where_the_timestep_falls_below_the_threshold(pipe) -> None:
+    # At the default t < 400 guidance starts inside the blend window, where blending overrides it;
+    # t < 100 starts it on step 14 (t = 67), after fusion, where a step earlier or later shows.
+    late = OracleWindows(guidance_below_t=100)
+    removal = EDITS["removal"][1]
+    latent_error, pixel_error = _compare(pipe, _ball(), removal, late, inversion_guidance_below=100)
+    print(f"\nguidance below t=100: worst latent difference {latent_error:.2e}")
     assert latent_error <= LATENT_TOLERANCE and pixel_error <= PIXEL_TOLERANCE
 
 
