@@ -96,7 +96,15 @@ def test_corner_handle_resizes_and_panel_buttons_reorder_and_remove(page) -> Non
     page.wait_for_selector("#after[data-result-id]:not([data-result-id=''])", timeout=30_000)
     assert page.locator("#messages .assistant").last.inner_text().startswith("resize boy x0.5")
 
+    page.click("#layer-list li[data-name='boy'] button[data-action='hide']")
+    page.wait_for_selector("#layer-list li.hidden-layer[data-name='boy']", timeout=30_000)
+    assert page.locator("#messages .user").last.inner_text() == "hide boy"
+    page.click("#layer-list li[data-name='boy'] button[data-action='show']")
+    page.wait_for_selector("#layer-list li[data-name='boy'] button[data-action='remove']")
+    assert page.locator("#messages .assistant").last.inner_text() == "Undone."
+
     page.click("#layer-list li[data-name='boy'] button[data-action='remove']")
     page.wait_for_selector("#messages .assistant:has-text('remove boy')", timeout=30_000)
-    assert page.locator("#layer-list li").count() == 0  # his mask went with him
+    # His mask went with him: the panel empties once the new picture is loaded.
+    page.wait_for_function("document.querySelectorAll('#layer-list li').length === 0", timeout=10_000)
     assert page.locator("#messages .error").count() == 0

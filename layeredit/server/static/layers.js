@@ -1,4 +1,4 @@
-// Direct manipulation in the web editor: a layers panel (bring to front, send to back, remove),
+// Direct manipulation in the web editor: a layers panel (front, back, hide/show, remove),
 // drag an object to move it, drag a corner of its frame to resize it. Every gesture becomes one
 // edit-plan operation sent as a chat turn, so it shows in the history and Undo takes it back.
 // The PSD download is the decomposition: the clean plate plus one layer per named object.
@@ -29,6 +29,7 @@
     #layer-list li { display: flex; gap: 6px; align-items: center; padding: 4px 6px; background: #fff; border: 1px solid #d3d7e0; border-radius: 6px; }
     #layer-list li.selected { border-color: #c79a00; background: #fff7d6; }
     #layer-list li span { flex: 1; }
+    #layer-list li.hidden-layer { opacity: .6; font-style: italic; }
     #layer-list button { padding: 1px 6px; font-size: 12px; }
   `;
   document.head.append(style);
@@ -164,6 +165,7 @@
       for (const [text, title, operation, shown] of [
         ["front", "bring in front of the other objects", { op: "reorder", target, position: "front" }, `bring ${object.name} to the front`],
         ["back", "send behind the other objects", { op: "reorder", target, position: "back" }, `send ${object.name} to the back`],
+        ["hide", "take it out of the picture; Show brings it back", { op: "remove", target }, `hide ${object.name}`],
         ["remove", "remove it and paint what was behind (Undo brings it back)", { op: "remove", target }, `remove ${object.name}`],
       ]) {
         const button = document.createElement("button");
@@ -171,10 +173,35 @@
         button.textContent = text;
         button.title = title;
         button.dataset.action = text;
-        button.onclick = () => busy() || send(operation, shown);
+        button.onclick = () => busy() || (text === "hide" ? hide(object.name, operation, shown) : send(operation, shown));
         row.append(button);
       }
       list.append(row);
+    }
+    // A layer hidden by the last turn stays listed; showing it takes that turn back.
+    const hidden = api.current()?.hiddenLayer;
+    if (hidden) {
+      const row = document.createElement("li");
+      row.dataset.name = hidden;
+      row.className = "hidden-layer";
+      const label = document.createElement("span");
+      label.textContent = `${hidden} (hidden)`;
+      const show = document.createElement("button");
+      show.type = "button";
+      show.textContent = "show";
+      show.dataset.action = "show";
+      show.onclick = () => busy() || $("undo").click();
+      row.append(label, show);
+      list.append(row);
+    }
+  }
+
+  async function hide(name, operation, shown) {
+    const before = api.current();
+    await send(operation, shown);
+    if (api.current() !== before) {
+      api.current().hiddenLayer = name;
+      renderPanel();
     }
   }
 
