@@ -506,6 +506,8 @@ def main() -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except (LayereditError, OSError) as exc:
+        if debugging():
+            traceback.print_exc()
         click.echo(user_message(exc), err=True)
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the user's terminal

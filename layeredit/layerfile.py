@@ -42,7 +42,7 @@ BACKGROUND = "background"
 Box = tuple[int, int, int, int]  # (left, top, right, bottom), right and bottom exclusive
 
 
-class SceneFileError(ValueError):
+class SceneFileError(InputError):
     """A layered file compose cannot use; the message says what is wrong and what to do."""
 
 

@@ -20,7 +20,7 @@ from PIL import Image
 from layeredit.batch import Batch, RunSettings, edit_many, read_manifest
 from layeredit.batch.local import worker_device
 from layeredit.cli import cli
-from layeredit.errors import ManifestError
+from layeredit.errors import InputError, ManifestError
 from layeredit.imageio import load_image
 from layeredit.tools.masks import bbox, load_mask
 from tests.conftest import SAMPLES
@@ -261,7 +261,8 @@ def actor_pids() -> list[int]:
 def ray_cluster():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": a cluster of the test's own, even when another one runs on this machine.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -381,5 +382,5 @@ def test_each_worker_gets_its_own_gpu_unless_one_was_named():
 
 def test_without_ray_the_flag_says_how_to_install_it(folder, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
-    with pytest.raises(LookupError, match=r"not installed: pip install 'layeredit\[ray\]'"):
+    with pytest.raises(InputError, match=r"not installed: pip install 'layeredit\[ray\]'"):
         list(edit_many(folder / "manifest.jsonl", folder / "no-ray", ray=True))

@@ -51,7 +51,7 @@ def test_messages_are_one_line_and_long_input_is_cut():
         (["--box", "boy=0,0,inf,10"], "box for 'boy' must be four numbers"),
         (["--box", "boy=0,0,1e400,10"], "box for 'boy' must be four numbers"),
         (["--box", "boy=300,300,100,100"], "box for 'boy' is empty or inverted"),
-        (["--box", "boy=600,600,700,700"], "mask for 'boy' selects nothing"),
+        (["--box", "boy=600,600,700,700"], "box for 'boy' (600, 600, 700, 700) lies outside the 512x512"),
     ],
     ids=["inf", "1e400", "inverted", "outside"],
 )

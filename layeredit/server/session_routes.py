@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
+import zipfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from layeredit.export import psd_export_available
+from layeredit.engine.base import EditResult
+from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers
 from layeredit.server.schemas import ErrorBody
-from layeredit.server.service import EditorService
 from layeredit.server.sessions import Click, Drag, LiveSession, SessionManager, bearer_token
 from layeredit.server.uploads import RequestError, decode_image, decode_mask, mask_name, png_bytes
 
@@ -123,11 +127,11 @@ def session_router(sessions: SessionManager) -> APIRouter:
     def turn_layers(session_id: str, number: int, kind: str, authorization: Authorization = None) -> Response:
         """The layers of an edit: zip (PNGs, PSD, ORA, plan), psd or ora."""
         live = sessions.get(session_id, bearer_token(authorization))
-        outcome = sessions.turn_layers(live, number)
+        result = sessions.turn_layers(live, number)
         writers = {
-            "zip": (EditorService.layers_zip, "application/zip"),
-            "psd": (EditorService.layers_psd, "image/vnd.adobe.photoshop"),
-            "ora": (EditorService.layers_ora, "image/openraster"),
+            "zip": (layers_zip, "application/zip"),
+            "psd": (lambda edit: psd_bytes(edit.layers), "image/vnd.adobe.photoshop"),
+            "ora": (lambda edit: ora_bytes(edit.layers), "image/openraster"),
         }
         if kind not in writers:
             raise RequestError(404, f"no layers.{kind}: ask for layers.zip, layers.psd or layers.ora")
@@ -135,7 +139,7 @@ def session_router(sessions: SessionManager) -> APIRouter:
             raise RequestError(501, "PSD export needs psd-tools: pip install 'layeredit[server]'")
         write, media_type = writers[kind]
         disposition = f'attachment; filename="layers-turn{number}.{kind}"'
-        return Response(write(outcome), media_type=media_type, headers={"Content-Disposition": disposition})
+        return Response(write(result), media_type=media_type, headers={"Content-Disposition": disposition})
 
     @router.get("/{session_id}/choices/{number}.png", response_class=Response)
     def choice_picture(session_id: str, number: int, authorization: Authorization = None) -> Response:
@@ -144,6 +148,17 @@ def session_router(sessions: SessionManager) -> APIRouter:
         return _png(sessions.choice_picture(live, number))
 
     return router
+
+
+def layers_zip(result: EditResult) -> bytes:
+    """The files ``layeredit edit --save-layers`` writes (PNG layers, PSD, ORA, plan), zipped."""
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="layeredit-turn-") as folder:
+        written = write_layers(result, Path(folder))
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(written):
+                archive.write(path, arcname=path.name)
+    return buffer.getvalue()
 
 
 def parse_clicks(text: str | None) -> list[Click]:

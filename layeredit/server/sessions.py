@@ -29,11 +29,11 @@ from layeredit.agent.chat import ChatSession, Reply
 from layeredit.agent.executor import ObjectFinder
 from layeredit.agent.llm import Planner
 from layeredit.agent.session import SESSION_FILE, SessionError
-from layeredit.engine.base import ProgressCallback
+from layeredit.engine.base import EditResult, ProgressCallback
 from layeredit.errors import LayereditError
 from layeredit.imageio import write_atomically
 from layeredit.scope import FileScope
-from layeredit.server.service import EditorService, EditOutcome
+from layeredit.server.service import EditorService
 from layeredit.server.uploads import RequestError
 from layeredit.server.worker import Job
 
@@ -266,14 +266,14 @@ class SessionManager:
             raise RequestError(404, f"turn {number} has no mask named {name!r}")
         return turn.masks[name]
 
-    def turn_layers(self, live: LiveSession, number: int) -> EditOutcome:
+    def turn_layers(self, live: LiveSession, number: int) -> EditResult:
         """The edit of turn ``number`` with its layers, for the layer downloads."""
         turn = self._turn(live, number)
         if turn.result is None:
             raise RequestError(
                 404, f"turn {number} has no layers: they are kept for the edits made since the server started"
             )
-        return EditOutcome(result=turn.result, masks=turn.masks, image_png=b"")
+        return turn.result
 
     def turn_image(self, live: LiveSession, number: int) -> np.ndarray:
         return self._turn(live, number).image
