@@ -39,9 +39,9 @@ def test_dragging_the_boy_moves_him_and_is_one_undoable_chat_turn(page) -> None:
     page.mouse.down()
     page.mouse.move(start[0] + DRAG * box["width"] / 512, start[1], steps=8)
     page.mouse.up()
-    page.wait_for_selector("#after[data-result-id]:not([data-result-id=''])", timeout=30_000)
+    page.wait_for_selector("body[data-state='idle'][data-turn='1']", timeout=30_000)
     assert page.locator("#messages .error").count() == 0
-    assert page.locator("#messages .user").last.inner_text() == f"drag boy by ({DRAG}, 0) px"
+    assert page.locator("#messages .user").last.inner_text() == f"drag the boy by ({DRAG}, +0) px"
     reply = page.locator("#messages .assistant").last
     assert reply.inner_text().startswith("move boy (-0.20, +0.00)")
     move = json.loads(reply.locator("pre").text_content())["operations"][0]
@@ -61,9 +61,10 @@ def test_dragging_the_boy_moves_him_and_is_one_undoable_chat_turn(page) -> None:
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-editor-drag.png"), full_page=True)
-    page.click("#undo")
-    page.wait_for_selector("#after[data-result-id='']")
-    assert page.locator("#messages .assistant").last.inner_text() == "Undone."
+    page.click("#undo")  # the drag was one turn of the chat session: Undo takes it back
+    page.wait_for_selector("body[data-state='idle'][data-turn='0']")
+    assert page.locator("#messages .user").last.inner_text() == "undo"
+    assert page.locator("#messages .assistant").last.inner_text().startswith("undone: move boy")
 
 
 def test_psd_download_is_the_decomposition(page, tmp_path: Path) -> None:  # noqa: F811
@@ -80,9 +81,11 @@ def test_psd_download_is_the_decomposition(page, tmp_path: Path) -> None:  # noq
 def test_corner_handle_resizes_and_panel_buttons_reorder_and_remove(page) -> None:  # noqa: F811
     box = _open_with_the_boy(page)
     page.click("#layer-list li[data-name='boy'] button[data-action='front']")
-    page.wait_for_selector("#messages .assistant:has-text('reorder boy front')", timeout=30_000)
+    page.wait_for_selector("body[data-state='idle'][data-turn='1']", timeout=30_000)
+    assert page.locator("#messages .user").last.inner_text() == "bring boy to the front"
+    assert page.locator("#messages .assistant").last.inner_text().startswith("reorder boy front")
     page.click("#undo")
-    page.wait_for_selector("#after[data-result-id='']")
+    page.wait_for_selector("body[data-state='idle'][data-turn='0']")
     page.click("#layer-list li[data-name='boy'] span")
     handle = page.locator("#layer-frame .se").bounding_box()
     start = (handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
@@ -92,19 +95,22 @@ def test_corner_handle_resizes_and_panel_buttons_reorder_and_remove(page) -> Non
     centre = _on_screen(box, (138 + 415) / 2, (29 + 476) / 2)
     page.mouse.move((start[0] + centre[0]) / 2, (start[1] + centre[1]) / 2, steps=6)
     page.mouse.up()
-    page.wait_for_selector("#messages .user:has-text('resize boy')")
-    page.wait_for_selector("#after[data-result-id]:not([data-result-id=''])", timeout=30_000)
+    page.wait_for_selector("body[data-state='idle'][data-turn='1']", timeout=30_000)
+    assert page.locator("#messages .user").last.inner_text().startswith("resize boy")
     assert page.locator("#messages .assistant").last.inner_text().startswith("resize boy x0.5")
 
     page.click("#layer-list li[data-name='boy'] button[data-action='hide']")
     page.wait_for_selector("#layer-list li.hidden-layer[data-name='boy']", timeout=30_000)
+    assert page.locator("body").get_attribute("data-turn") == "2"
     assert page.locator("#messages .user").last.inner_text() == "hide boy"
     page.click("#layer-list li[data-name='boy'] button[data-action='show']")
     page.wait_for_selector("#layer-list li[data-name='boy'] button[data-action='remove']")
-    assert page.locator("#messages .assistant").last.inner_text() == "Undone."
+    assert page.locator("body").get_attribute("data-turn") == "1"
+    assert page.locator("#messages .assistant").last.inner_text().startswith("undone: remove boy")
 
     page.click("#layer-list li[data-name='boy'] button[data-action='remove']")
-    page.wait_for_selector("#messages .assistant:has-text('remove boy')", timeout=30_000)
+    page.wait_for_selector("body[data-state='idle'][data-turn='2']", timeout=30_000)
+    assert page.locator("#messages .assistant").last.inner_text().startswith("remove boy")
     # His mask went with him: the panel empties once the new picture is loaded.
     page.wait_for_function("document.querySelectorAll('#layer-list li').length === 0", timeout=10_000)
     assert page.locator("#messages .error").count() == 0

@@ -22,6 +22,7 @@ ERRORS = {status: {"model": ErrorBody} for status in (400, 404, 409, 413, 422)}
 CLICKS_HELP = 'Objects marked by a click, JSON: [{"name": "boy", "x": 120, "y": 300}].'
 DRAG_EXAMPLE = '{"name": "boy", "from": [260, 300], "to": [140, 310]}'
 DRAG_HELP = f"A gesture moving an object, JSON: {DRAG_EXAMPLE}."
+SAID_HELP = "How the text shows in the conversation, e.g. 'hide boy' for a gesture sent as plan JSON."
 NO_STORE = {"Cache-Control": "no-store"}  # a turn's number is reused after undo and a new edit
 
 ImageFile = Annotated[UploadFile | None, File(description="The photo (PNG, JPEG or WebP).")]
@@ -82,6 +83,7 @@ def session_router(sessions: SessionManager) -> APIRouter:
         ] = False,
         choice: Annotated[int | None, Form(description="Answers the pending question: 0-based.")] = None,
         drag: Annotated[str | None, Form(description=DRAG_HELP)] = None,
+        said: Annotated[str | None, Form(description=SAID_HELP, max_length=200)] = None,
         wait: bool = False,
         authorization: Authorization = None,
     ) -> JSONResponse:
@@ -92,7 +94,9 @@ def session_router(sessions: SessionManager) -> APIRouter:
         """
         live = sessions.get(session_id, bearer_token(authorization))
         named = masks_of(masks, size_of(live))
-        job = sessions.send(live, text, named, parse_clicks(clicks), replace_masks, choice, parse_drag(drag))
+        job = sessions.send(
+            live, text, named, parse_clicks(clicks), replace_masks, choice, parse_drag(drag), said
+        )
         if wait:
             job.wait()
             if job.error is not None:

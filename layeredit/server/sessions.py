@@ -157,10 +157,12 @@ class SessionManager:
         replace_masks: bool,
         choice: int | None,
         drag: Drag | None = None,
+        said: str | None = None,
     ) -> Job:
         """Queue a message (and the marks that come with it) on the model worker.
 
-        The message is ``text``, the answer ``choice`` to the pending question, or a ``drag``.
+        The message is ``text``, the answer ``choice`` to the pending question, or a ``drag``;
+        ``said`` is how a ``text`` shows in the conversation (a gesture's plan JSON as "hide boy").
         """
         chat = live.chat
         if choice is not None and (chat.question is None or not 0 <= choice < len(chat.question.choices)):
@@ -181,7 +183,7 @@ class SessionManager:
                 if drag is not None:
                     return chat.drag(drag.name, drag.start, drag.end, progress)
                 assert text is not None
-                return chat.respond(text, progress)
+                return chat.respond(text, progress, said=said.strip() if said and said.strip() else None)
             except LayereditError as exc:  # a bad click or mask: said in the chat, too
                 chat.note(Reply(str(exc), "error", chat.current))
                 raise

@@ -153,10 +153,12 @@ async function run(step) {
   }
 }
 
+// Resolves once the session is idle again and shown: the reply is on the page.
 async function post(path, form) {
   setState("busy");
   const view = await (await api(path, { method: "POST", body: form })).json();
   await showSession(view);
+  if (polling) await polling;
 }
 
 function startSession(file) {
@@ -167,20 +169,28 @@ function startSession(file) {
   });
 }
 
-function sendMessage(event) {
-  event.preventDefault();
-  const text = $("instruction").value.trim();
-  if (!text || !session || session.busy) return;
-  $("instruction").value = "";
-  addMessage("user", text);
+// One message of the chat, shown at once as `shown`: `fields` are the form fields of
+// POST /v1/sessions/{id}/messages (text, which may be plan JSON, with `said`; or a drag).
+// Resolves when the reply is shown.
+function say(fields, shown) {
+  if (!session || session.busy) return;
+  addMessage("user", shown);
   return run(async () => {
     const form = new FormData();
-    form.append("text", text);
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
     // The marks on the page are the current picture's masks: added, kept or removed there.
     form.append("replace_masks", "true");
     for (const [name, blob] of current().masks) form.append("masks", blob, `${name}.png`);
     await post(`/v1/sessions/${session.id}/messages`, form);
   });
+}
+
+function sendMessage(event) {
+  event.preventDefault();
+  const text = $("instruction").value.trim();
+  if (!text || !session || session.busy) return;
+  $("instruction").value = "";
+  return say({ text }, text);
 }
 
 function answerQuestion(index) {
@@ -206,6 +216,9 @@ async function resumeSession() {
     sessionStorage.removeItem(SESSION_KEY); // gone (or another server): start afresh
   }
 }
+
+// For layers.js: its gestures are chat messages of this session, so Undo takes them back.
+Object.assign(window.layeredit, { say, session: () => session });
 
 actions.openImage = startSession;
 actions.sendInstruction = sendMessage;

@@ -1,6 +1,7 @@
 // Direct manipulation in the web editor: a layers panel (front, back, hide/show, remove),
-// drag an object to move it, drag a corner of its frame to resize it. Every gesture becomes one
-// edit-plan operation sent as a chat turn, so it shows in the history and Undo takes it back.
+// drag an object to move it, drag a corner of its frame to resize it. Every gesture is one message
+// of the chat session (chat.js): a drag as the session's drag gesture, the others as one edit-plan
+// operation, so each shows in the history as a turn and Undo takes it back.
 // The PSD download is the decomposition: the clean plate plus one layer per named object.
 "use strict";
 
@@ -145,10 +146,31 @@
     for (const row of $("layer-list").children) row.classList.toggle("selected", row.dataset.name === object?.name);
   }
 
-  function send(operation, shown) {
+  // A gesture as a chat message: `fields` of the session's message form, `shown` in the history.
+  function say(fields, shown) {
     select(null);
     drawGhost(null);
-    return api.runEdit(JSON.stringify({ operations: [operation] }), shown);
+    return api.say(fields, shown);
+  }
+
+  // One plan operation, said as `shown` ("hide boy"), so the history reads like a typed message.
+  function send(operation, shown) {
+    return say({ text: JSON.stringify({ operations: [operation] }), said: shown }, shown);
+  }
+
+  // The object the current turn hid: that turn was said "hide NAME" (see the panel's buttons).
+  function hiddenLayer() {
+    const view = api.session();
+    if (!view || view.current === 0) return null;
+    const messages = view.messages;
+    for (let i = messages.length - 1; i > 0; i--) {
+      const reply = messages[i];
+      if (reply.role === "user" || reply.kind !== "edit" || reply.turn !== view.current) continue;
+      const asked = messages[i - 1];
+      const match = asked.role === "user" ? /^hide (.+)$/.exec(asked.text) : null;
+      return match ? match[1] : null;
+    }
+    return null;
   }
 
   function renderPanel() {
@@ -173,13 +195,13 @@
         button.textContent = text;
         button.title = title;
         button.dataset.action = text;
-        button.onclick = () => busy() || (text === "hide" ? hide(object.name, operation, shown) : send(operation, shown));
+        button.onclick = () => busy() || send(operation, shown);
         row.append(button);
       }
       list.append(row);
     }
     // A layer hidden by the last turn stays listed; showing it takes that turn back.
-    const hidden = api.current()?.hiddenLayer;
+    const hidden = hiddenLayer();
     if (hidden) {
       const row = document.createElement("li");
       row.dataset.name = hidden;
@@ -193,15 +215,6 @@
       show.onclick = () => busy() || $("undo").click();
       row.append(label, show);
       list.append(row);
-    }
-  }
-
-  async function hide(name, operation, shown) {
-    const before = api.current();
-    await send(operation, shown);
-    if (api.current() !== before) {
-      api.current().hiddenLayer = name;
-      renderPanel();
     }
   }
 
@@ -256,7 +269,7 @@
 
   $("stage").addEventListener("pointerup", () => {
     if (!gesture) return;
-    const { object, corner, dx, dy, scale } = gesture;
+    const { object, corner, start, dx, dy, scale } = gesture;
     gesture = null;
     $("stage").classList.remove("dragging");
     const target = { phrase: object.name };
@@ -264,9 +277,12 @@
       const rounded = Math.min(10, Math.round(scale * 100) / 100);
       send({ op: "resize", target, scale: rounded }, `resize ${object.name} ×${rounded}`);
     } else if (!corner && Math.hypot(dx, dy) >= MIN_DRAG) {
-      const [x, y] = [Math.round(dx), Math.round(dy)];
-      const move = { op: "move", target, dx: x / size.width, dy: y / size.height };
-      send(move, `drag ${object.name} by (${x}, ${y}) px`);
+      const from = [Math.round(start.x), Math.round(start.y)];
+      const to = [from[0] + Math.round(dx), from[1] + Math.round(dy)];
+      const signed = (value) => (value < 0 ? `${value}` : `+${value}`);
+      const by = `(${signed(to[0] - from[0])}, ${signed(to[1] - from[1])})`;
+      // Shown as the session logs a drag, so the history reads the same after the reply.
+      say({ drag: JSON.stringify({ name: object.name, from, to }) }, `drag the ${object.name} by ${by} px`);
     } else {
       drawGhost(null);
       select(object);
