@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -9,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from layeredit.engine.layers import LayerStack
-from layeredit.engine.scene import Scene
+from layeredit.engine.scene import Scene, SceneParams, compile_scene
 from layeredit.plan import EditPlan
 
 # Called as progress(stage, done, total) during long work, e.g. ("denoise", 12, 50).
@@ -38,3 +39,23 @@ class Engine(Protocol):
     def run(self, stack: LayerStack, plan: EditPlan, progress: ProgressCallback | None = None) -> EditResult:
         """Carry out ``plan`` on ``stack`` and return the edited image with its layers."""
         ...
+
+
+class SceneRenderer:
+    """An engine that compiles the plan into a :class:`Scene` and renders it (both of layeredit's
+    engines are); resolution strategies hand such an engine a window or a scaled copy of the scene."""
+
+    params: SceneParams
+
+    def run(self, stack: LayerStack, plan: EditPlan, progress: ProgressCallback | None = None) -> EditResult:
+        start = time.perf_counter()
+        scene = compile_scene(stack, plan, self.params)
+        layers_time = time.perf_counter() - start
+        result = self.run_scene(scene, plan, progress)
+        result.timings = {"layers": layers_time, **result.timings}
+        return result
+
+    def run_scene(
+        self, scene: Scene, plan: EditPlan, progress: ProgressCallback | None = None, full_size: bool = False
+    ) -> EditResult:
+        raise NotImplementedError

@@ -14,10 +14,9 @@ import time
 import cv2
 import numpy as np
 
-from layeredit.engine.base import EditResult, ProgressCallback, RenderedLayer
+from layeredit.engine.base import EditResult, ProgressCallback, RenderedLayer, SceneRenderer
 from layeredit.engine.fill import fill_hole
-from layeredit.engine.layers import LayerStack
-from layeredit.engine.scene import Layer, Scene, SceneParams, compile_scene
+from layeredit.engine.scene import Layer, Scene, SceneParams
 from layeredit.errors import InputError
 from layeredit.plan import EditPlan
 from layeredit.tools.masks import dilate, feather, shift
@@ -52,7 +51,7 @@ def inpaint(image: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
     return np.where(hole[..., None], filled, image)
 
 
-class PixelEngine:
+class PixelEngine(SceneRenderer):
     """Edits without model weights; holes are filled by OpenCV's Telea inpainting.
 
     ``fill_side``: a hole's neighbourhood is painted at most at this side's square area (Telea's
@@ -73,14 +72,6 @@ class PixelEngine:
         self.inpaint_radius = inpaint_radius
         self.fill_side = fill_side
         self.working_side = working_side
-
-    def run(self, stack: LayerStack, plan: EditPlan, progress: ProgressCallback | None = None) -> EditResult:
-        start = time.perf_counter()
-        scene = compile_scene(stack, plan, self.params)
-        layers_time = time.perf_counter() - start
-        result = self.run_scene(scene, plan, progress)
-        result.timings = {"layers": layers_time, **result.timings}
-        return result
 
     def run_scene(
         self, scene: Scene, plan: EditPlan, progress: ProgressCallback | None = None, full_size: bool = False

@@ -17,7 +17,7 @@ import torch
 from diffusers import DDIMScheduler, DiffusionPipeline
 from tqdm.auto import tqdm
 
-from layeredit.engine.base import EditResult, ProgressCallback, RenderedLayer
+from layeredit.engine.base import EditResult, ProgressCallback, RenderedLayer, SceneRenderer
 from layeredit.engine.designedit.attention import KeyMaskController, key_masking
 from layeredit.engine.designedit.config import DEFAULT_MODEL, DesignEditConfig
 from layeredit.engine.designedit.denoiser import Denoiser, EmptyPrompt
@@ -33,9 +33,8 @@ from layeredit.engine.designedit.inversion import (
 )
 from layeredit.engine.designedit.loading import apply_memory_options, load_pipeline
 from layeredit.engine.designedit.pipeline import LatentScene, StepObserver, denoise
-from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import paste_alpha
-from layeredit.engine.scene import Scene, SceneParams, compile_scene
+from layeredit.engine.scene import Scene, SceneParams
 from layeredit.engine.window import keep_outside
 from layeredit.plan import EditPlan
 from layeredit.tools.masks import MaskError, dilate
@@ -54,7 +53,7 @@ class Rendering:
     timings: dict[str, float]
 
 
-class DesignEditEngine:
+class DesignEditEngine(SceneRenderer):
     """Edits with a diffusers UNet latent-diffusion pipeline (SDXL, SD 1.5/2.x)."""
 
     name = "designedit"
@@ -120,20 +119,6 @@ class DesignEditEngine:
         return Denoiser(self.pipe.unet, self._prompt, vae_scale_factor=self.latent_factor)
 
     # -- editing -----------------------------------------------------------------------------
-
-    def run(
-        self,
-        stack: LayerStack,
-        plan: EditPlan,
-        progress: ProgressCallback | None = None,
-    ) -> EditResult:
-        """Carry out ``plan``; the stack's ``refine_mask`` marks features to keep out of the hole."""
-        start = time.perf_counter()
-        scene = compile_scene(stack, plan, self.params)
-        layers_time = time.perf_counter() - start
-        result = self.run_scene(scene, plan, progress)
-        result.timings = {"layers": layers_time, **result.timings}
-        return result
 
     def run_scene(
         self, scene: Scene, plan: EditPlan, progress: ProgressCallback | None = None, full_size: bool = False
