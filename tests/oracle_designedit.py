@@ -225,8 +225,14 @@ def oracle_edit(pipe, scene, config, choices: OracleChoices, windows: OracleWind
             if refine is not None and mask_from <= step <= refine_last:
                 key = key + refine
             masks[n + 1] = key.clamp(0, 1)[0]  # the background row of the conditional half
-            processor.masks = masks
-            eps_uncond, eps_cond = eps_of(torch.cat([x, x]), t).chunk(2)
+            # The halves run as two batches of the same shape: with nothing key-masked they are then
+            # the same computation and their difference is exactly zero. One batch of 2n rows is
+            # split across CPU threads differently for each half and leaves ~1e-6 of float noise,
+            # which the quantile mask below would turn into a random edit mask.
+            processor.masks = masks[:n]
+            eps_uncond = eps_of(x, t)
+            processor.masks = masks[n:]
+            eps_cond = eps_of(x, t)
             delta = eps_cond - eps_uncond
             eps = eps_uncond + windows.guidance_scale * delta
             x = scheduler.step(eps, t, x, generator=generator).prev_sample

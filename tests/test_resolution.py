@@ -128,3 +128,15 @@ def test_diffusion_engine_shares_the_strategies(tiny_diffusion, strategy):
         assert width * height >= 0.8 * 192 * 144  # full size
     else:
         assert width * height <= 2 * 32 * 32
+
+
+def test_a_diffusion_engine_that_keeps_nothing_gets_the_whole_photo_back(tiny_diffusion):
+    # --no-preserve: the engine changes every pixel, so auto does not crop to the edit and the
+    # resized result is pasted whole, not only inside the edited region.
+    image, masks = phone_photo((192, 144), object_radius=8)
+    config = DesignEditConfig(steps=2, resolution=32, progress_bar=False, preserve_unedited=False)
+    engine = DesignEditEngine(tiny_diffusion.pipe, config, model_id="tiny")
+    result = edit(image, MOVE_STONE, masks={"stone": masks["stone"]}, engine=engine)
+    assert result.stats["hd_strategy"] == "resize" and result.image.shape == image.shape
+    outside = ~result.scene.edited_region()
+    assert (result.image[outside] != image[outside]).any(axis=-1).mean() > 0.5

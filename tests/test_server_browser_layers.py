@@ -17,8 +17,10 @@ DRAG = -100  # image pixels
 
 
 def _open_with_the_boy(page) -> dict:  # noqa: F811 - the fixture
+    earlier = page.locator("body").get_attribute("data-session") or ""
     page.set_input_files("#image-input", str(IMAGE))
-    page.wait_for_selector("#stage:not([hidden])")
+    # A new chat session on the photo, shown and ready (not the last test's, still on the page).
+    page.wait_for_selector(f"body[data-state='idle'][data-turn='0']:not([data-session='{earlier}'])")
     page.set_input_files("#mask-input", str(BOY))
     page.wait_for_selector("#layer-list li[data-name='boy']")
     page.wait_for_function("document.getElementById('after').complete")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from layeredit.agent.executor import SeenObject  # noqa: E402
 from layeredit.agent.llm import LLMPlanner  # noqa: E402
 from layeredit.cli import cli  # noqa: E402
 from layeredit.engine.pixel import PixelEngine  # noqa: E402
+from layeredit.export import psd_export_available  # noqa: E402
 from layeredit.imageio import load_image  # noqa: E402
 from layeredit.plan import EditPlan  # noqa: E402
 from layeredit.server import create_app  # noqa: E402
@@ -312,3 +314,24 @@ def test_serve_refuses_a_bad_llm_before_starting(tmp_path, monkeypatch):
     assert isinstance(done.exception, ValueError)
     assert "--llm must be 'rules' or PROVIDER:MODEL" in str(done.exception)
     assert "editor on" not in done.output and not (tmp_path / "d").exists()
+
+
+def test_a_plan_sent_by_a_gesture_shows_as_said_and_its_layers_download(tmp_path):
+    with TestClient(create_app(planner="rules", data_dir=tmp_path)) as client:
+        sid = start(client, SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")
+        plan = json.dumps({"operations": [{"op": "remove", "target": {"phrase": "boy"}}]})
+        done = client.post(
+            f"/v1/sessions/{sid}/messages", data={"text": plan, "said": "hide boy"}, params={"wait": True}
+        ).json()
+        assert done["current"] == 1 and done["messages"][-2]["text"] == "hide boy"
+        assert done["turns"][1]["summary"] == "remove boy"
+        links = done["turns"][1]["layers"]
+        archive = client.get(links["zip"])
+        assert archive.status_code == 200, archive.text
+        with zipfile.ZipFile(io.BytesIO(archive.content)) as packed:
+            names = packed.namelist()
+        assert names[0].startswith("00_") and {"layers.ora", "plan.json"} <= set(names)
+        for kind in ("psd", "ora") if psd_export_available() else ("ora",):
+            response = client.get(links[kind])
+            assert response.status_code == 200 and response.content, response.text
+        assert client.get(f"/v1/sessions/{sid}/turns/1/layers.tif").status_code == 404

@@ -102,13 +102,16 @@ def touches_whole_frame(plan: EditPlan) -> bool:
     return any(isinstance(op, (Pan, ZoomOut)) for op in plan.operations)
 
 
-def choose(scene: Scene, plan: EditPlan, working_side: int, params: ResolutionParams) -> Choice:
+def choose(
+    scene: Scene, plan: EditPlan, working_side: int, params: ResolutionParams, whole_result: bool = False
+) -> Choice:
     """The strategy, window and scale for editing ``scene`` with an engine working at
-    ``working_side`` squared pixels."""
+    ``working_side`` squared pixels; ``whole_result``: the engine changes every pixel (it does not
+    keep the input outside the edit), so no window of the photo is enough."""
     height, width = scene.source.shape[:2]
     whole = (0, 0, width, height)
     resize_scale = min(1.0, working_side / math.sqrt(width * height))
-    whole_frame = touches_whole_frame(plan)
+    whole_frame = whole_result or touches_whole_frame(plan)
     window = None if whole_frame else touched_box(scene, scene.px(params.hd_crop_margin))
     strategy = params.hd_strategy
     if strategy == "auto":
@@ -145,7 +148,10 @@ class HighResolution:
         start = time.perf_counter()
         scene = compile_scene(stack, plan, engine.params)
         layers_time = time.perf_counter() - start
-        choice = choose(scene, plan, engine.working_side, self.params)
+        # An engine told not to keep the input's pixels outside the edit (--no-preserve) changes
+        # the whole photo: no crop, and a resized result is pasted whole.
+        preserves = getattr(getattr(engine, "config", None), "preserve_unedited", True)
+        choice = choose(scene, plan, engine.working_side, self.params, whole_result=not preserves)
         if choice.strategy == "original":
             result = engine.run_scene(scene, plan, progress, full_size=True)
             size = scene.source.shape[1::-1]
@@ -154,7 +160,7 @@ class HighResolution:
             part = window_scene(scene, choice.box, choice.scale)
             layers_time += time.perf_counter() - start
             size = part.source.shape[1::-1]
-            result = self._paste(scene, choice, engine.run_scene(part, plan, progress))
+            result = self._paste(scene, choice, engine.run_scene(part, plan, progress), preserves)
         result.timings = {"layers": layers_time, **result.timings}
         result.stats.update(
             hd_strategy=choice.strategy,
@@ -164,11 +170,12 @@ class HighResolution:
         return result
 
     @staticmethod
-    def _paste(scene: Scene, choice: Choice, part: EditResult) -> EditResult:
-        """The window's result on the full photo; a resized result only inside the edited region."""
+    def _paste(scene: Scene, choice: Choice, part: EditResult, preserves: bool = True) -> EditResult:
+        """The window's result on the full photo; a resized result only inside the edited region
+        when the engine ``preserves`` the pixels outside it, else whole."""
         start = time.perf_counter()
         # A crop is edited at full size, and engines keep every pixel outside the edited region.
-        region = None if choice.strategy == "crop" else scene.edited_region()
+        region = None if choice.strategy == "crop" or not preserves else scene.edited_region()
         seam = None if region is None else Seam.of(region, scene.px(scene.params.feather))
         image = paste_back(scene.background, part.image, choice.box, seam)
         layers = full_size_layers(part.layers, choice.box, scene.background, seam, (part.image, image))

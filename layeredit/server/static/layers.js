@@ -218,8 +218,12 @@
     }
   }
 
+  let renders = 0; // the latest picture shown: objects loaded for an earlier one are dropped
   document.addEventListener("layeredit:render", async (event) => {
-    objects = await loadObjects(event.detail);
+    const render = ++renders;
+    const found = await loadObjects(event.detail);
+    if (render !== renders) return;
+    objects = found;
     renderPanel();
     select(null);
     drawGhost(null);
