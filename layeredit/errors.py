@@ -73,5 +73,6 @@ def debugging() -> bool:
 class PlacementError(InputError):
     """A placement relative to another object that cannot be carried out (no room, anchor gone)."""
 
+
 class ManifestError(InputError):
     """A batch manifest that cannot be read; the message names the file, the line and what is wrong."""

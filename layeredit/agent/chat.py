@@ -18,6 +18,7 @@ from layeredit.agent.questions import (
     NO,
     Choice,
     Question,
+    first_object,
     follow_up,
     question_after_grounding,
     question_after_planner_error,
@@ -244,16 +245,6 @@ class ChatSession:
             return Target(phrase=next(iter(self.turn.masks)))
         return self.turn.target
 
-    def _first_object(
-        self, agent: EditAgent, instruction: str, previous: Antecedent | None
-    ) -> np.ndarray | None:
-        """The mask of the first object ``instruction`` acts on, to show next to an offer."""
-        try:
-            targets = agent.plan(self.turn.image, instruction, previous).targets()
-        except PlannerError:
-            return None
-        return NamedMasks(self.turn.masks).lookup(targets[0]) if targets else None
-
     def _repeat(self, text: str, progress: ProgressCallback | None) -> Reply:
         if self.turn.plan is None:
             return Reply("nothing to repeat yet: type an edit first", "info", self.current)
@@ -281,6 +272,10 @@ class ChatSession:
             MasksThenDetection(NamedMasks(turn.masks), self.detector),
             scope=self.scope,
         )
+
+        def plan_words(text: str, before: Antecedent | None) -> EditPlan:
+            return agent.plan(turn.image, text, before)
+
         given_plan = plan is None and instruction.lstrip().startswith("{")  # plan JSON, as `edit` takes
         if given_plan:
             plan = EditPlan.parse(instruction)
@@ -290,7 +285,10 @@ class ChatSession:
             if exc.supported is None:
                 raise
             text = f'I can\'t do "{exc.clause}": {exc.reason}. Shall I just {exc.supported}? (yes/no)'
-            shown = self._first_object(agent, exc.supported, previous)
+            try:
+                shown = first_object(plan_words, exc.supported, turn.masks, previous)
+            except PlannerError:
+                shown = None
             question = Question(text, [Choice(f"only: {exc.supported}", exc.supported, mask=shown)])
             return Reply(question.text, "question", self.current, self.planner_name, question)
         except PlannerError as exc:
@@ -301,8 +299,7 @@ class ChatSession:
                 outcome = agent.run(turn.image, retry, previous, progress)
             except PlannerError:
                 question = question_after_planner_error(
-                    instruction, exc, lambda text, before: agent.plan(turn.image, text, before),
-                    turn.masks, previous,
+                    instruction, exc, plan_words, turn.masks, previous,
                 )  # fmt: skip
                 if question is None:
                     raise exc from None

@@ -97,6 +97,15 @@ def has_pronoun(instruction: str) -> bool:
     return any(word in PRONOUN_WORDS for word in re.findall(r"[a-z]+", instruction.lower()))
 
 
+def first_object(
+    plan: PlanFunction, instruction: str, masks: Mapping[str, np.ndarray], previous: Antecedent | None
+) -> np.ndarray | None:
+    """The mask of the first object ``instruction`` acts on, to show beside an offer (PlannerError
+    when it cannot be planned)."""
+    targets = plan(instruction, previous).targets()
+    return NamedMasks(masks).lookup(targets[0]) if targets else None
+
+
 def question_after_planner_error(
     instruction: str,
     error: PlannerError,
@@ -131,10 +140,9 @@ def question_after_planner_error(
         return None
     doable = " and ".join(possible)
     try:
-        first = plan(doable, previous).targets()
+        shown = first_object(plan, doable, masks, previous)
     except PlannerError:
         return None
-    shown = NamedMasks(masks).lookup(first[0]) if first else None
     text = "I can't do " + "; ".join(impossible) + f". Shall I just {doable}?"
     return Question(text, [Choice(f"only: {doable}", doable, mask=shown)])
 
