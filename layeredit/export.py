@@ -187,3 +187,12 @@ def write_layers(result: EditResult, folder: Path) -> list[Path]:
     write_atomically(plan_path, lambda handle: handle.write(result.plan.to_json(indent=2).encode()))
     written.append(plan_path)
     return written
+
+
+def zip_folder(folder: Path) -> bytes:
+    """The files directly inside ``folder``, in name order, as one deflated zip."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.iterdir()):
+            archive.write(path, arcname=path.name)
+    return buffer.getvalue()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 import tempfile
 import zipfile
@@ -14,6 +13,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from layeredit.export import zip_folder
 from layeredit.layered import DEFAULT_MAX_LAYERS, Composition, Decomposition, compose, decompose
 from layeredit.layerfile import SCENE_FILE, SceneFileError, document_bytes, read_scene, write_scene
 from layeredit.server.schemas import ErrorBody
@@ -50,13 +50,9 @@ def scene_archive(result: Decomposition, kind: str) -> bytes:
     """The decomposition as a .psd, an .ora, or a zip of the scene folder (``kind`` 'zip')."""
     if kind != "zip":
         return document_bytes(kind, result.original, result.layers, result.record)
-    buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="layeredit-scene-") as folder:
         write_scene(Path(folder) / "scene", result.original, result.layers, result.record)
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted((Path(folder) / "scene").iterdir()):
-                archive.write(path, arcname=path.name)
-    return buffer.getvalue()
+        return zip_folder(Path(folder) / "scene")
 
 
 def _compose_upload(name: str, data: bytes, engine: Any, progress: Any) -> Composition:

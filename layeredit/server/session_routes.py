@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +11,7 @@ from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from layeredit.engine.base import EditResult
-from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers
+from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers, zip_folder
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.sessions import Click, Drag, LiveSession, SessionManager, bearer_token
 from layeredit.server.uploads import RequestError, decode_image, decode_mask, mask_name, png_bytes
@@ -156,13 +154,9 @@ def session_router(sessions: SessionManager) -> APIRouter:
 
 def layers_zip(result: EditResult) -> bytes:
     """The files ``layeredit edit --save-layers`` writes (PNG layers, PSD, ORA, plan), zipped."""
-    buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="layeredit-turn-") as folder:
-        written = write_layers(result, Path(folder))
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(written):
-                archive.write(path, arcname=path.name)
-    return buffer.getvalue()
+        write_layers(result, Path(folder))
+        return zip_folder(Path(folder))
 
 
 def parse_clicks(text: str | None) -> list[Click]:
