@@ -40,6 +40,7 @@ browser:
 		echo "chromium not installed (needs root and apt-get): the browser test will skip"
 
 test: $(STAMP) lint browser
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

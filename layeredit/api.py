@@ -5,17 +5,19 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from layeredit.agent.plans import make_plan
 from layeredit.engine.alpha import edited_alpha
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
-from layeredit.engine.resolution import DEFAULT_HD_STRATEGY, HighResolution, ResolutionParams, Strategy
+from layeredit.engine.resolution import HighResolution, ResolutionParams, Strategy
 from layeredit.errors import InputError, clip
 from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
@@ -25,17 +27,6 @@ from layeredit.tools.resolve import MaskResolver, NamedMasks, box_mask, head_nou
 
 MaskLike = str | Path | Image.Image | np.ndarray
 Box = tuple[int, int, int, int]
-
-
-def make_plan(instruction: str | EditPlan | Mapping[str, Any], image_size: tuple[int, int]) -> EditPlan:
-    """An :class:`EditPlan` from plain English (rule planner), plan JSON, a dict or a plan."""
-    if isinstance(instruction, EditPlan):
-        return instruction
-    if isinstance(instruction, Mapping) or instruction.lstrip().startswith("{"):
-        return EditPlan.parse(instruction if isinstance(instruction, str) else dict(instruction))
-    from layeredit.agent import RulePlanner  # the planner's grammar tables load on first use
-
-    return RulePlanner().plan(instruction, image_size)
 
 
 def mask_array(mask: MaskLike) -> np.ndarray:
@@ -117,7 +108,7 @@ def edit(
     refine_mask: MaskLike | None = None,
     resolver: MaskResolver | None = None,
     progress: ProgressCallback | None = None,
-    hd_strategy: Strategy | ResolutionParams = DEFAULT_HD_STRATEGY,
+    hd_strategy: Strategy | ResolutionParams | None = None,
     sources: Mapping[str, MaskLike] | None = None,
 ) -> EditResult:
     """Edit ``image`` as ``instruction`` says.
@@ -133,7 +124,9 @@ def edit(
 
     ``hd_strategy`` says how a photo larger than the engine's working size is edited: "crop",
     "resize", "original" or "auto" (layeredit.engine.resolution), or ResolutionParams with the
-    crop margin and size trigger too; ``result.stats["hd_strategy"]`` says which one ran.
+    crop margin and size trigger too; None: the engine's own ``resolution`` (an engine made from
+    options carries them, layeredit.engine.options), else auto. ``result.stats["hd_strategy"]``
+    says which one ran.
     Returns the edited image with the plan, the layers and per-stage timings.
     """
     start = time.perf_counter()
@@ -166,8 +159,9 @@ def edit(
     timings["masks"] = time.perf_counter() - start
 
     runner = resolve_engine(engine)
-    if not isinstance(hd_strategy, ResolutionParams):
-        hd_strategy = ResolutionParams(hd_strategy=hd_strategy)
+    if isinstance(hd_strategy, str):  # the strategy named; the engine's margin and trigger stay
+        own = getattr(runner, "resolution", None) or ResolutionParams()
+        hd_strategy = replace(own, hd_strategy=hd_strategy)
     result = HighResolution(runner, hd_strategy).run(stack, plan, progress)
     if alpha is not None:  # transparency goes through the edit with the objects
         size = (result.image.shape[1], result.image.shape[0])

@@ -19,6 +19,7 @@ import numpy as np
 from layeredit.api import Box, MaskLike, mask_array, resolve_engine
 from layeredit.engine.base import EditResult, Engine, ProgressCallback, RenderedLayer
 from layeredit.engine.layers import LayerStack
+from layeredit.engine.resolution import HighResolution
 from layeredit.errors import InputError
 from layeredit.export import opaque_box
 from layeredit.imageio import as_rgb_array
@@ -187,7 +188,7 @@ def decompose(
     masks_by_name = {name: mask for name, mask, _ in named}
     removal = EditPlan(operations=[Remove(target=Target(phrase=name)) for name in masks_by_name])
     stack = LayerStack(image=pixels, objects={name: [mask] for name, mask in masks_by_name.items()})
-    plate = resolve_engine(engine).run(stack, removal, progress).layers[0]
+    plate = HighResolution(resolve_engine(engine)).run(stack, removal, progress).layers[0]
     layers = [RenderedLayer(name=BACKGROUND, rgba=plate.rgba)]
     layers += [object_layer(pixels, name, mask, soft_edges) for name, mask, _ in named]
     # The record keeps each layer's box as written, so compose compares like with like.
@@ -296,7 +297,7 @@ def compose(
     if plan is None:
         return Composition(image=layered.original.copy(), plan=None, ignored=ignored)
     stack = LayerStack.build(layered.original, plan, NamedMasks(masks))
-    result = resolve_engine(engine).run(stack, plan, progress)
+    result = HighResolution(resolve_engine(engine)).run(stack, plan, progress)
     return Composition(image=result.image, plan=plan, result=result, ignored=ignored)
 
 

@@ -1,4 +1,4 @@
-"""Layered scenes on disk, written by ``decompose`` and read back by ``compose`` (DESIGN.md).
+"""Layered scenes on disk, written by ``decompose`` and read back by ``compose``.
 
 Three forms hold the same scene: a Photoshop document (.psd), an OpenRaster document (.ora) or a
 folder of PNG layers with ``scene.json``. Each has, bottom to top, the picture that was decomposed

@@ -1,6 +1,6 @@
 """The edit plan: the one schema spoken by planners, tools, engines and users.
 
-Coordinates follow DESIGN.md: ``dx``/``dy``/``to`` are fractions of the image width and height,
+Coordinates: ``dx``/``dy``/``to`` are fractions of the image width and height,
 image axes (+x right, +y down, ``(0, 0)`` top left); ``to`` is where the object's centre goes.
 """
 

@@ -1,4 +1,4 @@
-"""A literal, slow and plain DesignEdit written from DESIGN.md, for tests only.
+"""A literal, slow and plain DesignEdit written from docs/method.md, for tests only.
 
 It starts from a compiled :class:`~layeredit.engine.scene.Scene` (pictures, hole, object masks and
 offsets: the plan's layer decomposition, shared with the pixel engine) and shares no code with
@@ -50,7 +50,7 @@ class OracleChoices:
 
 @dataclass(frozen=True)
 class OracleWindows:
-    """DESIGN.md's windows at 50 steps (1-based steps, key masking as the reference counts it)."""
+    """docs/method.md's windows at 50 steps (1-based steps, key masking as the reference counts it)."""
 
     key_mask: tuple[int, int] = (2, 40)
     refine: tuple[int, int] = (2, 26)

@@ -1,4 +1,4 @@
-"""Key-masking self-attention processor (DESIGN.md step 3)."""
+"""Key-masking self-attention processor (docs/method.md step 3)."""
 
 from __future__ import annotations
 

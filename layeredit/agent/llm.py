@@ -274,7 +274,7 @@ def plan_instruction(
     """
     spec = (llm or os.environ.get(LLM_ENV_VAR) or "rules").strip()
     if spec == "rules" or instruction.lstrip().startswith("{"):
-        from layeredit.api import make_plan
+        from layeredit.agent.plans import make_plan
 
         return make_plan(instruction, image_size)
     planner = make_planner(spec)

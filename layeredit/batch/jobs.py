@@ -19,12 +19,13 @@ from PIL import Image, UnidentifiedImageError
 
 from layeredit.api import make_plan
 from layeredit.batch.manifest import ManifestLine
-from layeredit.engine.designedit.config import DesignEditConfig
-from layeredit.engine.scene import SceneParams
+from layeredit.engine.options import OPTION_CLASSES as ENGINE_OPTION_CLASSES
+from layeredit.engine.options import EngineChoice, EngineName
 from layeredit.errors import InputError
 from layeredit.imageio import WRITABLE_SUFFIXES
 
-OPTION_CLASSES = (SceneParams, DesignEditConfig)
+# A line's options: every engine option but the engine choice, which the whole run shares.
+OPTION_CLASSES = tuple(cls for cls in ENGINE_OPTION_CLASSES if cls is not EngineChoice)
 # EXIF orientations that turn the picture a quarter turn, swapping width and height.
 QUARTER_TURNS = {5, 6, 7, 8}
 
@@ -33,7 +34,7 @@ QUARTER_TURNS = {5, 6, 7, 8}
 class RunSettings:
     """What every line of a run shares: the engine, its model and device, default options."""
 
-    engine: str = "pixel"
+    engine: EngineName = "pixel"
     model: str | None = None
     device: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # per-line options override these
@@ -157,6 +158,8 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _fits(value: Any, hint: Any) -> bool:
+    if typing.get_origin(hint) is typing.Literal:
+        return value in typing.get_args(hint)
     allowed = typing.get_args(hint) or (hint,)
     if isinstance(value, bool):
         return bool in allowed
@@ -168,5 +171,7 @@ def _fits(value: Any, hint: Any) -> bool:
 
 
 def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(hint)))
     names = [t.__name__ for t in typing.get_args(hint) or (hint,) if t is not type(None)]
     return " or ".join("a number" if n == "float" else f"an {n}" if n == "int" else f"a {n}" for n in names)

@@ -1,4 +1,4 @@
-"""Reading batch manifests: one edit a line, as JSON Lines or CSV (DESIGN.md, "Batch manifests").
+"""Reading batch manifests: one edit a line, as JSON Lines or CSV (docs/method.md, "Batch manifests").
 
 A line that cannot be read is not fatal: it comes back with its problem, and the run records it as a
 failed line and goes on with the others. Only a manifest that cannot be read at all is an error.

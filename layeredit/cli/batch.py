@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from layeredit.cli.common import device_option, engine_option
-from layeredit.cli_options import dataclass_options
-from layeredit.engine.designedit.config import DEFAULT_MODEL, DesignEditConfig
-from layeredit.engine.scene import SceneParams
+from layeredit.cli.common import engine_options
+from layeredit.engine.options import EngineOptions
 
 
 @click.command("batch")
@@ -26,15 +23,10 @@ from layeredit.engine.scene import SceneParams
     help="Run on Ray: 'auto' (the flag alone) joins or starts a cluster here, else a cluster address.",
 )  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Check every line (files, plans, options) and stop.")
-@engine_option
-@click.option("--model", metavar="ID_OR_PATH", help=f"designedit: diffusers model [{DEFAULT_MODEL}].")
-@device_option
-@dataclass_options(SceneParams)
-@dataclass_options(DesignEditConfig, skip=("progress_bar",))
+@engine_options
 def batch_command(
-    manifest: Path, out_dir: Path, workers: int | None, ray: str | None, dry_run: bool, engine: str,
-    model: str | None, device: str | None, **tuning: Any,
-) -> None:  # fmt: skip
+    manifest: Path, out_dir: Path, workers: int | None, ray: str | None, dry_run: bool, engine: EngineOptions
+) -> None:
     """Run every edit of MANIFEST (JSON Lines or CSV, one edit a line) into a folder.
 
     Options given here apply to every line; a line's own "options" win. Exits with 1 when a line failed.
@@ -42,6 +34,6 @@ def batch_command(
     from layeredit.batch.command import run_batch
     from layeredit.batch.jobs import RunSettings
 
-    options = {name: value for name, value in tuning.items() if value is not None}
-    settings = RunSettings(engine, model, device, options)
+    choice = engine.choice
+    settings = RunSettings(choice.engine, choice.model, choice.device, engine.tuning())
     sys.exit(run_batch(manifest, out_dir, settings, workers, ray, dry_run))

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from layeredit.cli.common import (
-    device_option,
-    engine_option,
-    llm_option,
-    mask_option,
-    model_option,
-    parse_masks,
-    perception_options,
-)
+from layeredit.agent.options import PlannerOptions
+from layeredit.cli.common import engine_options, mask_option, parse_masks, perception_options, planner_options
 from layeredit.cli.engines import build_engine
-from layeredit.cli_options import dataclass_options
-from layeredit.engine.designedit.config import DesignEditConfig
-from layeredit.engine.scene import SceneParams
+from layeredit.engine.options import EngineOptions
 from layeredit.tools.auto import AutomaticResolver
+from layeredit.tools.defaults import PerceptionOptions
 
 
 @click.command("chat")
@@ -36,13 +27,9 @@ from layeredit.tools.auto import AutomaticResolver
     help="Folder to keep the new session in (default: IMAGE-STEM.chat in the current folder).",
 )
 @mask_option
-@engine_option
-@llm_option
-@model_option
-@device_option
+@planner_options
 @perception_options
-@dataclass_options(SceneParams)
-@dataclass_options(DesignEditConfig)
+@engine_options
 @click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=".",
               show_default=True, help="The only folder 'save', 'mask' and inserts may use.")  # fmt: skip
 def chat_command(
@@ -50,13 +37,10 @@ def chat_command(
     resume: Path | None,
     session_dir: Path | None,
     masks: tuple[str, ...],
-    engine: str,
-    llm: str | None,
-    model: str | None,
-    device: str | None,
-    finding: dict[str, Any],
+    planner: PlannerOptions,
+    perception: PerceptionOptions,
+    engine: EngineOptions,
     root: Path,
-    **tuning: Any,
 ) -> None:
     """Edit IMAGE turn after turn; type 'help' for the commands. Reads lines from standard input."""
     from layeredit.agent.chat import open_chat
@@ -64,6 +48,6 @@ def chat_command(
     named = parse_masks(masks)
     if (image is None) == (resume is None):
         raise click.UsageError("give either IMAGE (a new chat) or --resume DIR (continue a chat)")
-    runner = build_engine(engine, model, device, None, tuning)
-    finder = AutomaticResolver(device=device, **finding)
-    open_chat(image, resume, session_dir, named, runner, llm, finder, root)
+    runner = build_engine(engine)
+    finder = AutomaticResolver.from_options(perception, engine.choice.device)
+    open_chat(image, resume, session_dir, named, runner, planner.llm, finder, root)

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
-
 import click
 
+from layeredit.agent.options import PlannerOptions
 from layeredit.api import Box
-from layeredit.engine.designedit.config import DEFAULT_MODEL
+from layeredit.cli_options import dataclass_options, options_object
+from layeredit.engine.options import OPTION_CLASSES, EngineChoice, EngineOptions
 from layeredit.imageio import MAX_SIDE
-from layeredit.tools.defaults import (
-    DEFAULT_BOX_THRESHOLD,
-    DEFAULT_GROUNDING_MODEL,
-    DEFAULT_SAM_MODEL,
-    DEFAULT_TEXT_THRESHOLD,
-)
+from layeredit.tools.defaults import PerceptionOptions
 from layeredit.tools.masks import MaskError
 from layeredit.tools.resolve import parse_box
 
@@ -76,59 +69,9 @@ box_option = click.option(
 )
 
 
-engine_option = click.option(
-    "--engine",
-    type=click.Choice(["pixel", "designedit"]),
-    default="pixel",
-    show_default=True,
-    help="pixel: OpenCV inpainting, no weights; designedit: layered-latent diffusion.",
-)
-
-
-llm_option = click.option(
-    "--llm",
-    metavar="PROVIDER:MODEL",
-    help="Planner: 'rules' (offline, the default) or a LangChain chat model such as openai:gpt-4o-mini "
-    "(default from $LAYEREDIT_LLM).",
-)
-
-
-device_option = click.option(
-    "--device", help="Torch device for the models, such as cuda, cuda:1 or cpu [default: cuda if available]."
-)
-
-
-model_option = click.option(
-    "--model",
-    metavar="ID_OR_PATH",
-    help=f"designedit: diffusers model, hub id or local folder [default: {DEFAULT_MODEL}].",
-)
-
-
-PERCEPTION_FLAGS = ("grounding_model", "sam_model", "box_threshold", "text_threshold")
-
-
-def perception_options(command: Callable) -> Callable:
-    """Flags for the models that find objects named without a mask.
-
-    The command receives them together as ``finding``, keyword arguments of AutomaticResolver.
-    """
-
-    @functools.wraps(command)
-    def with_finding(**options: Any) -> Any:
-        finding = {flag: options.pop(flag) for flag in PERCEPTION_FLAGS}
-        return command(finding=finding, **options)
-
-    unit = click.FloatRange(0.0, 1.0)
-    for option in (
-        click.option("--text-threshold", type=unit, default=DEFAULT_TEXT_THRESHOLD, show_default=True,
-                     help="Least confidence that a detected box is the phrase."),
-        click.option("--box-threshold", type=unit, default=DEFAULT_BOX_THRESHOLD, show_default=True,
-                     help="Least confidence for a detected box."),
-        click.option("--sam-model", metavar="ID_OR_PATH",
-                     help=f"Segment Anything: hub id, local folder or .pth [default: {DEFAULT_SAM_MODEL}]."),
-        click.option("--grounding-model", metavar="ID_OR_PATH",
-                     help=f"Text-grounding detector: hub id or folder [default: {DEFAULT_GROUNDING_MODEL}]."),
-    ):  # fmt: skip
-        with_finding = option(with_finding)
-    return with_finding
+# Each concern's options are declared once, as a dataclass; these turn them into flags and hand the
+# command one object per concern.
+engine_options = options_object("engine", OPTION_CLASSES, EngineOptions.build)
+perception_options = options_object("perception", PerceptionOptions)
+planner_options = options_object("planner", PlannerOptions)
+device_option = dataclass_options(EngineChoice, skip=("engine", "model"))

@@ -6,33 +6,29 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
+from layeredit.agent.options import PlannerOptions
 from layeredit.api import edit
 from layeredit.cli.common import (
     box_option,
-    device_option,
-    engine_option,
-    llm_option,
+    engine_options,
     mask_option,
-    model_option,
     parse_boxes,
     parse_masks,
     parse_size,
     perception_options,
+    planner_options,
 )
 from layeredit.cli.engines import build_engine
-from layeredit.cli_options import build_params, dataclass_options
-from layeredit.engine.designedit.config import DesignEditConfig
-from layeredit.engine.resolution import ResolutionParams
-from layeredit.engine.scene import SceneParams
+from layeredit.engine.options import EngineOptions
 from layeredit.errors import LayereditError, error_text
 from layeredit.export import write_layers
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.plan import EditPlan
 from layeredit.tools.auto import AutomaticResolver
+from layeredit.tools.defaults import PerceptionOptions
 
 
 @click.command("edit")
@@ -46,63 +42,53 @@ from layeredit.tools.auto import AutomaticResolver
 )
 @mask_option
 @box_option
-@engine_option
 @click.option(
     "--save-layers",
     type=click.Path(path_type=Path, file_okay=False),
     help="Also write every layer as an RGBA PNG, layers.psd, layers.ora and the plan into this folder.",
 )
 @click.option("--plan-only", is_flag=True, help="Print the edit plan as JSON and stop.")
-@llm_option
-@model_option
-@device_option
+@planner_options
 @click.option(
     "--refine-mask",
     type=click.Path(path_type=Path, dir_okay=False),
     help="designedit: mask of features beside a removed object (e.g. lettering) to keep out of its hole.",
 )
 @perception_options
-@dataclass_options(SceneParams)
-@dataclass_options(DesignEditConfig)
-@dataclass_options(ResolutionParams)
+@engine_options
 def edit_command(
     image: Path,
     instruction: str,
     output: Path | None,
     masks: tuple[str, ...],
     boxes: tuple[str, ...],
-    engine: str,
     save_layers: Path | None,
     plan_only: bool,
-    llm: str | None,
-    model: str | None,
-    device: str | None,
+    planner: PlannerOptions,
     refine_mask: Path | None,
-    finding: dict[str, Any],
-    **tuning: Any,
+    perception: PerceptionOptions,
+    engine: EngineOptions,
 ) -> None:
     """Edit IMAGE as INSTRUCTION says ("move the cat left and remove the lamp")."""
     named = parse_masks(masks)
     parsed_boxes = parse_boxes(boxes)
     plan: str | EditPlan = instruction
-    if plan_only or llm or os.environ.get("LAYEREDIT_LLM"):
+    if plan_only or planner.llm or os.environ.get("LAYEREDIT_LLM"):
         from layeredit.agent.llm import plan_instruction
 
         pixels = load_image(image)
-        plan = plan_instruction(instruction, (pixels.shape[1], pixels.shape[0]), llm, pixels)
+        plan = plan_instruction(instruction, (pixels.shape[1], pixels.shape[0]), planner.llm, pixels)
     if plan_only:
         click.echo(plan.to_json(indent=2))
         return
     if output is None:
         raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
     check_writable(output)
-    hd = build_params(ResolutionParams, tuning)
-    tuning = {name: value for name, value in tuning.items() if not hasattr(hd, name)}
-    runner = build_engine(engine, model, device, refine_mask, tuning)
-    finder = AutomaticResolver(device=device, **finding)
+    runner = build_engine(engine, refine_mask)
+    finder = AutomaticResolver.from_options(perception, engine.choice.device)
     result = edit(
         image, plan, masks=named, boxes=parsed_boxes, engine=runner, refine_mask=refine_mask, resolver=finder,
-        hd_strategy=hd,
+        hd_strategy=engine.resolution,
     )
     save_image(result.image, output)
     click.echo(f"plan: {result.plan.summary()}", err=True)
@@ -122,8 +108,8 @@ def edit_command(
     show_default=True,
     help="Image size WIDTHxHEIGHT, used to convert pixel amounts.",
 )
-@llm_option
-def plan_command(instruction: str, size: str, llm: str | None) -> None:
+@planner_options
+def plan_command(instruction: str, size: str, planner: PlannerOptions) -> None:
     """Print the edit plan for INSTRUCTION as JSON.
 
     With INSTRUCTION '-', read one instruction per line from standard input and print one JSON
@@ -131,7 +117,7 @@ def plan_command(instruction: str, size: str, llm: str | None) -> None:
     """
     from layeredit.agent.llm import plan_instruction
 
-    image_size = parse_size(size)
+    image_size, llm = parse_size(size), planner.llm
     if instruction != "-":
         click.echo(plan_instruction(instruction, image_size, llm).to_json(indent=2))
         return

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from layeredit.cli.common import (
     box_option,
     device_option,
-    engine_option,
+    engine_options,
     mask_option,
-    model_option,
     parse_boxes,
     parse_masks,
     perception_options,
 )
 from layeredit.cli.engines import build_engine
+from layeredit.engine.options import EngineOptions
 from layeredit.errors import ModelLoadError
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.layered import DEFAULT_MAX_LAYERS, compose, decompose, scene_changes
 from layeredit.layerfile import read_scene, scene_kind
 from layeredit.tools.auto import AutomaticResolver, how_to_get
+from layeredit.tools.defaults import PerceptionOptions
 from layeredit.tools.resolve import TargetNotFoundError
 
 
@@ -47,14 +47,11 @@ from layeredit.tools.resolve import TargetNotFoundError
     help="Most object layers to write.",
 )
 @click.option("--hard-edges", is_flag=True, help="Cut objects along their masks; no alpha matting.")
-@engine_option
-@model_option
 @perception_options
-@device_option
+@engine_options
 def decompose_command(
     image: Path, phrases: tuple[str, ...], output: Path, masks: tuple[str, ...], boxes: tuple[str, ...],
-    auto: bool, max_layers: int, hard_edges: bool, engine: str, model: str | None,
-    finding: dict[str, Any], device: str | None,
+    auto: bool, max_layers: int, hard_edges: bool, perception: PerceptionOptions, engine: EngineOptions,
 ) -> None:  # fmt: skip
     """Split IMAGE into a clean background plate and one layer per object (PHRASE, --mask, --box
     or --auto), written as a .psd, an .ora or a folder of PNG layers with scene.json."""
@@ -62,8 +59,8 @@ def decompose_command(
         raise click.BadParameter("use OUT.psd, OUT.ora or a folder name without a suffix", param_hint="-o")
     load_image(image)  # a bad image is reported before any model loads
     named = parse_masks(masks)
-    runner = build_engine(engine, model, device, None, {})
-    finder = AutomaticResolver(device=device, **finding)
+    runner = build_engine(engine)
+    finder = AutomaticResolver.from_options(perception, engine.choice.device)
     result = decompose(image, phrases, named, parse_boxes(boxes), auto, max_layers, runner,
                        soft_edges=not hard_edges, resolver=finder)  # fmt: skip
     result.save(output)
@@ -81,12 +78,8 @@ def decompose_command(
     help="Where to write the picture (format from the suffix).",
 )
 @click.option("--plan-only", is_flag=True, help="Print the edit plan the layer changes make and stop.")
-@engine_option
-@model_option
-@device_option
-def compose_command(
-    scene: Path, output: Path | None, plan_only: bool, engine: str, model: str | None, device: str | None
-) -> None:
+@engine_options
+def compose_command(scene: Path, output: Path | None, plan_only: bool, engine: EngineOptions) -> None:
     """Render SCENE (a .psd, .ora or folder from decompose, its layers moved, resized, reordered,
     hidden or deleted in any editor) as one picture through the engine."""
     layered = read_scene(scene)
@@ -97,7 +90,7 @@ def compose_command(
     if output is None:
         raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
     check_writable(output)
-    result = compose(layered, build_engine(engine, model, device, None, {}))
+    result = compose(layered, build_engine(engine))
     save_image(result.image, output)
     summary = result.plan.summary() if result.plan else "no layer changed"
     if result.ignored:
@@ -120,9 +113,8 @@ def compose_command(
 @perception_options
 @device_option
 def segment_command(
-    image: Path, phrases: tuple[str, ...], out_dir: Path, finding: dict[str, Any],
-    device: str | None,
-) -> None:  # fmt: skip
+    image: Path, phrases: tuple[str, ...], out_dir: Path, perception: PerceptionOptions, device: str | None
+) -> None:
     """Find each PHRASE in IMAGE ("cat", "the lamp on the left") and write its mask.
 
     overlay.png shows what was picked: boxes, labels, scores and tinted masks.
@@ -131,7 +123,7 @@ def segment_command(
     from layeredit.tools.segment import segment_image
 
     load_image(image)  # a bad image is reported before any model loads
-    finder = AutomaticResolver(device=device, **finding)
+    finder = AutomaticResolver.from_options(perception, device)
     if finder.missing_models():
         raise ModelLoadError(f"segmenting by name needs the models: {how_to_get(finder.missing_models())}")
     targets = [RulePlanner().target(phrase) for phrase in phrases]

@@ -30,7 +30,7 @@ class LayerStack:
     image: np.ndarray  # H x W x 3 uint8 RGB
     objects: dict[str, list[np.ndarray]] = field(default_factory=dict)  # Target.key -> masks
     foreign: dict[tuple[str, str], ForeignObject] = field(default_factory=dict)  # (source, key)
-    # Features outside the hole that must not be copied into it (artifact suppression, DESIGN.md 7).
+    # Features outside the hole that must not be copied into it (artifact suppression, docs/method.md step 7).
     refine_mask: np.ndarray | None = None
 
     @property

@@ -16,6 +16,7 @@ import numpy as np
 
 from layeredit.engine.base import EditResult, ProgressCallback, RenderedLayer, SceneRenderer
 from layeredit.engine.fill import fill_hole
+from layeredit.engine.resolution import ResolutionParams
 from layeredit.engine.scene import Layer, Scene, SceneParams
 from layeredit.errors import InputError
 from layeredit.plan import EditPlan
@@ -60,6 +61,9 @@ class PixelEngine(SceneRenderer):
     """
 
     name = "pixel"
+    # How a photo larger than ``working_side`` is edited when the caller does not say (None: auto);
+    # layeredit.engine.options.make_engine sets it from the options the engine was built with.
+    resolution: ResolutionParams | None = None
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Placement relative to another object (DESIGN.md): where ``beside``, ``toward`` and ``like`` put
+"""Placement relative to another object: where ``beside``, ``toward`` and ``like`` put
 an object, worked out from the bounding boxes of both objects' masks.
 
 - ``beside`` left/right: the object's box touches the anchor's box with a gap and their bottoms

@@ -132,11 +132,14 @@ def choose(
 
 
 class HighResolution:
-    """``engine`` with a resolution strategy around it; it runs plans like an engine does."""
+    """``engine`` with a resolution strategy around it; it runs plans like an engine does.
+
+    Without ``params`` the strategy is the engine's own ``resolution``, else ``auto``.
+    """
 
     def __init__(self, engine: Engine, params: ResolutionParams | None = None):
         self.engine = engine
-        self.params = params or ResolutionParams()
+        self.params = params or getattr(engine, "resolution", None) or ResolutionParams()
 
     @property
     def name(self) -> str:

@@ -50,7 +50,8 @@ from layeredit.tools.masks import (
 
 @dataclass(frozen=True)
 class SceneParams:
-    """Mask growth in pixels for a 1024x1024 image (DESIGN.md); scaled to the real size."""
+    """Mask growth and gaps, in pixels of a 1024x1024 image (scaled to the real size) or fractions of
+    the width; docs/method.md, "Layers", says what each one grows."""
 
     hole_dilation: float = field(
         default=ROLE_DILATION_AT_1024["hole"],

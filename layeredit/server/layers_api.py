@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from layeredit.export import zip_folder
 from layeredit.layered import DEFAULT_MAX_LAYERS, Composition, Decomposition, compose, decompose
 from layeredit.layerfile import SCENE_FILE, SceneFileError, document_bytes, read_scene, write_scene
-from layeredit.server.schemas import ErrorBody
+from layeredit.server.schemas import ERRORS
 from layeredit.server.service import EditorService
 from layeredit.server.uploads import (
     RequestError,
@@ -27,7 +27,6 @@ from layeredit.server.uploads import (
     png_bytes,
 )
 
-ERRORS = {status: {"model": ErrorBody} for status in (400, 404, 413, 422, 501)}
 MEDIA_TYPES = {"psd": "image/vnd.adobe.photoshop", "ora": "image/openraster", "zip": "application/zip"}
 
 

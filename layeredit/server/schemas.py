@@ -13,6 +13,12 @@ class ErrorBody(BaseModel):
     detail: str = Field(description="What was wrong with the request and how to fix it.")
 
 
+# The error answers the REST routes document (the sessions add 409 for a busy session).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 404, 413, 422, 501)
+}
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
     engine: str

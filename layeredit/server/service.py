@@ -16,7 +16,7 @@ import numpy as np
 
 from layeredit.api import check_names_used, edit, make_plan, named_masks, resolve_engine
 from layeredit.engine.base import EditResult, Engine, ProgressCallback, RenderedLayer
-from layeredit.engine.resolution import DEFAULT_HD_STRATEGY, Strategy
+from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, clip, error_text
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available
 from layeredit.hints import REST, speaking
@@ -99,7 +99,7 @@ class EditorService:
         mask_files: Sequence[tuple[str | None, bytes]],
         boxes: str | None,
         source_files: Sequence[tuple[str | None, bytes]] = (),
-        hd_strategy: Strategy = DEFAULT_HD_STRATEGY,
+        hd_strategy: Strategy | None = None,
     ) -> StoredRequest:
         """Everything checkable before queueing, so a bad request fails at once with a clear 4xx."""
         if image is None:

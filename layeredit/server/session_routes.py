@@ -7,14 +7,15 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, UploadFile
+from fastapi import APIRouter, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from layeredit.engine.base import EditResult
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers, zip_folder
+from layeredit.server.forms import ImageFile, MaskFiles, read_upload
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.sessions import Click, Drag, LiveSession, SessionManager, bearer_token
-from layeredit.server.uploads import RequestError, decode_image, decode_mask, mask_name, png_bytes
+from layeredit.server.uploads import Limits, RequestError, decode_image, decode_mask, mask_name, png_bytes
 
 ERRORS = {status: {"model": ErrorBody} for status in (400, 404, 409, 413, 422)}
 CLICKS_HELP = 'Objects marked by a click, JSON: [{"name": "boy", "x": 120, "y": 300}].'
@@ -23,36 +24,35 @@ DRAG_HELP = f"A gesture moving an object, JSON: {DRAG_EXAMPLE}."
 SAID_HELP = "How the text shows in the conversation, e.g. 'hide boy' for a gesture sent as plan JSON."
 NO_STORE = {"Cache-Control": "no-store"}  # a turn's number is reused after undo and a new edit
 
-ImageFile = Annotated[UploadFile | None, File(description="The photo (PNG, JPEG or WebP).")]
-MaskFiles = Annotated[
-    list[UploadFile] | None,
-    File(description="Object masks (white = object), each file named after its object: boy.png."),
-]
 Authorization = Annotated[str | None, Header(description="Bearer TOKEN: the session answers only to it.")]
 
 
 def session_router(sessions: SessionManager) -> APIRouter:
     """The routes; ``app.include_router(session_router(manager))`` adds them to the server."""
     router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERRORS)
+    conversation_routes(router, sessions)
+    history_routes(router, sessions)
+    picture_routes(router, sessions)
+    return router
+
+
+def masks_of(uploads: list[UploadFile] | None, live_size: tuple[int, int], limits: Limits) -> dict[str, Any]:
+    """Uploaded masks by the name of their file, checked against the picture's size."""
+    masks = {}
+    for upload in uploads or []:
+        name = mask_name(upload.filename)
+        masks[name] = decode_mask(read_upload(upload, limits), name, live_size, limits)
+    return masks
+
+
+def size_of(live: LiveSession) -> tuple[int, int]:
+    image = live.chat.turn.image
+    return image.shape[1], image.shape[0]
+
+
+def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
+    """Start a session, read it, say something in it."""
     limits = sessions.service.limits
-
-    def read(upload: UploadFile) -> bytes:
-        data = upload.file.read(limits.max_request_bytes + 1)
-        if len(data) > limits.max_request_bytes:
-            name = upload.filename or "upload"
-            raise RequestError(413, f"{name} is larger than {limits.max_request_bytes} bytes")
-        return data
-
-    def masks_of(uploads: list[UploadFile] | None, live_size: tuple[int, int]) -> dict[str, Any]:
-        masks = {}
-        for upload in uploads or []:
-            name = mask_name(upload.filename)
-            masks[name] = decode_mask(read(upload), name, live_size, limits)
-        return masks
-
-    def size_of(live: LiveSession) -> tuple[int, int]:
-        image = live.chat.turn.image
-        return image.shape[1], image.shape[0]
 
     @router.post("", status_code=201)
     def create_session(
@@ -61,8 +61,8 @@ def session_router(sessions: SessionManager) -> APIRouter:
         """Start a chat on a picture (with masks naming its objects, if you have them)."""
         if image is None:
             raise RequestError(400, "no image: attach the photo as the multipart file field 'image'")
-        pixels = decode_image(read(image), limits)
-        named = masks_of(masks, (pixels.shape[1], pixels.shape[0]))
+        pixels = decode_image(read_upload(image, limits), limits)
+        named = masks_of(masks, (pixels.shape[1], pixels.shape[0]), limits)
         return sessions.view(sessions.create(pixels, named, bearer_token(authorization)))
 
     @router.get("/{session_id}")
@@ -91,7 +91,7 @@ def session_router(sessions: SessionManager) -> APIRouter:
         when the reply is in the session.
         """
         live = sessions.get(session_id, bearer_token(authorization))
-        named = masks_of(masks, size_of(live))
+        named = masks_of(masks, size_of(live), limits)
         job = sessions.send(
             live, text, named, parse_clicks(clicks), replace_masks, choice, parse_drag(drag), said
         )
@@ -100,6 +100,10 @@ def session_router(sessions: SessionManager) -> APIRouter:
             if job.error is not None:
                 raise job.error
         return JSONResponse(sessions.view(live), status_code=200 if job.finished.is_set() else 202)
+
+
+def history_routes(router: APIRouter, sessions: SessionManager) -> None:
+    """Undo and redo."""
 
     @router.post("/{session_id}/undo")
     def undo(session_id: str, authorization: Authorization = None) -> dict[str, Any]:
@@ -114,6 +118,10 @@ def session_router(sessions: SessionManager) -> APIRouter:
         live = sessions.get(session_id, bearer_token(authorization))
         sessions.step(live, "redo")
         return sessions.view(live)
+
+
+def picture_routes(router: APIRouter, sessions: SessionManager) -> None:
+    """The pictures of a session: each turn's image, masks and layers, and a question's choices."""
 
     @router.get("/{session_id}/turns/{number}/image.png", response_class=Response)
     def turn_image(session_id: str, number: int, authorization: Authorization = None) -> Response:
@@ -148,8 +156,6 @@ def session_router(sessions: SessionManager) -> APIRouter:
         """The picture with the object of one answer to the pending question tinted."""
         live = sessions.get(session_id, bearer_token(authorization))
         return _png(sessions.choice_picture(live, number))
-
-    return router
 
 
 def layers_zip(result: EditResult) -> bytes:

@@ -14,6 +14,7 @@ from layeredit.tools.defaults import (
     DEFAULT_GROUNDING_MODEL,
     DEFAULT_SAM_MODEL,
     DEFAULT_TEXT_THRESHOLD,
+    PerceptionOptions,
 )
 from layeredit.tools.resolve import TargetNotFoundError, head_noun
 
@@ -48,6 +49,12 @@ class AutomaticResolver:
         self.grounding_model, self.sam_model, self.device = grounding_model, sam_model, device
         self.box_threshold, self.text_threshold = box_threshold, text_threshold
         self._resolver: GroundedResolver | None = None
+
+    @classmethod
+    def from_options(cls, options: PerceptionOptions, device: str | None = None) -> AutomaticResolver:
+        return cls(
+            options.grounding_model, options.sam_model, device, options.box_threshold, options.text_threshold
+        )
 
     def resolve(self, image: np.ndarray, target: Target) -> list[np.ndarray]:
         return self._loaded(target).resolve(image, target)

@@ -180,7 +180,7 @@ def shift(array: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return out
 
 
-# Growth per role in pixels at 1024 (DESIGN.md): an object layer's mask, the hole a removed or
+# Growth per role in pixels at 1024 (docs/method.md, "Layers"): an object layer's mask, the hole a removed or
 # moved object leaves, and the new border of a pan or zoom-out.
 ROLE_DILATION_AT_1024: dict[str, float] = {"object": 10.0, "hole": 20.0, "border": 30.0}
 
@@ -191,7 +191,8 @@ MIN_SPECK_FRACTION = 0.0005
 
 
 def dilate_for_role(mask: np.ndarray, role: str) -> np.ndarray:
-    """Grow a mask by the DESIGN.md size for ``role`` ("object", "hole" or "border"), scaled to it."""
+    """Grow a mask by the size :data:`ROLE_DILATION_AT_1024` gives ``role`` ("object", "hole" or
+    "border"), scaled to the mask's size."""
     if role not in ROLE_DILATION_AT_1024:
         raise ValueError(f"unknown mask role {role!r}; choose one of {', '.join(ROLE_DILATION_AT_1024)}")
     return dilate(mask, scaled_px(ROLE_DILATION_AT_1024[role], mask.shape))

@@ -1,4 +1,4 @@
-"""Key-masking self-attention: DesignEdit's training-free inpainting (DESIGN.md step 3).
+"""Key-masking self-attention: DesignEdit's training-free inpainting (docs/method.md step 3).
 
 For the batch rows flagged by the controller, every self-attention layer computes its keys from
 ``hidden_states * (1 - M)``, M the hole mask resized to the layer's token grid, so the hole's

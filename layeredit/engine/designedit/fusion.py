@@ -1,4 +1,4 @@
-"""Layered latent fusion (DESIGN.md step 6): shift layer latents by whole latent pixels and paste
+"""Layered latent fusion (docs/method.md step 6): shift layer latents by whole latent pixels and paste
 them onto the canvas in z-order."""
 
 from __future__ import annotations

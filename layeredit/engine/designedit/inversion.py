@@ -1,4 +1,4 @@
-"""VAE encoding and DDIM inversion with the empty prompt (DESIGN.md step 1).
+"""VAE encoding and DDIM inversion with the empty prompt (docs/method.md step 1).
 
 A :class:`Trajectory` keeps every intermediate latent x*_t of one inverted picture: the source
 branch of the edit reads them instead of evaluating the UNet again.

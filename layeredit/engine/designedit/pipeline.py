@@ -1,4 +1,4 @@
-"""The layered denoising loop (DESIGN.md steps 3-7) on inverted trajectories.
+"""The layered denoising loop (docs/method.md steps 3-7) on inverted trajectories.
 
 UNet cost, in latents evaluated (``unet_calls``), with N = steps, F = fusion step, K = number of
 steps up to F with a nonzero key mask (those of the key-mask window if the hole is not empty and
