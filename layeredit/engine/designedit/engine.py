@@ -166,6 +166,37 @@ class DesignEditEngine(SceneRenderer):
 
         start = time.perf_counter()
         latent_scene = self._latent_scene(scene, frame, trajectories, refine_mask)
+        latents, plates = self._denoise(latent_scene, denoiser, scheduler, progress, on_step)
+        timings["denoise"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        result, plate = self._decode(scene, frame, latents, plates)
+        timings["decode"] = time.perf_counter() - start
+
+        stats: dict[str, int | float | str] = {
+            "unet_calls": denoiser.rows,
+            "unet_passes": denoiser.passes,
+            "unet_calls_inversion": inversion_rows,
+            "pictures_inverted": inverted,
+            "steps": config.steps,
+            "working_size": f"{frame.size[0]}x{frame.size[1]}",
+            "model": self.model_id,
+            "hole_pixels": int(scene.hole.sum()),
+            "layers": len(scene.drawn),
+        }
+        return Rendering(image=result, plate=plate, stats=stats, timings=timings)
+
+    def _denoise(
+        self,
+        latent_scene: LatentScene,
+        denoiser: Denoiser,
+        scheduler: DDIMScheduler,
+        progress: ProgressCallback | None,
+        on_step: StepObserver | None,
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The final latent and the background plate's latent (when fusion happened) after the
+        layered denoising loop, with key masking installed on the UNet for its duration."""
+        config = self.config
         controller = KeyMaskController()
         generator = torch.Generator(device="cpu").manual_seed(config.seed)
         with key_masking(self.pipe.unet, controller), tqdm(
@@ -182,9 +213,13 @@ class DesignEditEngine(SceneRenderer):
             plates: list[torch.Tensor] = []
             latents = denoise(latent_scene, denoiser, scheduler, controller, config, generator, observe,
                               on_plate=plates.append)
-        timings["denoise"] = time.perf_counter() - start
+        return latents, plates
 
-        start = time.perf_counter()
+    def _decode(
+        self, scene: Scene, frame: Frame, latents: torch.Tensor, plates: list[torch.Tensor]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The result and the clean plate at the input size, the input kept outside the edit."""
+        config = self.config
         result = frame.to_input(decode(self.pipe.vae, latents))
         # Nothing painted: the plate is the background picture. No fusion step inside the schedule:
         # there is no separate background branch, the result is all there is.
@@ -195,20 +230,7 @@ class DesignEditEngine(SceneRenderer):
         if config.preserve_unedited:
             result = keep_outside(scene.source, result, scene.edited_region(), scene.px(config.seam_feather))
             plate = keep_outside(scene.background, plate, scene.hole, scene.px(config.seam_feather))
-        timings["decode"] = time.perf_counter() - start
-
-        stats: dict[str, int | float | str] = {
-            "unet_calls": denoiser.rows,
-            "unet_passes": denoiser.passes,
-            "unet_calls_inversion": inversion_rows,
-            "pictures_inverted": inverted,
-            "steps": config.steps,
-            "working_size": f"{frame.size[0]}x{frame.size[1]}",
-            "model": self.model_id,
-            "hole_pixels": int(scene.hole.sum()),
-            "layers": len(scene.drawn),
-        }
-        return Rendering(image=result, plate=plate, stats=stats, timings=timings)
+        return result, plate
 
     def _invert(
         self,
