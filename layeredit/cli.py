@@ -298,6 +298,7 @@ def edit_command(
 @device_option
 @dataclass_options(SceneParams)
 @dataclass_options(DesignEditConfig, skip=("progress_bar",))
+@dataclass_options(ResolutionParams)
 def batch_command(
     manifest: Path, out_dir: Path, workers: int | None, ray: str | None, dry_run: bool, engine: str,
     model: str | None, device: str | None, **tuning: Any,
@@ -365,6 +366,7 @@ def plan_command(instruction: str, size: str, llm: str | None) -> None:
 @perception_options
 @dataclass_options(SceneParams)
 @dataclass_options(DesignEditConfig)
+@dataclass_options(ResolutionParams)
 @click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=".",
               show_default=True, help="The only folder 'save', 'mask' and inserts may use.")  # fmt: skip
 def chat_command(
@@ -386,9 +388,11 @@ def chat_command(
     named = _parse_pairs(masks, "--mask", "cat=cat.png")
     if (image is None) == (resume is None):
         raise click.UsageError("give either IMAGE (a new chat) or --resume DIR (continue a chat)")
+    hd = build_params(ResolutionParams, tuning)
+    tuning = {name: value for name, value in tuning.items() if not hasattr(hd, name)}
     runner = build_engine(engine, model, device, None, tuning)
     finder = AutomaticResolver(device=device, **finding)
-    open_chat(image, resume, session_dir, named, runner, llm, finder, root)
+    open_chat(image, resume, session_dir, named, runner, llm, finder, root, hd)
 
 
 @cli.command("mcp")

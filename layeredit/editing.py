@@ -97,7 +97,7 @@ def split_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 def plan_of(
     instruction: str | EditPlan | Mapping[str, Any],
     image_size: tuple[int, int],
-    planner: Planner,
+    planner: Planner | None,
     previous: Antecedent | None = None,
     image: np.ndarray | None = None,
 ) -> EditPlan:
@@ -111,6 +111,8 @@ def plan_of(
         return EditPlan.parse(dict(instruction))
     if instruction.lstrip().startswith("{"):
         return EditPlan.parse(instruction)
+    if planner is None:  # callers that build their plans (compose) pass none
+        raise InputError("this edit takes an edit plan, not words: no planner reads them here")
     if image is not None and isinstance(planner, RevisingPlanner):
         return planner.plan(instruction, image_size, previous, image=image)
     return planner.plan(instruction, image_size, previous)
@@ -119,7 +121,7 @@ def plan_of(
 def run_edit(
     image: np.ndarray,
     instruction: str | EditPlan | Mapping[str, Any],
-    planner: Planner,
+    planner: Planner | None,
     resolver: MaskResolver,
     engine: Engine,
     options: EditOptions | None = None,

@@ -13,6 +13,7 @@ from layeredit.cli_options import build_params
 from layeredit.engine.base import Engine
 from layeredit.engine.designedit.config import DEFAULT_MODEL, DesignEditConfig
 from layeredit.engine.pixel import PixelEngine
+from layeredit.engine.resolution import ResolutionParams
 from layeredit.engine.scene import SceneParams
 from layeredit.errors import InputError
 from layeredit.imageio import save_image
@@ -68,6 +69,7 @@ class Editor:
             result = edit(
                 job.image, plan, masks=job.masks, boxes=job.boxes, engine=self.engine(job),
                 refine_mask=job.refine_mask, resolver=self.resolver,
+                hd_strategy=build_params(ResolutionParams, job.options),
             )  # fmt: skip
             target = self.out_dir / job.output
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,12 @@ from PIL import Image, UnidentifiedImageError
 from layeredit.api import make_plan
 from layeredit.batch.manifest import ManifestLine
 from layeredit.engine.designedit.config import DesignEditConfig
+from layeredit.engine.resolution import ResolutionParams
 from layeredit.engine.scene import SceneParams
 from layeredit.errors import InputError
 from layeredit.imageio import WRITABLE_SUFFIXES
 
-OPTION_CLASSES = (SceneParams, DesignEditConfig)
+OPTION_CLASSES = (SceneParams, DesignEditConfig, ResolutionParams)
 # EXIF orientations that turn the picture a quarter turn, swapping width and height.
 QUARTER_TURNS = {5, 6, 7, 8}
 
@@ -157,6 +158,8 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _fits(value: Any, hint: Any) -> bool:
+    if typing.get_origin(hint) is typing.Literal:  # a choice of words, such as hd_strategy
+        return isinstance(value, str) and value in typing.get_args(hint)
     allowed = typing.get_args(hint) or (hint,)
     if isinstance(value, bool):
         return bool in allowed
@@ -168,5 +171,7 @@ def _fits(value: Any, hint: Any) -> bool:
 
 
 def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(hint)))
     names = [t.__name__ for t in typing.get_args(hint) or (hint,) if t is not type(None)]
     return " or ".join("a number" if n == "float" else f"an {n}" if n == "int" else f"a {n}" for n in names)

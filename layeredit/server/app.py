@@ -87,17 +87,17 @@ def create_app(
 ) -> FastAPI:
     """The server app; ``engine`` and the segmenters are loaded once and shared by all requests.
 
-    ``planner`` plans chat messages (a :class:`Planner`, ``PROVIDER:MODEL``, or None for
-    ``$LAYEREDIT_LLM``, else the rules); chat sessions are kept under ``data_dir`` (None: a
-    temporary folder removed at shutdown). ``access`` says who may call it (default: no token,
-    localhost names only, no CORS); ``storage`` where jobs and results are kept (default: a
-    temporary folder).
+    ``planner`` reads every instruction, of edits, plans and chat messages alike (a
+    :class:`Planner`, ``PROVIDER:MODEL``, or None for ``$LAYEREDIT_LLM``, else the rules); chat
+    sessions are kept under ``data_dir`` (None: a temporary folder removed at shutdown). ``access``
+    says who may call it (default: no token, localhost names only, no CORS); ``storage`` where
+    jobs and results are kept (default: a temporary folder).
     """
-    service = EditorService(engine, limits, point_segmenter, text_resolver, storage=storage)
+    chosen = make_planner(planner) if planner is None or isinstance(planner, str) else planner
+    service = EditorService(engine, limits, point_segmenter, text_resolver, storage=storage, planner=chosen)
     limits = service.limits
     scratch = tempfile.TemporaryDirectory(prefix="layeredit-data-") if data_dir is None else None
-    chat_planner = make_planner(planner) if planner is None or isinstance(planner, str) else planner
-    sessions = SessionManager(service, chat_planner, Path(scratch.name if scratch else data_dir))
+    sessions = SessionManager(service, chosen, Path(scratch.name if scratch else data_dir))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -153,7 +153,7 @@ def create_app(
     def plan(request: PlanRequest) -> PlanResponse:
         """The edit plan an instruction turns into, without editing anything."""
         try:
-            edit_plan = make_plan(request.instruction, (request.width, request.height))
+            edit_plan = make_plan(request.instruction, (request.width, request.height), service.planner)
         except LayereditError as exc:
             raise RequestError(422, error_text(exc)) from None
         return PlanResponse(plan=edit_plan.model_dump(exclude_none=True), summary=edit_plan.summary())

@@ -14,7 +14,8 @@ from pathlib import Path, PurePath
 
 import numpy as np
 
-from layeredit.api import check_names_used, edit, make_plan, named_masks, resolve_engine
+from layeredit.api import check_names_used, default_planner, edit, make_plan, named_masks, resolve_engine
+from layeredit.editing import Planner, masks_after_edit
 from layeredit.engine.base import EditResult, Engine, ProgressCallback, RenderedLayer
 from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, clip, error_text
@@ -24,7 +25,6 @@ from layeredit.plan import EditPlan, Insert, Target
 from layeredit.server.jobstore import JobStore, StoredRequest
 from layeredit.server.points import GrabCutPointSegmenter, PointSegmenter
 from layeredit.server.schemas import Downloads, EditResponse, JobResponse
-from layeredit.server.tracking import masks_after_edit
 from layeredit.server.uploads import (
     Limits,
     RequestError,
@@ -69,8 +69,10 @@ class EditorService:
         text_resolver: MaskResolver | None = None,
         keep_jobs: int = 32,
         storage: ServerStorage | None = None,
+        planner: Planner | None = None,
     ):
         self.engine = resolve_engine(engine)
+        self.planner = planner or default_planner()  # reads every instruction: edits, plans, chats
         self.limits = limits or Limits()
         self.point_segmenter = point_segmenter or GrabCutPointSegmenter()
         self.text_resolver = text_resolver
@@ -114,7 +116,7 @@ class EditorService:
             masks[name] = decode_mask(data, name, size, self.limits)
         parsed_boxes = parse_boxes(boxes)
         try:
-            plan = make_plan(instruction, size)
+            plan = make_plan(instruction, size, self.planner, pixels[..., :3])
             check_names_used(named_masks(masks, parsed_boxes, size), plan)
         except LayereditError as exc:
             raise RequestError(422, error_text(exc)) from None

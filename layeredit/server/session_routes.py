@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from layeredit.engine.base import EditResult
+from layeredit.engine.resolution import ResolutionParams, Strategy
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers, zip_folder
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.sessions import Click, Drag, LiveSession, SessionManager, bearer_token
@@ -28,7 +29,12 @@ MaskFiles = Annotated[
     list[UploadFile] | None,
     File(description="Object masks (white = object), each file named after its object: boy.png."),
 ]
+SourceFiles = Annotated[
+    list[UploadFile] | None,
+    File(description="Pictures an 'insert' takes objects from, each named as the instruction names it."),
+]
 Authorization = Annotated[str | None, Header(description="Bearer TOKEN: the session answers only to it.")]
+HD_HELP = "How a photo larger than the engine's working size is edited: auto, crop, resize or original."
 
 
 def session_router(sessions: SessionManager) -> APIRouter:
@@ -82,6 +88,8 @@ def session_router(sessions: SessionManager) -> APIRouter:
         choice: Annotated[int | None, Form(description="Answers the pending question: 0-based.")] = None,
         drag: Annotated[str | None, Form(description=DRAG_HELP)] = None,
         said: Annotated[str | None, Form(description=SAID_HELP, max_length=200)] = None,
+        hd_strategy: Annotated[Strategy, Form(description=HD_HELP)] = "auto",
+        sources: SourceFiles = None,
         wait: bool = False,
         authorization: Authorization = None,
     ) -> JSONResponse:
@@ -92,9 +100,14 @@ def session_router(sessions: SessionManager) -> APIRouter:
         """
         live = sessions.get(session_id, bearer_token(authorization))
         named = masks_of(masks, size_of(live))
+        pictures = {}
+        for upload in sources or []:
+            name = PurePath(upload.filename or "").name
+            pictures[name] = decode_image(read(upload), limits, f"source {name!r}")
         job = sessions.send(
-            live, text, named, parse_clicks(clicks), replace_masks, choice, parse_drag(drag), said
-        )
+            live, text, named, parse_clicks(clicks), replace_masks, choice, parse_drag(drag), said,
+            ResolutionParams(hd_strategy=hd_strategy), pictures,
+        )  # fmt: skip
         if wait:
             job.wait()
             if job.error is not None:
