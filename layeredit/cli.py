@@ -299,9 +299,10 @@ def edit_command(
 @dataclass_options(SceneParams)
 @dataclass_options(DesignEditConfig, skip=("progress_bar",))
 @dataclass_options(ResolutionParams)
+@llm_option
 def batch_command(
     manifest: Path, out_dir: Path, workers: int | None, ray: str | None, dry_run: bool, engine: str,
-    model: str | None, device: str | None, **tuning: Any,
+    model: str | None, device: str | None, llm: str | None, **tuning: Any,
 ) -> None:  # fmt: skip
     """Run every edit of MANIFEST (JSON Lines or CSV, one edit a line) into a folder.
 
@@ -311,7 +312,7 @@ def batch_command(
     from layeredit.batch.jobs import RunSettings
 
     options = {name: value for name, value in tuning.items() if value is not None}
-    settings = RunSettings(engine, model, device, options)
+    settings = RunSettings(engine, model, device, options, llm)
     sys.exit(run_batch(manifest, out_dir, settings, workers, ray, dry_run))
 
 

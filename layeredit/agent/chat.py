@@ -42,6 +42,8 @@ HELP = """Type an edit, e.g. "move the boy to the left", "make it a bit bigger".
   show plan        the edit plan of the current picture, as JSON
   save PATH        write the current picture to PATH (.png, .jpg, ...)
   mask NAME=PATH   give the mask of an object in the current picture (white = object)
+  refine PATH      mark features beside an object the next edit removes (e.g. lettering) that
+                   must not be copied into its hole (white = keep out)
   again            do the last edit once more (e.g. the same move, from where the object is now)
   help             this text
   quit             leave (the session folder keeps everything; continue with --resume)"""
@@ -79,6 +81,8 @@ class ChatSession:
     resolution: ResolutionParams = ResolutionParams()
     # Pictures given for inserts by file name (a server's uploads); the scope is asked after them.
     sources: dict[str, np.ndarray] | None = None
+    # Features beside an object the next edit removes, kept out of its hole (for the current picture).
+    refine_mask: np.ndarray | None = None
 
     def __init__(
         self,
@@ -163,6 +167,10 @@ class ChatSession:
             if not sep or not name.strip() or not path.strip():
                 return "error: write mask NAME=PATH, e.g. mask cat=cat.png"
             return self.add_mask(name, str(self._path(path.strip(), "mask path")))
+        if command == "refine" and argument:
+            size = (self.turn.image.shape[1], self.turn.image.shape[0])
+            self.refine_mask = load_mask(self._path(argument.strip(), "refine mask path"), size)
+            return "refine mask set for the next edit"
         reply = self.respond(text)
         if reply.kind == "error":
             return f"error: {reply.text}"
@@ -283,6 +291,7 @@ class ChatSession:
             scope=self.scope,
             resolution=self.resolution,
             sources=self._given_source,
+            refine_mask=self.refine_mask,
         )
 
         def plan_words(text: str, before: Antecedent | None) -> EditPlan:
@@ -334,6 +343,7 @@ class ChatSession:
             self.save(written=len(self.turns))
         self.turns.append(new)
         self.current += 1
+        self.refine_mask = None  # it marked the picture before this edit
         self.save(written=self.current)
         revised = " (revised after looking again)" if outcome.revised else ""
         return Reply(

@@ -157,6 +157,7 @@ class EditAgent:
         scope: FileScope | None = None,
         resolution: ResolutionParams | None = None,
         sources: SourceLoader | None = None,
+        refine_mask: np.ndarray | None = None,
     ):
         self.planner = planner
         self.resolver = resolver
@@ -165,6 +166,7 @@ class EditAgent:
         self.scope = scope  # where an insert's source picture may be read from (None: anywhere)
         self.resolution = resolution or ResolutionParams()
         self.sources = sources  # pictures given for inserts, by name; before the scope is asked
+        self.refine_mask = refine_mask  # features beside a removed object kept out of its hole
 
     def plan(self, image: np.ndarray, instruction: str, previous: Antecedent | None = None) -> EditPlan:
         size = (image.shape[1], image.shape[0])
@@ -204,8 +206,8 @@ class EditAgent:
             return outcome.plan
 
         options = EditOptions(
-            resolution=self.resolution, previous=previous, sources=self._load_source, progress=progress,
-            review=review,
+            resolution=self.resolution, previous=previous, sources=self._load_source,
+            refine_mask=self.refine_mask, progress=progress, review=review,
         )  # fmt: skip
         try:
             outcome.result = run_edit(image, plan, self.planner, resolver, self.engine, options)

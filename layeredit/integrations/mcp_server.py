@@ -56,6 +56,8 @@ def build_server(engine: Any = "pixel", llm: str | None = None, root: str | Path
         masks: _described(EditImageArgs, "masks") = None,
         boxes: _described(EditImageArgs, "boxes") = None,
         overwrite: _described(EditImageArgs, "overwrite") = False,
+        refine_mask: _described(EditImageArgs, "refine_mask") = None,
+        hd_strategy: _described(EditImageArgs, "hd_strategy") = "auto",
     ) -> list[Any]:
         args = EditImageArgs(
             image_path=image_path,
@@ -64,6 +66,8 @@ def build_server(engine: Any = "pixel", llm: str | None = None, root: str | Path
             masks=masks or {},
             boxes=boxes or {},
             overwrite=overwrite,
+            refine_mask=refine_mask,
+            hd_strategy=hd_strategy,
         )
         with _user_errors():
             done = agent_tools.edit_image(args, shared_engine, llm, scope)

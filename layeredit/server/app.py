@@ -56,6 +56,10 @@ SourceFiles = Annotated[
 BoxesField = Annotated[
     str | None, Form(description='Boxes as masks, JSON: {"cat": [x0, y0, x1, y1]} in pixels.')
 ]
+RefineFile = Annotated[
+    UploadFile | None,
+    File(description="Mask of features beside a removed object (e.g. lettering) to keep out of its hole."),
+]
 HdStrategy = Annotated[
     Strategy,
     Form(description="How a photo larger than the engine's working size is edited: auto, crop, resize or "
@@ -166,9 +170,10 @@ def create_app(
         boxes: BoxesField = None,
         sources: SourceFiles = None,
         hd_strategy: HdStrategy = "auto",
+        refine_mask: RefineFile = None,
     ) -> EditResponse:
         """Edit the image and wait for the result (the PNG comes back base64-encoded in ``image``)."""
-        request = _prepare(image, instruction, masks, boxes, sources, hd_strategy)
+        request = _prepare(image, instruction, masks, boxes, sources, hd_strategy, refine_mask)
         return service.wait(service.submit_edit(request))
 
     @app.post("/v1/jobs", response_model=JobResponse, status_code=202, responses=ERRORS, tags=["edit"])
@@ -179,9 +184,11 @@ def create_app(
         boxes: BoxesField = None,
         sources: SourceFiles = None,
         hd_strategy: HdStrategy = "auto",
+        refine_mask: RefineFile = None,
     ) -> JobResponse:
         """Queue an edit and return at once; poll ``GET /v1/jobs/{id}`` for progress and the result."""
-        job = service.submit_edit(_prepare(image, instruction, masks, boxes, sources, hd_strategy))
+        request = _prepare(image, instruction, masks, boxes, sources, hd_strategy, refine_mask)
+        job = service.submit_edit(request)
         return service.job_status(job.id)
 
     @app.get("/v1/jobs/{job_id}", response_model=JobResponse, responses=ERRORS, tags=["edit"])
@@ -230,12 +237,14 @@ def create_app(
         boxes: str | None,
         sources: list[UploadFile] | None,
         hd_strategy: Strategy,
+        refine_mask: UploadFile | None,
     ) -> StoredRequest:
         mask_files = [(upload.filename, _read(upload, limits) or b"") for upload in masks or []]
         source_files = [(upload.filename, _read(upload, limits) or b"") for upload in sources or []]
         return service.prepare_edit(
-            _read(image, limits), instruction, mask_files, boxes, source_files, hd_strategy
-        )
+            _read(image, limits), instruction, mask_files, boxes, source_files, hd_strategy,
+            _read(refine_mask, limits),
+        )  # fmt: skip
 
     return app
 

@@ -102,6 +102,7 @@ class EditorService:
         boxes: str | None,
         source_files: Sequence[tuple[str | None, bytes]] = (),
         hd_strategy: Strategy = "auto",
+        refine_mask: bytes | None = None,
     ) -> StoredRequest:
         """Everything checkable before queueing, so a bad request fails at once with a clear 4xx."""
         if image is None:
@@ -115,6 +116,7 @@ class EditorService:
             name = mask_name(filename)
             masks[name] = decode_mask(data, name, size, self.limits)
         parsed_boxes = parse_boxes(boxes)
+        refine = None if refine_mask is None else decode_mask(refine_mask, "refine mask", size, self.limits)
         try:
             plan = make_plan(instruction, size, self.planner, pixels[..., :3])
             check_names_used(named_masks(masks, parsed_boxes, size), plan)
@@ -122,8 +124,9 @@ class EditorService:
             raise RequestError(422, error_text(exc)) from None
         sources = self._insert_sources(plan, source_files)
         return StoredRequest(
-            image=pixels, plan=plan, masks=masks, boxes=parsed_boxes, sources=sources, hd_strategy=hd_strategy
-        )
+            image=pixels, plan=plan, masks=masks, boxes=parsed_boxes, sources=sources,
+            hd_strategy=hd_strategy, refine_mask=refine,
+        )  # fmt: skip
 
     def _insert_sources(
         self, plan: EditPlan, source_files: Sequence[tuple[str | None, bytes]]
@@ -165,7 +168,7 @@ class EditorService:
             result = edit(
                 request.image, request.plan, masks=request.masks, boxes=request.boxes,
                 sources=request.sources, engine=self.engine, progress=progress,
-                hd_strategy=request.hd_strategy,
+                hd_strategy=request.hd_strategy, refine_mask=request.refine_mask,
             )  # fmt: skip
             size = (request.image.shape[1], request.image.shape[0])
             named = {**request.masks, **named_masks(None, request.boxes, size).masks}

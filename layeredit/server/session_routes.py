@@ -34,6 +34,7 @@ SourceFiles = Annotated[
     File(description="Pictures an 'insert' takes objects from, each named as the instruction names it."),
 ]
 Authorization = Annotated[str | None, Header(description="Bearer TOKEN: the session answers only to it.")]
+REFINE_HELP = "Mask of features beside a removed object (e.g. lettering) to keep out of its hole."
 HD_HELP = "How a photo larger than the engine's working size is edited: auto, crop, resize or original."
 
 
@@ -90,6 +91,7 @@ def session_router(sessions: SessionManager) -> APIRouter:
         said: Annotated[str | None, Form(description=SAID_HELP, max_length=200)] = None,
         hd_strategy: Annotated[Strategy, Form(description=HD_HELP)] = "auto",
         sources: SourceFiles = None,
+        refine_mask: Annotated[UploadFile | None, File(description=REFINE_HELP)] = None,
         wait: bool = False,
         authorization: Authorization = None,
     ) -> JSONResponse:
@@ -100,13 +102,16 @@ def session_router(sessions: SessionManager) -> APIRouter:
         """
         live = sessions.get(session_id, bearer_token(authorization))
         named = masks_of(masks, size_of(live))
+        refine = None
+        if refine_mask is not None:
+            refine = decode_mask(read(refine_mask), "refine mask", size_of(live), limits)
         pictures = {}
         for upload in sources or []:
             name = PurePath(upload.filename or "").name
             pictures[name] = decode_image(read(upload), limits, f"source {name!r}")
         job = sessions.send(
             live, text, named, parse_clicks(clicks), replace_masks, choice, parse_drag(drag), said,
-            ResolutionParams(hd_strategy=hd_strategy), pictures,
+            ResolutionParams(hd_strategy=hd_strategy), pictures, refine,
         )  # fmt: skip
         if wait:
             job.wait()

@@ -161,13 +161,15 @@ class SessionManager:
         said: str | None = None,
         resolution: ResolutionParams | None = None,
         sources: Mapping[str, np.ndarray] | None = None,
+        refine_mask: np.ndarray | None = None,
     ) -> Job:
         """Queue a message (and the marks that come with it) on the model worker.
 
         The message is ``text``, the answer ``choice`` to the pending question, or a ``drag``;
         ``said`` is how a ``text`` shows in the conversation (a gesture's plan JSON as "hide boy").
         ``resolution`` is how a large photo is edited; ``sources`` are the pictures an insert of
-        this message may take objects from, by the name the instruction gives them.
+        this message may take objects from, by the name the instruction gives them; ``refine_mask``
+        marks features the edit must not copy into a removed object's hole.
         """
         chat = live.chat
         if choice is not None and (chat.question is None or not 0 <= choice < len(chat.question.choices)):
@@ -180,6 +182,7 @@ class SessionManager:
             try:
                 chat.resolution = resolution or ResolutionParams()
                 chat.sources = dict(sources or {})
+                chat.refine_mask = refine_mask
                 marked = dict(masks)
                 for click in clicks:
                     marked[click.name] = segmenter.segment_point(chat.turn.image[..., :3], click.x, click.y)
