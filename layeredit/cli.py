@@ -148,15 +148,14 @@ def perception_options(command: Callable) -> Callable:
     return with_finding
 
 
-def build_engine(
-    name: str, model: str | None, device: str | None, refine_mask: Path | None, tuning: dict[str, Any]
-) -> Engine:
-    """The engine the options ask for; diffusion-only options with the pixel engine are a mistake."""
+def build_engine(name: str, model: str | None, device: str | None, tuning: dict[str, Any]) -> Engine:
+    """The engine the options ask for; diffusion-only options with the pixel engine are a mistake
+    (a refine mask too, which the one edit function refuses for every interface alike)."""
     params = build_params(SceneParams, tuning)
     if name == "pixel":
         diffusion_only = [
             f"--{flag.replace('_', '-')}"
-            for flag, value in {"model": model, "refine_mask": refine_mask, **tuning}.items()
+            for flag, value in {"model": model, **tuning}.items()
             if value is not None and not hasattr(params, flag)
         ]
         if diffusion_only:
@@ -265,7 +264,7 @@ def edit_command(
     check_writable(output)
     hd = build_params(ResolutionParams, tuning)
     tuning = {name: value for name, value in tuning.items() if not hasattr(hd, name)}
-    runner = build_engine(engine, model, device, refine_mask, tuning)
+    runner = build_engine(engine, model, device, tuning)
     finder = AutomaticResolver(device=device, **finding)
     result = edit(
         image, plan, masks=named, boxes=parsed_boxes, engine=runner, refine_mask=refine_mask, resolver=finder,
@@ -391,7 +390,7 @@ def chat_command(
         raise click.UsageError("give either IMAGE (a new chat) or --resume DIR (continue a chat)")
     hd = build_params(ResolutionParams, tuning)
     tuning = {name: value for name, value in tuning.items() if not hasattr(hd, name)}
-    runner = build_engine(engine, model, device, None, tuning)
+    runner = build_engine(engine, model, device, tuning)
     finder = AutomaticResolver(device=device, **finding)
     open_chat(image, resume, session_dir, named, runner, llm, finder, root, hd)
 

@@ -73,7 +73,7 @@ def register(cli: click.Group) -> None:
             )
         load_image(image)  # a bad image is reported before any model loads
         named = _parse_pairs(masks, "--mask", "cat=cat.png")
-        runner = build_engine(engine, model, device, None, {})
+        runner = build_engine(engine, model, device, {})
         finder = AutomaticResolver(device=device, **finding)
         result = decompose(image, phrases, named, _parse_boxes(boxes), auto, max_layers, runner,
                            soft_edges=not hard_edges, resolver=finder)  # fmt: skip
@@ -107,7 +107,7 @@ def register(cli: click.Group) -> None:
         if output is None:
             raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
         check_writable(output)
-        result = compose(layered, build_engine(engine, model, device, None, {}))
+        result = compose(layered, build_engine(engine, model, device, {}))
         save_image(result.image, output)
         summary = result.plan.summary() if result.plan else "no layer changed"
         if result.ignored:

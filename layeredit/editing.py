@@ -136,6 +136,7 @@ def run_edit(
     start = time.perf_counter()
     pixels, alpha = split_alpha(image)
     size = (pixels.shape[1], pixels.shape[0])
+    refine = None if options.refine_mask is None else _checked_refine_mask(options.refine_mask, size, engine)
     plan = plan_of(instruction, size, planner, options.previous, pixels)
     if options.review is not None:
         plan = options.review(pixels, plan)
@@ -143,8 +144,7 @@ def run_edit(
 
     start = time.perf_counter()
     stack = LayerStack.build(pixels, plan, resolver, _source_loader(options.sources, resolver))
-    if options.refine_mask is not None:
-        stack.refine_mask = _checked_refine_mask(options.refine_mask, size)
+    stack.refine_mask = refine
     timings["masks"] = time.perf_counter() - start
 
     result = HighResolution(engine, options.resolution).run(stack, plan, options.progress)
@@ -169,7 +169,12 @@ def _source_loader(
     return load
 
 
-def _checked_refine_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _checked_refine_mask(mask: np.ndarray, size: tuple[int, int], engine: Engine) -> np.ndarray:
+    if not getattr(engine, "uses_refine_mask", True):  # said, not silently ignored
+        raise InputError(
+            f"a refine mask only applies to the designedit engine, not {engine.name!r}; leave it out "
+            "or use --engine designedit"
+        )
     if mask.shape != (size[1], size[0]):
         raise MaskError(
             f"refine mask is {mask.shape[1]}x{mask.shape[0]} but the image is {size[0]}x{size[1]}; "

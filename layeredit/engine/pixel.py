@@ -60,6 +60,7 @@ class PixelEngine(SceneRenderer):
     """
 
     name = "pixel"
+    uses_refine_mask = False  # Telea's fill copies no features, so there is nothing to keep out
 
     def __init__(
         self,
