@@ -13,7 +13,7 @@ from PIL import Image, ImageOps
 from layeredit.editing import EditOptions, Planner, plan_of, run_edit
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.pixel import PixelEngine
-from layeredit.engine.resolution import ResolutionParams, Strategy
+from layeredit.engine.resolution import DEFAULT_HD_STRATEGY, ResolutionParams, Strategy
 from layeredit.errors import InputError, clip
 from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
@@ -122,7 +122,7 @@ def edit(
     refine_mask: MaskLike | None = None,
     resolver: MaskResolver | None = None,
     progress: ProgressCallback | None = None,
-    hd_strategy: Strategy | ResolutionParams = "auto",
+    hd_strategy: Strategy | ResolutionParams = DEFAULT_HD_STRATEGY,
     sources: Mapping[str, MaskLike] | None = None,
     planner: Planner | None = None,
 ) -> EditResult:

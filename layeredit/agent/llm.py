@@ -274,9 +274,10 @@ def plan_instruction(
     """
     spec = (llm or os.environ.get(LLM_ENV_VAR) or "rules").strip()
     if spec == "rules" or instruction.lstrip().startswith("{"):
-        from layeredit.api import make_plan
+        from layeredit.agent.rules import RulePlanner
+        from layeredit.editing import plan_of
 
-        return make_plan(instruction, image_size)
+        return plan_of(instruction, image_size, RulePlanner())
     planner = make_planner(spec)
     if isinstance(planner, LLMPlanner):
         return planner.plan(instruction, image_size, image=image)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from layeredit.engine.resolution import Strategy
+from layeredit.engine.resolution import DEFAULT_HD_STRATEGY, Strategy
 from layeredit.errors import InputError
 from layeredit.hints import AGENT_TOOL, speaking
 from layeredit.imageio import check_writable, load_image, save_image
@@ -62,7 +62,7 @@ class EditImageArgs(BaseModel):
         "its hole (used by the diffusion engine).",
     )
     hd_strategy: Strategy = Field(
-        default="auto",
+        default=DEFAULT_HD_STRATEGY,
         description="How a photo larger than the engine's working size is edited: auto, crop (a window "
         "around the edit), resize (a downscaled copy) or original (full size).",
     )

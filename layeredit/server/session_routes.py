@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from layeredit.engine.base import EditResult
-from layeredit.engine.resolution import ResolutionParams, Strategy
+from layeredit.engine.resolution import DEFAULT_HD_STRATEGY, ResolutionParams, Strategy
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers, zip_folder
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.sessions import Click, Drag, LiveSession, SessionManager, bearer_token
@@ -89,7 +89,7 @@ def session_router(sessions: SessionManager) -> APIRouter:
         choice: Annotated[int | None, Form(description="Answers the pending question: 0-based.")] = None,
         drag: Annotated[str | None, Form(description=DRAG_HELP)] = None,
         said: Annotated[str | None, Form(description=SAID_HELP, max_length=200)] = None,
-        hd_strategy: Annotated[Strategy, Form(description=HD_HELP)] = "auto",
+        hd_strategy: Annotated[Strategy, Form(description=HD_HELP)] = DEFAULT_HD_STRATEGY,
         sources: SourceFiles = None,
         refine_mask: Annotated[UploadFile | None, File(description=REFINE_HELP)] = None,
         wait: bool = False,
