@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -12,12 +11,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from layeredit.agent.plans import make_plan
-from layeredit.engine.alpha import edited_alpha
+from layeredit.agent.plans import default_planner, make_plan  # noqa: F401  (make_plan: part of the API)
+from layeredit.editing import EditOptions, Planner, run_edit
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
-from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
-from layeredit.engine.resolution import HighResolution, ResolutionParams, Strategy
+from layeredit.engine.resolution import ResolutionParams, Strategy
 from layeredit.errors import InputError, clip
 from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
@@ -110,6 +108,7 @@ def edit(
     progress: ProgressCallback | None = None,
     hd_strategy: Strategy | ResolutionParams | None = None,
     sources: Mapping[str, MaskLike] | None = None,
+    planner: Planner | None = None,
 ) -> EditResult:
     """Edit ``image`` as ``instruction`` says.
 
@@ -117,10 +116,11 @@ def edit(
     ``boxes`` maps names to (x0, y0, x1, y1) boxes; a target uses the mask named like its phrase
     or its head noun ("red car" → "car"). ``engine`` is "pixel", "designedit" (SDXL, loaded
     once per process) or an engine instance. ``sources`` maps the ``source`` of each insert to
-    its picture; when given, no file is opened for an insert (a server takes sources as uploads).
-    ``refine_mask`` marks features beside a removed
+    its picture; when given, no file is opened for an insert (a server takes sources as uploads);
+    without it an insert's source is a path. ``refine_mask`` marks features beside a removed
     object that must not be copied into its hole (used by the designedit engine).
     An image with transparency comes back RGBA, its alpha moved with the objects.
+    ``planner`` reads the words (default: the offline rules; e.g. an ``LLMPlanner``).
 
     ``hd_strategy`` says how a photo larger than the engine's working size is edited: "crop",
     "resize", "original" or "auto" (layeredit.engine.resolution), or ResolutionParams with the
@@ -128,46 +128,33 @@ def edit(
     options carries them, layeredit.engine.options), else auto. ``result.stats["hd_strategy"]``
     says which one ran.
     Returns the edited image with the plan, the layers and per-stage timings.
+    Runs :func:`layeredit.editing.run_edit`, as every other interface does.
     """
-    start = time.perf_counter()
     pixels = as_rgb_array(image, keep_alpha=True)
-    alpha = pixels[..., 3] if pixels.shape[2] == 4 else None
-    pixels = np.ascontiguousarray(pixels[..., :3])
     size = (pixels.shape[1], pixels.shape[0])
-    plan = make_plan(instruction, size)
-    timings = {"plan": time.perf_counter() - start}
-
-    start = time.perf_counter()
     names = named_masks(masks, boxes, size, resolver or AutomaticResolver())
-    check_names_used(names, plan)
+    chosen = planner or default_planner()
 
-    def load_source(path: str) -> tuple[np.ndarray, MaskResolver]:
+    def review(picture: np.ndarray, plan: EditPlan) -> EditPlan:
+        check_names_used(names, plan)
+        return plan
+
+    def load_source(path: str) -> np.ndarray:
         if sources is None:
-            return load_image(path), names
+            return load_image(path)
         if path not in sources:  # given pictures only: no file is opened by the name a plan gives
             raise InputError(f"insert from {clip(path)!r}: no such picture among the sources given")
-        return as_rgb_array(sources[path]), names
-
-    stack = LayerStack.build(pixels, plan, names, load_source)
-    if refine_mask is not None:
-        stack.refine_mask = mask_array(refine_mask)
-        if stack.refine_mask.shape != pixels.shape[:2]:
-            raise MaskError(
-                f"refine mask is {stack.refine_mask.shape[1]}x{stack.refine_mask.shape[0]} but the image "
-                f"is {size[0]}x{size[1]}; masks must have the same size as the image"
-            )
-    timings["masks"] = time.perf_counter() - start
+        return as_rgb_array(sources[path])
 
     runner = resolve_engine(engine)
     if isinstance(hd_strategy, str):  # the strategy named; the engine's margin and trigger stay
         own = getattr(runner, "resolution", None) or ResolutionParams()
         hd_strategy = replace(own, hd_strategy=hd_strategy)
-    result = HighResolution(runner, hd_strategy).run(stack, plan, progress)
-    if alpha is not None:  # transparency goes through the edit with the objects
-        size = (result.image.shape[1], result.image.shape[0])
-        params = getattr(runner, "params", None)
-        result.image = np.dstack([result.image, edited_alpha(stack, plan, alpha, size, params)])
-
-    result.timings = {**timings, **result.timings}
-    result.timings["total"] = sum(result.timings.values())
-    return result
+    options = EditOptions(
+        resolution=hd_strategy,
+        sources=load_source,
+        refine_mask=None if refine_mask is None else mask_array(refine_mask),
+        progress=progress,
+        review=review,
+    )
+    return run_edit(pixels, instruction, chosen, names, runner, options)

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 
 from layeredit.api import Box, MaskLike, mask_array, resolve_engine
+from layeredit.editing import EditOptions, run_edit
 from layeredit.engine.base import EditResult, Engine, ProgressCallback, RenderedLayer
-from layeredit.engine.layers import LayerStack
-from layeredit.engine.resolution import HighResolution
+from layeredit.engine.resolution import ResolutionParams
 from layeredit.errors import InputError
 from layeredit.export import opaque_box
 from layeredit.imageio import as_rgb_array
@@ -163,6 +163,7 @@ def decompose(
     soft_edges: bool = True,
     resolver: MaskResolver | None = None,
     progress: ProgressCallback | None = None,
+    resolution: ResolutionParams | None = None,
 ) -> Decomposition:
     """Split ``image`` into the clean background plate and one layer per object.
 
@@ -187,8 +188,9 @@ def decompose(
     named.sort(key=lambda item: bbox(item[1])[3])  # farther back first
     masks_by_name = {name: mask for name, mask, _ in named}
     removal = EditPlan(operations=[Remove(target=Target(phrase=name)) for name in masks_by_name])
-    stack = LayerStack(image=pixels, objects={name: [mask] for name, mask in masks_by_name.items()})
-    plate = HighResolution(resolve_engine(engine)).run(stack, removal, progress).layers[0]
+    options = EditOptions(resolution=resolution, progress=progress)
+    names = NamedMasks(masks_by_name)
+    plate = run_edit(pixels, removal, None, names, resolve_engine(engine), options).layers[0]
     layers = [RenderedLayer(name=BACKGROUND, rgba=plate.rgba)]
     layers += [object_layer(pixels, name, mask, soft_edges) for name, mask, _ in named]
     # The record keeps each layer's box as written, so compose compares like with like.
@@ -285,19 +287,21 @@ def compose(
     scene: str | Path | LayeredScene,
     engine: str | Engine = "pixel",
     progress: ProgressCallback | None = None,
+    resolution: ResolutionParams | None = None,
 ) -> Composition:
     """Render a layered scene written by :func:`decompose` after its layers were edited.
 
     Layers moved, resized, reordered, hidden or deleted become move, resize, reorder and remove
-    operations on the original picture, rendered by ``engine``.
+    operations on the original picture, rendered by ``engine`` through the one edit function
+    (:func:`layeredit.editing.run_edit`) with the ``resolution`` strategy.
     """
     layered = scene if isinstance(scene, LayeredScene) else read_scene(scene)
     plan, masks = scene_changes(layered)
     ignored = unknown_layers(layered)
     if plan is None:
         return Composition(image=layered.original.copy(), plan=None, ignored=ignored)
-    stack = LayerStack.build(layered.original, plan, NamedMasks(masks))
-    result = HighResolution(resolve_engine(engine)).run(stack, plan, progress)
+    options = EditOptions(resolution=resolution, progress=progress)
+    result = run_edit(layered.original, plan, None, NamedMasks(masks), resolve_engine(engine), options)
     return Composition(image=result.image, plan=plan, result=result, ignored=ignored)
 
 

@@ -6,13 +6,13 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 import numpy as np
 
 from layeredit.agent.errors import PlannerError, UnsupportedEditError
-from layeredit.agent.executor import AgentOutcome, EditAgent, MasksThenDetection, ObjectFinder, last_target
+from layeredit.agent.executor import EditAgent, MasksThenDetection, ObjectFinder, last_target
 from layeredit.agent.llm import Planner
 from layeredit.agent.questions import (
     NO,
@@ -24,7 +24,9 @@ from layeredit.agent.questions import (
     question_after_planner_error,
 )
 from layeredit.agent.session import SessionError, SessionStore, Turn
-from layeredit.engine.base import EditResult, Engine, ProgressCallback
+from layeredit.editing import masks_after_edit
+from layeredit.engine.base import Engine, ProgressCallback
+from layeredit.engine.resolution import ResolutionParams
 from layeredit.errors import LayereditError, debugging, error_text, user_message
 from layeredit.hints import CHAT, speaking
 from layeredit.imageio import check_writable, load_image, save_image
@@ -32,7 +34,7 @@ from layeredit.plan import Antecedent, EditPlan, Move, Pan, Target
 from layeredit.scope import FileScope
 from layeredit.tools.auto import AutomaticResolver
 from layeredit.tools.masks import load_mask
-from layeredit.tools.resolve import MaskResolver, NamedMasks, head_noun
+from layeredit.tools.resolve import MaskResolver, NamedMasks
 
 HELP = """Type an edit, e.g. "move the boy to the left", "make it a bit bigger". Commands:
   undo / redo      step back or forward through the edits
@@ -40,6 +42,8 @@ HELP = """Type an edit, e.g. "move the boy to the left", "make it a bit bigger".
   show plan        the edit plan of the current picture, as JSON
   save PATH        write the current picture to PATH (.png, .jpg, ...)
   mask NAME=PATH   give the mask of an object in the current picture (white = object)
+  refine PATH      mark features beside an object the next edit removes (e.g. lettering) that
+                   must not be copied into its hole (white = keep out)
   again            do the last edit once more (e.g. the same move, from where the object is now)
   help             this text
   quit             leave (the session folder keeps everything; continue with --resume)"""
@@ -73,6 +77,12 @@ class ChatSession:
     detector: ObjectFinder | None = None
     # The folder that 'save', 'mask' and insert sources may use (None: anywhere).
     scope: FileScope | None = None
+    # How a photo larger than the engine's working size is edited (the web page's "Large photos").
+    resolution: ResolutionParams = ResolutionParams()
+    # Pictures given for inserts by file name (a server's uploads); the scope is asked after them.
+    sources: dict[str, np.ndarray] | None = None
+    # Features beside an object the next edit removes, kept out of its hole (for the current picture).
+    refine_mask: np.ndarray | None = None
 
     def __init__(
         self,
@@ -102,7 +112,7 @@ class ChatSession:
         engine: Engine,
         masks: dict[str, str] | dict[str, np.ndarray] | None = None,
     ) -> ChatSession:
-        image = image_path if isinstance(image_path, np.ndarray) else load_image(image_path)
+        image = image_path if isinstance(image_path, np.ndarray) else load_image(image_path, keep_alpha=True)
         size = (image.shape[1], image.shape[0])
         loaded = {
             name.strip().lower(): mask if isinstance(mask, np.ndarray) else load_mask(mask, size)
@@ -157,6 +167,10 @@ class ChatSession:
             if not sep or not name.strip() or not path.strip():
                 return "error: write mask NAME=PATH, e.g. mask cat=cat.png"
             return self.add_mask(name, str(self._path(path.strip(), "mask path")))
+        if command == "refine" and argument:
+            size = (self.turn.image.shape[1], self.turn.image.shape[0])
+            self.refine_mask = load_mask(self._path(argument.strip(), "refine mask path"), size)
+            return "refine mask set for the next edit"
         reply = self.respond(text)
         if reply.kind == "error":
             return f"error: {reply.text}"
@@ -228,6 +242,10 @@ class ChatSession:
         self.save(written=len(self.turns))
         return reply
 
+    def _given_source(self, path: str) -> np.ndarray:
+        """The picture given for an insert from ``path`` (by file name); KeyError if none was."""
+        return (self.sources or {})[PurePath(path).name]
+
     def _path(self, given: str, what: str, output: bool = False) -> Path:
         if self.scope is None:
             return Path(given).expanduser()
@@ -271,6 +289,9 @@ class ChatSession:
             self.engine,
             MasksThenDetection(NamedMasks(turn.masks), self.detector),
             scope=self.scope,
+            resolution=self.resolution,
+            sources=self._given_source,
+            refine_mask=self.refine_mask,
         )
 
         def plan_words(text: str, before: Antecedent | None) -> EditPlan:
@@ -305,11 +326,12 @@ class ChatSession:
                     raise exc from None
                 return Reply(question.text, "question", self.current, self.planner_name, question)
         if outcome.result is None:
-            question = question_after_grounding(instruction, outcome, turn.masks, turn.image, self.finder)
+            picture = turn.image[..., :3]
+            question = question_after_grounding(instruction, outcome, turn.masks, picture, self.finder)
             return Reply(question.text, "question", self.current, self.planner_name, question)
         new = Turn(
             image=outcome.result.image,
-            masks=masks_after_edit(turn.masks, outcome),
+            masks=masks_after_edit(turn.masks, outcome.result),
             instruction=outcome.plan.summary() if given_plan else instruction,
             plan=outcome.plan,
             target=last_target(outcome.plan) or turn.target,
@@ -321,6 +343,7 @@ class ChatSession:
             self.save(written=len(self.turns))
         self.turns.append(new)
         self.current += 1
+        self.refine_mask = None  # it marked the picture before this edit
         self.save(written=self.current)
         revised = " (revised after looking again)" if outcome.revised else ""
         return Reply(
@@ -389,35 +412,6 @@ def planner_name(planner: Planner) -> str:
     return f"llm {name if isinstance(name, str) else type(model).__name__}"
 
 
-def masks_after_edit(masks: dict[str, np.ndarray], outcome: AgentOutcome) -> dict[str, np.ndarray]:
-    """Each named mask moved along with its object, so the next turn finds it where it now is.
-
-    Objects the plan did not name keep their masks (a pan or zoom-out makes those stale); the masks
-    of removed objects go, so "it" and the questions never point at something no longer there.
-    """
-    result: EditResult | None = outcome.result
-    if result is None or outcome.stack is None:
-        return dict(masks)
-    names = NamedMasks(masks)
-    updated = dict(names.masks)
-    edited = {getattr(op, role).key for op in result.plan.operations for role in ("target", "other")
-              if getattr(op, role, None) is not None}
-    for target in result.plan.targets():
-        if target.key not in edited:
-            continue  # an object others were placed against stays where it is
-        name = next((n for n in (target.phrase.lower(), head_noun(target.phrase)) if n in updated), None)
-        if name is None:
-            continue
-        mask = updated[name].copy()
-        for before in outcome.stack.objects.get(target.key, []):
-            mask &= ~before
-        for layer in result.scene.layers:
-            if layer.name == target.key:
-                mask |= layer.placed_mask()
-        updated[name] = mask
-    return {name: mask for name, mask in updated.items() if mask.any()}
-
-
 def run_chat(session: ChatSession, lines: Iterable[str], reply: Callable[[str], None]) -> None:
     """Feed lines to the session until ``quit`` or the input ends; a failed turn changes nothing."""
     for line in lines:
@@ -455,11 +449,13 @@ def open_chat(
     llm: str | None,
     finder: MaskResolver | None = None,
     root: Path | None = None,
+    resolution: ResolutionParams | None = None,
 ) -> None:
     """The ``layeredit chat`` command: a terminal (or scripted, line by line) chat on stdin.
 
     ``finder`` finds objects named without a mask (default: the detection models, when present);
-    ``root`` is the only folder 'save', 'mask' and insert sources may use (default: the current one).
+    ``root`` is the only folder 'save', 'mask' and insert sources may use (default: the current one);
+    ``resolution`` says how photos larger than the engine's working size are edited.
     """
     from layeredit.agent.llm import make_planner
 
@@ -475,6 +471,7 @@ def open_chat(
     if not session.finder.missing_models():
         session.detector = session.finder
     session.scope = FileScope(root or Path.cwd())
+    session.resolution = resolution or ResolutionParams()
 
     def reply(text: str) -> None:
         print(text, flush=True)

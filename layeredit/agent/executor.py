@@ -16,9 +16,9 @@ import numpy as np
 
 from layeredit.agent.llm import Planner
 from layeredit.agent.prompting import DetectionLike
+from layeredit.editing import EditOptions, RevisingPlanner, SourceLoader, run_edit
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
-from layeredit.engine.layers import LayerStack
-from layeredit.engine.resolution import HighResolution
+from layeredit.engine.resolution import ResolutionParams
 from layeredit.hints import give_object
 from layeredit.imageio import load_image
 from layeredit.plan import Antecedent, EditPlan, Target
@@ -39,32 +39,6 @@ class ObjectFinder(Protocol):
     def known_objects(self, image: np.ndarray) -> Sequence[DetectionLike]:
         """Everything this finder can see in ``image``, for a planner choosing what to name."""
         ...
-
-
-@runtime_checkable
-class RevisingPlanner(Protocol):
-    """A planner that looks at the picture and can revise a plan that failed to ground (the LLM)."""
-
-    def plan(
-        self,
-        instruction: str,
-        image_size: tuple[int, int],
-        previous: Antecedent | None = None,
-        *,
-        image: np.ndarray | None = None,
-        detections: Sequence[DetectionLike] = (),
-    ) -> EditPlan: ...
-
-    def revise(
-        self,
-        instruction: str,
-        image_size: tuple[int, int],
-        failed_plan: EditPlan,
-        problems: Sequence[str],
-        detections: Sequence[DetectionLike],
-        previous: Antecedent | None = None,
-        image: np.ndarray | None = None,
-    ) -> EditPlan: ...
 
 
 @dataclass(frozen=True)
@@ -132,7 +106,6 @@ class AgentOutcome:
     missing: list[Unresolved] = field(default_factory=list)
     revised: bool = False
     detections: list[DetectionLike] = field(default_factory=list)
-    stack: LayerStack | None = None  # the objects as found in the input picture
 
     @property
     def question(self) -> str | None:
@@ -163,8 +136,17 @@ class _ResolvedOnce:
         return self.found[key]
 
 
+class _Unresolvable(Exception):
+    """Some target of the plan cannot be found even after a revision: the agent asks instead."""
+
+
 class EditAgent:
-    """Carries out one instruction on one image; reused across chat turns (one engine instance)."""
+    """Carries out one instruction on one image; reused across chat turns (one engine instance).
+
+    The edit itself is :func:`layeredit.editing.run_edit`, as for every interface; the agent adds
+    the review between plan and render: ground every target, let a planner that looks at the
+    picture revise once, and when something is still missing, ask instead of editing.
+    """
 
     def __init__(
         self,
@@ -173,15 +155,22 @@ class EditAgent:
         engine: Engine,
         finder: ObjectFinder | None = None,
         scope: FileScope | None = None,
+        resolution: ResolutionParams | None = None,
+        sources: SourceLoader | None = None,
+        refine_mask: np.ndarray | None = None,
     ):
         self.planner = planner
         self.resolver = resolver
         self.engine = engine
         self.finder = finder
         self.scope = scope  # where an insert's source picture may be read from (None: anywhere)
+        self.resolution = resolution or ResolutionParams()
+        self.sources = sources  # pictures given for inserts, by name; before the scope is asked
+        self.refine_mask = refine_mask  # features beside a removed object kept out of its hole
 
     def plan(self, image: np.ndarray, instruction: str, previous: Antecedent | None = None) -> EditPlan:
         size = (image.shape[1], image.shape[0])
+        image = image[..., :3]
         if isinstance(self.planner, RevisingPlanner):
             return self.planner.plan(instruction, size, previous, image=image, detections=self._seen(image))
         return self.planner.plan(instruction, size, previous)
@@ -196,29 +185,47 @@ class EditAgent:
         start = time.perf_counter()
         given_plan = isinstance(instruction, EditPlan)
         plan = instruction if given_plan else self.plan(image, instruction, previous)
+        planning = time.perf_counter() - start
         resolver = _ResolvedOnce(self.resolver)
-        outcome = AgentOutcome(plan=plan, missing=self.unresolved(image, plan, resolver))
-        if outcome.missing and self.finder is not None:
-            outcome.detections = self._detections_for(image, outcome.missing)
-        if outcome.missing and not given_plan and isinstance(self.planner, RevisingPlanner):
-            size = (image.shape[1], image.shape[0])
-            problems = [f"{item.target.key}: {item.reason}" for item in outcome.missing]
-            outcome.plan = self.planner.revise(
-                instruction, size, plan, problems, outcome.detections, previous, image
-            )
-            outcome.revised = True
-            outcome.missing = self.unresolved(image, outcome.plan, resolver)
-        planned = time.perf_counter() - start
-        if outcome.missing:
+        outcome = AgentOutcome(plan=plan)
+
+        def review(pixels: np.ndarray, planned: EditPlan) -> EditPlan:
+            outcome.missing = self.unresolved(pixels, planned, resolver)
+            if outcome.missing and self.finder is not None:
+                outcome.detections = self._detections_for(pixels, outcome.missing)
+            if outcome.missing and not given_plan and isinstance(self.planner, RevisingPlanner):
+                size = (pixels.shape[1], pixels.shape[0])
+                problems = [f"{item.target.key}: {item.reason}" for item in outcome.missing]
+                outcome.plan = self.planner.revise(
+                    str(instruction), size, planned, problems, outcome.detections, previous, pixels
+                )
+                outcome.revised = True
+                outcome.missing = self.unresolved(pixels, outcome.plan, resolver)
+            if outcome.missing:
+                raise _Unresolvable
+            return outcome.plan
+
+        options = EditOptions(
+            resolution=self.resolution, previous=previous, sources=self._load_source,
+            refine_mask=self.refine_mask, progress=progress, review=review,
+        )  # fmt: skip
+        try:
+            outcome.result = run_edit(image, plan, self.planner, resolver, self.engine, options)
+        except _Unresolvable:
             return outcome
-
-        def load_source(path: str) -> tuple[np.ndarray, MaskResolver]:
-            return load_image(scoped(self.scope, path, "insert source")), resolver
-
-        outcome.stack = LayerStack.build(image, outcome.plan, resolver, load_source)
-        outcome.result = HighResolution(self.engine).run(outcome.stack, outcome.plan, progress)
-        outcome.result.timings = {"plan+ground": planned, **outcome.result.timings}
+        # Planning ran before the edit's own plan stage (which grounds and reviews the plan).
+        timings = outcome.result.timings
+        timings["plan"] += planning
+        timings["total"] += planning
         return outcome
+
+    def _load_source(self, path: str) -> np.ndarray:
+        if self.sources is not None:
+            try:
+                return self.sources(path)
+            except LookupError:
+                pass  # not among the pictures given: the scope decides whether a file may be read
+        return load_image(scoped(self.scope, path, "insert source"))
 
     def unresolved(self, image: np.ndarray, plan: EditPlan, resolver: MaskResolver) -> list[Unresolved]:
         missing = []

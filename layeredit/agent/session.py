@@ -142,7 +142,7 @@ class SessionStore:
 
     def _read_turn(self, entry: dict[str, Any]) -> Turn:
         return Turn(
-            image=load_image(self._inside(entry["image"])),
+            image=load_image(self._inside(entry["image"]), keep_alpha=True),
             masks={name: load_mask(self._inside(path)) for name, path in entry["masks"].items()},
             instruction=entry["instruction"],
             plan=None if entry["plan"] is None else EditPlan.parse(entry["plan"]),

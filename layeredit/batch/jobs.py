@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from layeredit.api import make_plan
 from layeredit.batch.manifest import ManifestLine
+from layeredit.editing import Planner
 from layeredit.engine.options import OPTION_CLASSES as ENGINE_OPTION_CLASSES
 from layeredit.engine.options import EngineChoice, EngineName
 from layeredit.errors import InputError
@@ -38,6 +39,7 @@ class RunSettings:
     model: str | None = None
     device: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # per-line options override these
+    llm: str | None = None  # the planner of the lines' instructions (see make_planner); None: rules
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,9 @@ class Job:
         return cls(**data)
 
 
-def prepare(entry: ManifestLine, base: Path, settings: RunSettings) -> Job:
-    """The job for a manifest line; a ValueError says what is wrong with it."""
+def prepare(entry: ManifestLine, base: Path, settings: RunSettings, planner: Planner | None = None) -> Job:
+    """The job for a manifest line, its instruction read by ``planner`` (default: the rules); a
+    ValueError says what is wrong with it."""
     if entry.problem:
         raise InputError(entry.problem)
     fields = entry.fields
@@ -79,7 +82,7 @@ def prepare(entry: ManifestLine, base: Path, settings: RunSettings) -> Job:
         picture_size(refine, "refine mask")
     boxes = {name: tuple(int(round(v)) for v in box) for name, box in fields.get("boxes", {}).items()}
     options = check_options({**settings.options, **fields.get("options", {})})
-    plan = make_plan(fields["instruction"] if "instruction" in fields else fields["plan"], size)
+    plan = make_plan(fields["instruction"] if "instruction" in fields else fields["plan"], size, planner)
     output = fields.get("output") or f"{entry.number}-{image.stem}.png"
     check_output_name(output)
     inputs = {
@@ -158,8 +161,8 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _fits(value: Any, hint: Any) -> bool:
-    if typing.get_origin(hint) is typing.Literal:
-        return value in typing.get_args(hint)
+    if typing.get_origin(hint) is typing.Literal:  # a choice of words, such as hd_strategy
+        return isinstance(value, str) and value in typing.get_args(hint)
     allowed = typing.get_args(hint) or (hint,)
     if isinstance(value, bool):
         return bool in allowed

@@ -25,9 +25,12 @@ class Batch:
         self.invalid: list[LineResult] = []
         jobs: list[Job] = []
         writers: dict[str, int] = {}
+        from layeredit.agent.llm import make_planner  # the rules unless an LLM is asked for
+
+        planner = make_planner(settings.llm)
         for entry in lines:
             try:
-                job = prepare(entry, base, settings)
+                job = prepare(entry, base, settings, planner)
                 if job.output in writers:
                     raise InputError(f"output {job.output!r} is also written by line {writers[job.output]}")
             except ValueError as exc:
@@ -83,6 +86,7 @@ def edit_many(
     model: str | None = None,
     device: str | None = None,
     options: Mapping[str, Any] | None = None,
+    llm: str | None = None,
 ) -> Iterator[LineResult]:
     """Edit many pictures, yielding each line's :class:`LineResult` as it finishes.
 
@@ -92,11 +96,13 @@ def edit_many(
     ``results.jsonl`` go to ``out_dir``; lines finished there by an earlier run with the same inputs
     are skipped. ``workers`` processes share the work (one GPU each); ``ray`` (``True`` or
     ``"auto"`` for a local cluster, else a cluster address) runs on Ray with ``workers`` actors.
-    ``options`` are engine settings for every line (``steps``, ``seed``, ...); a line's own win.
+    ``options`` are engine settings for every line (``steps``, ``seed``, ``hd_strategy``, ...); a
+    line's own win. ``llm`` is the planner that reads the instructions (``PROVIDER:MODEL``; default
+    the rules, or ``$LAYEREDIT_LLM``).
     With ``workers`` > 1 the worker processes import the calling script again, so a script must
     start the batch under ``if __name__ == "__main__":``.
     """
-    settings = RunSettings(engine, model, device, dict(options or {}))
+    settings = RunSettings(engine, model, device, dict(options or {}), llm)
     if isinstance(items, (str, Path)):
         batch = Batch.from_manifest(items, out_dir, settings)
     else:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from layeredit.cli.common import engine_options
+from layeredit.agent.options import PlannerOptions
+from layeredit.cli.common import engine_options, planner_options
 from layeredit.engine.options import EngineOptions
 
 
@@ -24,9 +25,11 @@ from layeredit.engine.options import EngineOptions
 )  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Check every line (files, plans, options) and stop.")
 @engine_options
+@planner_options
 def batch_command(
-    manifest: Path, out_dir: Path, workers: int | None, ray: str | None, dry_run: bool, engine: EngineOptions
-) -> None:
+    manifest: Path, out_dir: Path, workers: int | None, ray: str | None, dry_run: bool, engine: EngineOptions,
+    planner: PlannerOptions,
+) -> None:  # fmt: skip
     """Run every edit of MANIFEST (JSON Lines or CSV, one edit a line) into a folder.
 
     Options given here apply to every line; a line's own "options" win. Exits with 1 when a line failed.
@@ -35,5 +38,5 @@ def batch_command(
     from layeredit.batch.jobs import RunSettings
 
     choice = engine.choice
-    settings = RunSettings(choice.engine, choice.model, choice.device, engine.tuning())
+    settings = RunSettings(choice.engine, choice.model, choice.device, engine.tuning(), planner.llm)
     sys.exit(run_batch(manifest, out_dir, settings, workers, ray, dry_run))

@@ -50,4 +50,4 @@ def chat_command(
         raise click.UsageError("give either IMAGE (a new chat) or --resume DIR (continue a chat)")
     runner = build_engine(engine)
     finder = AutomaticResolver.from_options(perception, engine.choice.device)
-    open_chat(image, resume, session_dir, named, runner, planner.llm, finder, root)
+    open_chat(image, resume, session_dir, named, runner, planner.llm, finder, root, engine.resolution)

@@ -84,7 +84,7 @@ def edit_command(
     if output is None:
         raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
     check_writable(output)
-    runner = build_engine(engine, refine_mask)
+    runner = build_engine(engine)
     finder = AutomaticResolver.from_options(perception, engine.choice.device)
     result = edit(
         image, plan, masks=named, boxes=parsed_boxes, engine=runner, refine_mask=refine_mask, resolver=finder,

@@ -64,6 +64,7 @@ class PixelEngine(SceneRenderer):
     # How a photo larger than ``working_side`` is edited when the caller does not say (None: auto);
     # layeredit.engine.options.make_engine sets it from the options the engine was built with.
     resolution: ResolutionParams | None = None
+    uses_refine_mask = False  # Telea's fill copies no features, so there is nothing to keep out
 
     def __init__(
         self,

@@ -336,8 +336,7 @@ class _SceneBuilder:
         self.place(layers, op)
 
     def _pan(self, op: Pan) -> None:
-        # The camera moving right shows more of the right: content slides left.
-        dx, dy = -round(op.dx * self.width), -round(op.dy * self.height)
+        dx, dy = pan_shift(op, (self.width, self.height))
         scene = self.scene
         moved = shift(scene.background, dx, dy)
         inside = shift(np.ones_like(scene.hole), dx, dy)
@@ -354,15 +353,15 @@ class _SceneBuilder:
 
     def _zoom_out(self, op: ZoomOut) -> None:
         scene = self.scene
+        matrix = zoom_matrix(op, (self.width, self.height))
+        (sx, _, x0), (_, sy, y0) = matrix
+        x0, y0 = int(x0), int(y0)
         new_w, new_h = max(1, round(op.scale * self.width)), max(1, round(op.scale * self.height))
-        x0, y0 = (self.width - new_w) // 2, (self.height - new_h) // 2
         shrunk = cv2.resize(scene.background, (new_w, new_h), interpolation=cv2.INTER_AREA)
         scene.background = scene.background.copy()
         scene.background[y0 : y0 + new_h, x0 : x0 + new_w] = shrunk
         inside = np.zeros_like(scene.hole)
         inside[y0 : y0 + new_h, x0 : x0 + new_w] = True
-        sx, sy = new_w / self.width, new_h / self.height
-        matrix = np.array([[sx, 0, x0], [0, sy, y0]])
         old_hole = cv2.warpAffine(scene.hole.astype(np.uint8) * 255, matrix, (self.width, self.height)) > 127
         scene.hole = old_hole | dilate(~inside, scene.px(scene.params.border_dilation))
         if scene.refine is not None:
@@ -374,6 +373,32 @@ class _SceneBuilder:
             layer.offset = (round(layer.offset[0] * sx), round(layer.offset[1] * sy))
             if not layer.cut:
                 layer.image = scene.background
+
+
+def pan_shift(op: Pan, size: tuple[int, int]) -> tuple[int, int]:
+    """Whole pixels the content slides by when the camera pans: moving right shows more of the
+    right, so the content slides left."""
+    width, height = size
+    return -round(op.dx * width), -round(op.dy * height)
+
+
+def zoom_matrix(op: ZoomOut, size: tuple[int, int]) -> np.ndarray:
+    """The 2 x 3 affine map of a zoom-out: the content shrinks to ``op.scale`` about the centre."""
+    width, height = size
+    new_w, new_h = max(1, round(op.scale * width)), max(1, round(op.scale * height))
+    x0, y0 = (width - new_w) // 2, (height - new_h) // 2
+    return np.array([[new_w / width, 0, x0], [0, new_h / height, y0]])
+
+
+def follow_camera(mask: np.ndarray, plan: EditPlan) -> np.ndarray:
+    """``mask`` moved as the plan's pans and zoom-outs move the picture's content."""
+    size = (mask.shape[1], mask.shape[0])
+    for op in plan.operations:
+        if isinstance(op, Pan):
+            mask = shift(mask, *pan_shift(op, size))
+        elif isinstance(op, ZoomOut):
+            mask = cv2.warpAffine(mask.astype(np.uint8) * 255, zoom_matrix(op, size), size) > 127
+    return mask
 
 
 def _clamp(value: float, low: float, high: float) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from layeredit.engine.resolution import DEFAULT_HD_STRATEGY, Strategy
 from layeredit.errors import InputError
 from layeredit.hints import AGENT_TOOL, speaking
 from layeredit.imageio import check_writable, load_image, save_image
@@ -55,6 +56,16 @@ class EditImageArgs(BaseModel):
     overwrite: bool = Field(
         default=False, description="Allow replacing an existing file at output_path (even the input)."
     )
+    refine_mask: str | None = Field(
+        default=None,
+        description="Path of a mask of features beside a removed object (e.g. lettering) to keep out of "
+        "its hole (used by the diffusion engine).",
+    )
+    hd_strategy: Strategy = Field(
+        default=DEFAULT_HD_STRATEGY,
+        description="How a photo larger than the engine's working size is edited: auto, crop (a window "
+        "around the edit), resize (a downscaled copy) or original (full size).",
+    )
 
 
 class SegmentObjectsArgs(BaseModel):
@@ -93,7 +104,11 @@ def edit_image(
     if scope is not None:
         inserts = {op.source for op in plan.operations if isinstance(op, Insert)}
         sources = {path: scope.path(path, "insert source") for path in inserts}
-    result = edit(pixels, plan, masks=masks, boxes=boxes, engine=engine, sources=sources)
+    refine = None if args.refine_mask is None else scoped(scope, args.refine_mask, "refine_mask")
+    result = edit(
+        pixels, plan, masks=masks, boxes=boxes, engine=engine, sources=sources, refine_mask=refine,
+        hd_strategy=args.hd_strategy,
+    )  # fmt: skip
     save_image(result.image, output)
     return {
         "output_path": str(output),

@@ -15,6 +15,7 @@ from mcp.server.mcpserver import Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from layeredit.engine.resolution import DEFAULT_HD_STRATEGY
 from layeredit.errors import user_message
 from layeredit.integrations import agent_tools
 from layeredit.integrations.agent_tools import (
@@ -56,6 +57,8 @@ def build_server(engine: Any = "pixel", llm: str | None = None, root: str | Path
         masks: _described(EditImageArgs, "masks") = None,
         boxes: _described(EditImageArgs, "boxes") = None,
         overwrite: _described(EditImageArgs, "overwrite") = False,
+        refine_mask: _described(EditImageArgs, "refine_mask") = None,
+        hd_strategy: _described(EditImageArgs, "hd_strategy") = DEFAULT_HD_STRATEGY,
     ) -> list[Any]:
         args = EditImageArgs(
             image_path=image_path,
@@ -64,6 +67,8 @@ def build_server(engine: Any = "pixel", llm: str | None = None, root: str | Path
             masks=masks or {},
             boxes=boxes or {},
             overwrite=overwrite,
+            refine_mask=refine_mask,
+            hd_strategy=hd_strategy,
         )
         with _user_errors():
             done = agent_tools.edit_image(args, shared_engine, llm, scope)

@@ -44,16 +44,16 @@ def create_app(
 ) -> FastAPI:
     """The server app; ``engine`` and the segmenters are loaded once and shared by all requests.
 
-    ``planner`` plans chat messages (a :class:`Planner`, ``PROVIDER:MODEL``, or None for
-    ``$LAYEREDIT_LLM``, else the rules); chat sessions are kept under ``data_dir`` (None: a
-    temporary folder removed at shutdown). ``access`` says who may call it (default: no token,
-    localhost names only, no CORS); ``storage`` where jobs and results are kept (default: a
-    temporary folder).
+    ``planner`` reads every instruction, of edits, plans and chat messages alike (a
+    :class:`Planner`, ``PROVIDER:MODEL``, or None for ``$LAYEREDIT_LLM``, else the rules); chat
+    sessions are kept under ``data_dir`` (None: a temporary folder removed at shutdown). ``access``
+    says who may call it (default: no token, localhost names only, no CORS); ``storage`` where
+    jobs and results are kept (default: a temporary folder).
     """
-    service = EditorService(engine, limits, point_segmenter, text_resolver, storage=storage)
+    chosen = make_planner(planner) if planner is None or isinstance(planner, str) else planner
+    service = EditorService(engine, limits, point_segmenter, text_resolver, storage=storage, planner=chosen)
     scratch = tempfile.TemporaryDirectory(prefix="layeredit-data-") if data_dir is None else None
-    chat_planner = make_planner(planner) if planner is None or isinstance(planner, str) else planner
-    sessions = SessionManager(service, chat_planner, Path(scratch.name if scratch else data_dir))
+    sessions = SessionManager(service, chosen, Path(scratch.name if scratch else data_dir))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, UploadFile
 
-from layeredit.api import make_plan
+from layeredit.agent.plans import make_plan
 from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, error_text
 from layeredit.server.forms import (
@@ -13,6 +13,7 @@ from layeredit.server.forms import (
     ImageFile,
     Instruction,
     MaskFiles,
+    RefineFile,
     SourceFiles,
     read_upload,
 )
@@ -31,7 +32,7 @@ def edit_router(service: EditorService) -> APIRouter:
     def plan(request: PlanRequest) -> PlanResponse:
         """The edit plan an instruction turns into, without editing anything."""
         try:
-            edit_plan = make_plan(request.instruction, (request.width, request.height))
+            edit_plan = make_plan(request.instruction, (request.width, request.height), service.planner)
         except LayereditError as exc:
             raise RequestError(422, error_text(exc)) from None
         return PlanResponse(plan=edit_plan.model_dump(exclude_none=True), summary=edit_plan.summary())
@@ -44,9 +45,10 @@ def edit_router(service: EditorService) -> APIRouter:
         boxes: BoxesField = None,
         sources: SourceFiles = None,
         hd_strategy: HdStrategy = None,
+        refine_mask: RefineFile = None,
     ) -> EditResponse:
         """Edit the image and wait for the result (the PNG comes back base64-encoded in ``image``)."""
-        request = _prepare(image, instruction, masks, boxes, sources, hd_strategy)
+        request = _prepare(image, instruction, masks, boxes, sources, hd_strategy, refine_mask)
         return service.wait(service.submit_edit(request))
 
     @router.post("/jobs", response_model=JobResponse, status_code=202)
@@ -57,9 +59,11 @@ def edit_router(service: EditorService) -> APIRouter:
         boxes: BoxesField = None,
         sources: SourceFiles = None,
         hd_strategy: HdStrategy = None,
+        refine_mask: RefineFile = None,
     ) -> JobResponse:
         """Queue an edit and return at once; poll ``GET /v1/jobs/{id}`` for progress and the result."""
-        job = service.submit_edit(_prepare(image, instruction, masks, boxes, sources, hd_strategy))
+        request = _prepare(image, instruction, masks, boxes, sources, hd_strategy, refine_mask)
+        job = service.submit_edit(request)
         return service.job_status(job.id)
 
     @router.get("/jobs/{job_id}", response_model=JobResponse)
@@ -73,11 +77,13 @@ def edit_router(service: EditorService) -> APIRouter:
         boxes: str | None,
         sources: list[UploadFile] | None,
         hd_strategy: Strategy | None,
+        refine_mask: UploadFile | None,
     ) -> StoredRequest:
         mask_files = [(upload.filename, read_upload(upload, limits) or b"") for upload in masks or []]
         source_files = [(upload.filename, read_upload(upload, limits) or b"") for upload in sources or []]
         return service.prepare_edit(
-            read_upload(image, limits), instruction, mask_files, boxes, source_files, hd_strategy
-        )
+            read_upload(image, limits), instruction, mask_files, boxes, source_files, hd_strategy,
+            read_upload(refine_mask, limits),
+        )  # fmt: skip
 
     return router

@@ -22,6 +22,10 @@ SourceFiles = Annotated[
 BoxesField = Annotated[
     str | None, Form(description='Boxes as masks, JSON: {"cat": [x0, y0, x1, y1]} in pixels.')
 ]
+RefineFile = Annotated[
+    UploadFile | None,
+    File(description="Mask of features beside a removed object (e.g. lettering) to keep out of its hole."),
+]
 HdStrategy = Annotated[
     Strategy | None,
     Form(description="How a photo larger than the engine's working size is edited: auto, crop, resize or "

@@ -48,6 +48,7 @@ class StoredRequest:
     boxes: dict[str, tuple[int, int, int, int]]
     sources: dict[str, np.ndarray]  # uploaded pictures that ``insert`` takes objects from, by file name
     hd_strategy: str | None = None  # how a photo larger than the working size is edited (None: the engine's)
+    refine_mask: np.ndarray | None = None  # features beside a removed object kept out of its hole
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,10 @@ class JobStore:
                 file = f"{kind}-{number}.png"
                 _write_png(folder / "request" / file, array)
                 files[kind][name] = file
+        if request.refine_mask is not None:
+            _write_png(folder / "request" / "refine.png", request.refine_mask)
         spec = {
+            "refine_mask": None if request.refine_mask is None else "refine.png",
             "plan": json.loads(request.plan.to_json()),
             "boxes": request.boxes,
             "hd_strategy": request.hd_strategy,
@@ -103,6 +107,7 @@ class JobStore:
     def request(self, job_id: str) -> StoredRequest:
         folder = self.job_folder(job_id) / "request"
         spec = json.loads((folder / "request.json").read_text())
+        refine = spec.get("refine_mask")
         return StoredRequest(
             image=_read_png(folder / "image.png"),
             plan=EditPlan.parse(spec["plan"]),
@@ -110,6 +115,7 @@ class JobStore:
             boxes={name: tuple(box) for name, box in spec["boxes"].items()},  # type: ignore[misc]
             sources={name: _read_png(folder / file) for name, file in spec["sources"].items()},
             hd_strategy=spec.get("hd_strategy"),
+            refine_mask=None if refine is None else _read_png(folder / refine).astype(bool),
         )
 
     # -- status --------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from pathlib import Path, PurePath
 
 import numpy as np
 
-from layeredit.api import check_names_used, edit, make_plan, named_masks, resolve_engine
+from layeredit.api import check_names_used, default_planner, edit, make_plan, named_masks, resolve_engine
+from layeredit.editing import Planner, masks_after_edit
 from layeredit.engine.base import EditResult, Engine, ProgressCallback, RenderedLayer
 from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, clip, error_text
@@ -23,7 +24,6 @@ from layeredit.hints import REST, speaking
 from layeredit.plan import EditPlan, Insert, Target
 from layeredit.server.jobstore import JobStore, StoredRequest
 from layeredit.server.schemas import Downloads, EditResponse, JobResponse
-from layeredit.server.tracking import masks_after_edit
 from layeredit.server.uploads import (
     Limits,
     RequestError,
@@ -69,8 +69,10 @@ class EditorService:
         text_resolver: MaskResolver | None = None,
         keep_jobs: int = 32,
         storage: ServerStorage | None = None,
+        planner: Planner | None = None,
     ):
         self.engine = resolve_engine(engine)
+        self.planner = planner or default_planner()  # reads every instruction: edits, plans, chats
         self.limits = limits or Limits()
         self.point_segmenter = point_segmenter or GrabCutPointSegmenter()
         self.text_resolver = text_resolver
@@ -100,6 +102,7 @@ class EditorService:
         boxes: str | None,
         source_files: Sequence[tuple[str | None, bytes]] = (),
         hd_strategy: Strategy | None = None,
+        refine_mask: bytes | None = None,
     ) -> StoredRequest:
         """Everything checkable before queueing, so a bad request fails at once with a clear 4xx."""
         if image is None:
@@ -113,15 +116,17 @@ class EditorService:
             name = mask_name(filename)
             masks[name] = decode_mask(data, name, size, self.limits)
         parsed_boxes = parse_boxes(boxes)
+        refine = None if refine_mask is None else decode_mask(refine_mask, "refine mask", size, self.limits)
         try:
-            plan = make_plan(instruction, size)
+            plan = make_plan(instruction, size, self.planner, pixels[..., :3])
             check_names_used(named_masks(masks, parsed_boxes, size), plan)
         except LayereditError as exc:
             raise RequestError(422, error_text(exc)) from None
         sources = self._insert_sources(plan, source_files)
         return StoredRequest(
-            image=pixels, plan=plan, masks=masks, boxes=parsed_boxes, sources=sources, hd_strategy=hd_strategy
-        )
+            image=pixels, plan=plan, masks=masks, boxes=parsed_boxes, sources=sources,
+            hd_strategy=hd_strategy, refine_mask=refine,
+        )  # fmt: skip
 
     def _insert_sources(
         self, plan: EditPlan, source_files: Sequence[tuple[str | None, bytes]]
@@ -163,7 +168,7 @@ class EditorService:
             result = edit(
                 request.image, request.plan, masks=request.masks, boxes=request.boxes,
                 sources=request.sources, engine=self.engine, progress=progress,
-                hd_strategy=request.hd_strategy,
+                hd_strategy=request.hd_strategy, refine_mask=request.refine_mask,
             )  # fmt: skip
             size = (request.image.shape[1], request.image.shape[0])
             named = {**request.masks, **named_masks(None, request.boxes, size).masks}

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from layeredit.engine.base import EditResult
+from layeredit.engine.resolution import ResolutionParams
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers, zip_folder
-from layeredit.server.forms import ImageFile, MaskFiles, read_upload
+from layeredit.server.forms import HdStrategy, ImageFile, MaskFiles, RefineFile, SourceFiles, read_upload
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.sessions import Click, Drag, LiveSession, SessionManager, bearer_token
 from layeredit.server.uploads import Limits, RequestError, decode_image, decode_mask, mask_name, png_bytes
@@ -82,6 +83,9 @@ def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
         choice: Annotated[int | None, Form(description="Answers the pending question: 0-based.")] = None,
         drag: Annotated[str | None, Form(description=DRAG_HELP)] = None,
         said: Annotated[str | None, Form(description=SAID_HELP, max_length=200)] = None,
+        hd_strategy: HdStrategy = None,
+        sources: SourceFiles = None,
+        refine_mask: RefineFile = None,
         wait: bool = False,
         authorization: Authorization = None,
     ) -> JSONResponse:
@@ -92,9 +96,17 @@ def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
         """
         live = sessions.get(session_id, bearer_token(authorization))
         named = masks_of(masks, size_of(live), limits)
+        refine = None
+        if refine_mask is not None:
+            refine = decode_mask(read_upload(refine_mask, limits), "refine mask", size_of(live), limits)
+        pictures = {}
+        for upload in sources or []:
+            name = PurePath(upload.filename or "").name
+            pictures[name] = decode_image(read_upload(upload, limits), limits, f"source {name!r}")
         job = sessions.send(
-            live, text, named, parse_clicks(clicks), replace_masks, choice, parse_drag(drag), said
-        )
+            live, text, named, parse_clicks(clicks), replace_masks, choice, parse_drag(drag), said,
+            None if hd_strategy is None else ResolutionParams(hd_strategy=hd_strategy), pictures, refine,
+        )  # fmt: skip
         if wait:
             job.wait()
             if job.error is not None:

@@ -30,6 +30,7 @@ from layeredit.agent.executor import ObjectFinder
 from layeredit.agent.llm import Planner
 from layeredit.agent.session import SESSION_FILE, SessionError
 from layeredit.engine.base import EditResult, ProgressCallback
+from layeredit.engine.resolution import ResolutionParams
 from layeredit.errors import LayereditError
 from layeredit.imageio import write_atomically
 from layeredit.scope import FileScope
@@ -158,11 +159,17 @@ class SessionManager:
         choice: int | None,
         drag: Drag | None = None,
         said: str | None = None,
+        resolution: ResolutionParams | None = None,
+        sources: Mapping[str, np.ndarray] | None = None,
+        refine_mask: np.ndarray | None = None,
     ) -> Job:
         """Queue a message (and the marks that come with it) on the model worker.
 
         The message is ``text``, the answer ``choice`` to the pending question, or a ``drag``;
         ``said`` is how a ``text`` shows in the conversation (a gesture's plan JSON as "hide boy").
+        ``resolution`` is how a large photo is edited; ``sources`` are the pictures an insert of
+        this message may take objects from, by the name the instruction gives them; ``refine_mask``
+        marks features the edit must not copy into a removed object's hole.
         """
         chat = live.chat
         if choice is not None and (chat.question is None or not 0 <= choice < len(chat.question.choices)):
@@ -173,9 +180,12 @@ class SessionManager:
 
         def answer(progress: ProgressCallback) -> Reply:
             try:
+                chat.resolution = resolution or ResolutionParams()
+                chat.sources = dict(sources or {})
+                chat.refine_mask = refine_mask
                 marked = dict(masks)
                 for click in clicks:
-                    marked[click.name] = segmenter.segment_point(chat.turn.image, click.x, click.y)
+                    marked[click.name] = segmenter.segment_point(chat.turn.image[..., :3], click.x, click.y)
                 if marked or replace_masks:
                     chat.set_masks(marked, replace=replace_masks)
                 if choice is not None:
@@ -286,7 +296,7 @@ class SessionManager:
         if question is None or not 0 <= number < len(question.choices):
             raise RequestError(404, f"no answer {number} to a pending question")
         mask = question.choices[number].mask
-        picture = live.chat.turn.image.copy()
+        picture = live.chat.turn.image[..., :3].copy()
         if mask is not None:
             picture[mask] = (0.45 * picture[mask] + 0.55 * CHOICE_TINT).astype(np.uint8)
         return picture

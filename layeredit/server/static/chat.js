@@ -178,6 +178,7 @@ function say(fields, shown) {
   return run(async () => {
     const form = new FormData();
     for (const [name, value] of Object.entries(fields)) form.append(name, value);
+    form.append("hd_strategy", $("hd-strategy").value); // the "Large photos" select
     // The marks on the page are the current picture's masks: added, kept or removed there.
     form.append("replace_masks", "true");
     for (const [name, blob] of current().masks) form.append("masks", blob, `${name}.png`);
@@ -198,6 +199,7 @@ function answerQuestion(index) {
   return run(async () => {
     const form = new FormData();
     form.append("choice", String(index));
+    form.append("hd_strategy", $("hd-strategy").value);
     await post(`/v1/sessions/${session.id}/messages`, form);
   });
 }
