@@ -31,6 +31,10 @@ def make_plan(instruction: str | EditPlan | Mapping[str, Any], image_size: tuple
     """An :class:`EditPlan` from plain English (rule planner), plan JSON, a dict or a plan."""
     if isinstance(instruction, EditPlan):
         return instruction
+    if not isinstance(instruction, (str, Mapping)):
+        raise InputError(
+            f"the instruction must be text, a plan or plan JSON, not {type(instruction).__name__}"
+        )
     if isinstance(instruction, Mapping) or instruction.lstrip().startswith("{"):
         return EditPlan.parse(instruction if isinstance(instruction, str) else dict(instruction))
     from layeredit.agent import RulePlanner  # the planner's grammar tables load on first use

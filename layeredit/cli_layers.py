@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
+from layeredit.admission.outputs import claim_output
 from layeredit.layered import DEFAULT_MAX_LAYERS, compose, decompose, scene_changes
-from layeredit.layerfile import read_scene, scene_kind
+from layeredit.layerfile import claim_scene_output, read_scene, scene_inputs, scene_kind
 
 
 def register(cli: click.Group) -> None:
@@ -56,13 +57,14 @@ def register(cli: click.Group) -> None:
         help="Most object layers to write.",
     )
     @click.option("--hard-edges", is_flag=True, help="Cut objects along their masks; no alpha matting.")
+    @click.option("--overwrite", is_flag=True, help="Replace an existing output (never an input).")
     @engine_option
     @model_option
     @perception_options
     @device_option
     def decompose_command(
         image: Path, phrases: tuple[str, ...], output: Path, masks: tuple[str, ...], boxes: tuple[str, ...],
-        auto: bool, max_layers: int, hard_edges: bool, engine: str, model: str | None,
+        auto: bool, max_layers: int, hard_edges: bool, overwrite: bool, engine: str, model: str | None,
         finding: dict[str, Any], device: str | None,
     ) -> None:  # fmt: skip
         """Split IMAGE into a clean background plate and one layer per object (PHRASE, --mask, --box
@@ -73,6 +75,7 @@ def register(cli: click.Group) -> None:
             )
         load_image(image)  # a bad image is reported before any model loads
         named = _parse_pairs(masks, "--mask", "cat=cat.png")
+        claim_scene_output(output, [image, *named.values()], overwrite, "-o")
         runner = build_engine(engine, model, device, None, {})
         finder = AutomaticResolver(device=device, **finding)
         result = decompose(image, phrases, named, _parse_boxes(boxes), auto, max_layers, runner,
@@ -91,12 +94,14 @@ def register(cli: click.Group) -> None:
         help="Where to write the picture (format from the suffix).",
     )
     @click.option("--plan-only", is_flag=True, help="Print the edit plan the layer changes make and stop.")
+    @click.option("--overwrite", is_flag=True, help="Replace an existing output (never an input).")
     @engine_option
     @model_option
     @device_option
     def compose_command(
-        scene: Path, output: Path | None, plan_only: bool, engine: str, model: str | None, device: str | None
-    ) -> None:
+        scene: Path, output: Path | None, plan_only: bool, overwrite: bool, engine: str, model: str | None,
+        device: str | None,
+    ) -> None:  # fmt: skip
         """Render SCENE (a .psd, .ora or folder from decompose, its layers moved, resized, reordered,
         hidden or deleted in any editor) as one picture through the engine."""
         layered = read_scene(scene)
@@ -106,7 +111,7 @@ def register(cli: click.Group) -> None:
             return
         if output is None:
             raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
-        check_writable(output)
+        check_writable(claim_output(output, scene_inputs(scene), overwrite, "-o"))
         result = compose(layered, build_engine(engine, model, device, None, {}))
         save_image(result.image, output)
         summary = result.plan.summary() if result.plan else "no layer changed"

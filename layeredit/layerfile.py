@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePath
 from typing import Protocol
@@ -24,6 +25,7 @@ from PIL import Image
 
 from layeredit.admission.archives import Archive, ArchiveLimits, open_archive
 from layeredit.admission.documents import MAX_ITEMS, load_json, validate
+from layeredit.admission.outputs import claim_folder, claim_output
 from layeredit.admission.paths import FolderFiles, relative_name
 from layeredit.admission.scenes import (
     SCENE_FORMAT,
@@ -105,6 +107,25 @@ def scene_kind(path: Path) -> str:
     """'psd', 'ora' or 'folder', from the suffix (a path without one is a folder)."""
     suffix = path.suffix.lower()
     return {".psd": "psd", ".ora": "ora"}.get(suffix, "folder" if not suffix else "")
+
+
+def claim_scene_output(
+    path: str | Path, inputs: Sequence[str | Path] = (), overwrite: bool = False, what: str = "output"
+) -> Path:
+    """``path`` as the place to write a scene (.psd, .ora or a folder): never over an input, and
+    over existing files only with ``overwrite``."""
+    path = Path(path)
+    kind = scene_kind(path)
+    if not kind:
+        raise SceneFileError(f"cannot write layers to {path.name}: use .psd, .ora or a folder (no suffix)")
+    claim = claim_folder if kind == "folder" else claim_output
+    return claim(path, inputs, overwrite, what)
+
+
+def scene_inputs(path: str | Path) -> list[Path]:
+    """The files a scene is read from: the document, or every file in the folder."""
+    path = Path(path)
+    return sorted(path.rglob("*")) if path.is_dir() else [path]
 
 
 # -- writing --------------------------------------------------------------------------------------

@@ -6,11 +6,11 @@ image axes (+x right, +y down, ``(0, 0)`` top left); ``to`` is where the object'
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from layeredit.admission.documents import load_json
 from layeredit.errors import LayereditError
 
 Select = Literal["all", "largest", "smallest", "leftmost", "rightmost", "topmost", "bottommost", "index"]
@@ -280,12 +280,10 @@ class EditPlan(_Strict):
     @classmethod
     def parse(cls, data: str | bytes | dict[str, Any]) -> EditPlan:
         """Validate a plan from JSON text or a dict, raising :class:`PlanError` with a clear message."""
+        if isinstance(data, (str, bytes)):
+            data = load_json(data, "edit plan", PlanError)
         try:
-            if isinstance(data, (str, bytes)):
-                data = json.loads(data)
             return cls.model_validate(data)
-        except json.JSONDecodeError as exc:
-            raise PlanError(f"edit plan is not valid JSON: {exc}") from None
         except ValidationError as exc:
             raise PlanError(describe_validation_error(exc)) from None
 

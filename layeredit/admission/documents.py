@@ -13,9 +13,9 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
-from layeredit.errors import InputError, clip
+from layeredit.errors import InputError, LayereditError, clip
+from layeredit.imageio import MAX_SIDE
 
-MAX_SIDE = 1_000_000  # the widest picture a plan can be made for (imageio.MAX_SIDE)
 MAX_DOCUMENT_BYTES = 8 * 2**20  # a scene record or session file; real ones are a few kB
 MAX_DEPTH = 32  # nesting of JSON arrays and objects
 MAX_NAME = 200  # characters of an object, layer or file name
@@ -30,7 +30,7 @@ Offset = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_SIDE, le=MAX_SIDE)]
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def load_json(data: str | bytes, where: str, error: type[InputError] = InputError) -> Any:
+def load_json(data: str | bytes, where: str, error: type[LayereditError] = InputError) -> Any:
     """The JSON value in ``data``, or ``error`` saying in one line why ``where`` is not JSON."""
     if len(data) > MAX_DOCUMENT_BYTES:
         raise error(f"{where} is {len(data)} bytes, more than the {MAX_DOCUMENT_BYTES} a document may have")
@@ -66,7 +66,7 @@ def depth(value: Any) -> int:
     return deepest
 
 
-def validate(model: type[Model], data: Any, where: str, error: type[InputError] = InputError) -> Model:
+def validate(model: type[Model], data: Any, where: str, error: type[LayereditError] = InputError) -> Model:
     """``data`` as ``model``, or ``error`` naming ``where`` and the first fields that do not fit."""
     try:
         return model.model_validate(data)

@@ -76,10 +76,13 @@ class OutputClaims:
     def __init__(self) -> None:
         self.owners: dict[Path, str] = {}
 
-    def claim(self, path: str | Path, owner: str, what: str = "output") -> None:
+    def claim(self, path: str | Path, owner: str, shown: str | None = None, what: str = "output") -> None:
+        """Note ``path`` as ``owner``'s; ``shown`` is how the user wrote it."""
         resolved = Path(path).expanduser().resolve()
         if resolved in self.owners:
-            raise InputError(f"{what} {clip(str(path))!r} is also written by {self.owners[resolved]}")
+            raise InputError(
+                f"{what} {clip(shown or str(path))!r} is also written by {self.owners[resolved]}"
+            )
         self.owners[resolved] = owner
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from layeredit.admission.documents import load_json
+from layeredit.admission.names import safe_stem
 from layeredit.agent.questions import Choice, Question
 from layeredit.engine.base import EditResult
 from layeredit.errors import LayereditError, clip
@@ -79,7 +81,7 @@ class SessionStore:
         if not path.is_file():
             raise SessionError(f"no chat session in {self.folder} ({SESSION_FILE} is missing)")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = load_json(path.read_bytes(), str(path), SessionError)
             if not isinstance(data, dict):
                 raise SessionError(f"{path} is damaged (it holds {type(data).__name__}, not a session)")
             if data.get("format") != SESSION_FORMAT:
@@ -187,5 +189,4 @@ class SessionStore:
 
 
 def _mask_file(name: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-    return f"mask_{safe}.png"
+    return f"mask_{safe_stem(name)}.png"  # "red ball" and "red_ball" get a file each

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import typing
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,8 @@ from layeredit.api import make_plan
 from layeredit.batch.manifest import ManifestLine
 from layeredit.engine.designedit.config import DesignEditConfig
 from layeredit.engine.scene import SceneParams
-from layeredit.errors import InputError
-from layeredit.imageio import WRITABLE_SUFFIXES
+from layeredit.errors import BudgetError, InputError, clip
+from layeredit.imageio import WRITABLE_SUFFIXES, check_budget
 
 OPTION_CLASSES = (SceneParams, DesignEditConfig)
 # EXIF orientations that turn the picture a quarter turn, swapping width and height.
@@ -55,6 +56,10 @@ class Job:
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
+
+    def inputs(self) -> list[str]:
+        """Every file the job reads."""
+        return [self.image, *self.masks.values(), *([self.refine_mask] if self.refine_mask else [])]
 
     @classmethod
     def from_json(cls, text: str) -> Job:
@@ -113,13 +118,18 @@ def _existing(base: Path, relative: str, what: str) -> Path:
 
 
 def picture_size(path: Path, what: str = "image") -> tuple[int, int]:
-    """Width and height as the picture is shown (EXIF orientation applied), from its header only."""
+    """Width and height as the picture is shown (EXIF orientation applied), from its header only,
+    within the pixel budget."""
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings(), Image.open(path) as img:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             width, height = img.size
             turned = img.getexif().get(0x0112) in QUARTER_TURNS
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"{what} {path.name} cannot be read as a picture ({exc})") from None
+    except Image.DecompressionBombError:
+        raise BudgetError(f"{what} {path.name} is far over the pixel limit; scale it down") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(f"{what} {path.name} cannot be read as a picture ({clip(str(exc))})") from None
+    check_budget((width, height), f"{what} {path.name}")
     return (height, width) if turned else (width, height)
 
 
