@@ -88,5 +88,9 @@ def describe(exc: ValidationError, shown: int = 3) -> str:
 
 
 def _shows(err: Any) -> bool:
-    """Whether the offending value is short and plain enough to quote."""
-    return isinstance(err.get("input"), (int, float, str)) and not isinstance(err.get("input"), bool)
+    """Whether the offending value is plain enough to quote (our own checks quote it already)."""
+    return (
+        err["type"] != "value_error"
+        and isinstance(err.get("input"), (int, float, str))
+        and not isinstance(err.get("input"), bool)
+    )
