@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from layeredit.admission.documents import load_json
-from layeredit.errors import LayereditError
+from layeredit.errors import LayereditError, clip
 
 Select = Literal["all", "largest", "smallest", "leftmost", "rightmost", "topmost", "bottommost", "index"]
 
@@ -326,7 +326,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One readable line per problem, each with where it is (``operations.0.scale``)."""
     problems = []
     for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "plan"
+        where = clip(".".join(str(part) for part in err["loc"])) or "plan"  # keys are user text
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "union_tag_invalid":
             message = f"unknown op {err['input'].get('op')!r}; known ops: {', '.join(OP_NAMES)}"

@@ -78,7 +78,7 @@ def describe(exc: ValidationError, shown: int = 3) -> str:
     """The first ``shown`` problems, each with where it is (``layers.2.box``), on one line."""
     problems = []
     for err in exc.errors()[:shown]:
-        where = ".".join(str(part) for part in err["loc"]) or "the document"
+        where = clip(".".join(str(part) for part in err["loc"])) or "the document"  # keys are user text
         message = err["msg"].removeprefix("Value error, ")
         problems.append(
             f"{where}: {message}" + (f" (got {clip(repr(err['input']), 40)})" if _shows(err) else "")

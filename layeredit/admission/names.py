@@ -31,7 +31,8 @@ def content_disposition(filename: str) -> str:
     """An ``attachment`` header for ``filename`` that any name can travel in (RFC 6266): an ASCII
     fallback plus the UTF-8 ``filename*``."""
     fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    plain = f'attachment; filename="{fallback}"'
+    return plain if fallback == filename else f"{plain}; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def choice_number(text: str, count: int) -> int | None:
