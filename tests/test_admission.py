@@ -234,6 +234,16 @@ def test_cli_compose_never_writes_over_the_scene(tmp_path: Path) -> None:
     assert code != 0 and "is an input" in err and (folder / "original.png").read_bytes() == before
 
 
+def test_cli_edit_never_writes_over_its_own_input(tmp_path: Path) -> None:
+    image = tmp_path / "photo.png"
+    save_image(picture(), image)
+    before = image.read_bytes()
+    code, _, err = run_cli(
+        "edit", image, "remove the ball", "--box", "ball=10,8,22,20", "-o", tmp_path / "." / "photo.png"
+    )
+    assert code != 0 and "is an input" in err and image.read_bytes() == before
+
+
 def test_mcp_decompose_keeps_existing_files_and_the_users_picture(tmp_path: Path) -> None:
     image = tmp_path / "original.png"
     save_image(picture(), image)
