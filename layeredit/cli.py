@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from layeredit.admission.outputs import claim_output
 from layeredit.api import Box, edit
 from layeredit.cli_options import build_params, dataclass_options
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
@@ -263,9 +262,7 @@ def edit_command(
         return
     if output is None:
         raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
-    # The result may replace an earlier result, never a picture or mask this edit reads.
-    inputs = [image, *named.values(), *([refine_mask] if refine_mask else [])]
-    check_writable(claim_output(output, inputs, overwrite=True, what="-o"))
+    check_writable(output)
     hd = build_params(ResolutionParams, tuning)
     tuning = {name: value for name, value in tuning.items() if not hasattr(hd, name)}
     runner = build_engine(engine, model, device, refine_mask, tuning)

@@ -45,6 +45,7 @@ from layeredit.layerfile import (
 from layeredit.scope import FileScope
 from layeredit.server import create_app
 from tests.cli_inprocess import run_cli
+from tests.hostile.generate import zipped
 
 SIZE = (48, 32)  # width, height
 BALL = (10, 8, 22, 20)
@@ -80,12 +81,12 @@ def rewrite_scene_json(folder: Path, change) -> None:
     path.write_text(json.dumps(data))
 
 
-def zipped(entries: dict[str, bytes | str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
+def dry_run(folder: Path, lines: list[str], out: Path) -> tuple[Batch, dict[int, str]]:
+    """The batch of a manifest of ``lines`` in ``folder``, and its lines' problems by number."""
+    manifest = folder / "m.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    batch = Batch.from_manifest(manifest, out, RunSettings())
+    return batch, {failure.line: failure.error for failure in batch.invalid}
 
 
 def ora_with(stack_layer: str | None = None, drop: str | None = None, extra: dict | None = None) -> bytes:
@@ -234,16 +235,6 @@ def test_cli_compose_never_writes_over_the_scene(tmp_path: Path) -> None:
     assert code != 0 and "is an input" in err and (folder / "original.png").read_bytes() == before
 
 
-def test_cli_edit_never_writes_over_its_own_input(tmp_path: Path) -> None:
-    image = tmp_path / "photo.png"
-    save_image(picture(), image)
-    before = image.read_bytes()
-    code, _, err = run_cli(
-        "edit", image, "remove the ball", "--box", "ball=10,8,22,20", "-o", tmp_path / "." / "photo.png"
-    )
-    assert code != 0 and "is an input" in err and image.read_bytes() == before
-
-
 def test_mcp_decompose_keeps_existing_files_and_the_users_picture(tmp_path: Path) -> None:
     image = tmp_path / "original.png"
     save_image(picture(), image)
@@ -273,10 +264,7 @@ def test_batch_outputs_are_compared_by_where_they_land_and_never_replace_inputs(
         f'{{"image": "a.png", {plan}, "output": "./sub/b.png"}}',
         f'{{"image": "a.png", {plan}, "output": "sub/away/c.png"}}',
     ]
-    manifest = tmp_path / "m.jsonl"
-    manifest.write_text("\n".join(lines) + "\n")
-    batch = Batch.from_manifest(manifest, tmp_path, RunSettings())
-    found = {failure.line: failure.error for failure in batch.invalid}
+    batch, found = dry_run(tmp_path, lines, tmp_path)
     assert "is an input" in found[1]
     assert found[3] == "output 'sub//b.png' is also written by line 2"
     assert found[4] == "output './sub/b.png' is also written by line 2"
@@ -485,10 +473,7 @@ def test_bad_batch_lines_are_recorded_and_the_rest_run(tmp_path: Path) -> None:
         f'{{"image": "a.png", {plan}, "boxes": {{"ball": [1, 1, {"9" * 5000}, 9]}}}}',
         f'{{"image": "a.png", {plan}, "boxes": {{"ball": [1, 1, 9, 9]}}}}',
     ]
-    manifest = tmp_path / "m.jsonl"
-    manifest.write_text("\n".join(lines) + "\n")
-    batch = Batch.from_manifest(manifest, tmp_path / "out", RunSettings())
-    found = {failure.line: failure.error for failure in batch.invalid}
+    batch, found = dry_run(tmp_path, lines, tmp_path / "out")
     assert "over the limit" in found[1] or "pixel limit" in found[1]
     assert "finite" in found[2] and "not valid JSON" in found[3]
     assert [job.line for job in batch.jobs] == [4]

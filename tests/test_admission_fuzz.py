@@ -31,7 +31,8 @@ from layeredit.layerfile import LayeredScene, document_bytes, read_scene, read_s
 from layeredit.plan import EditPlan
 from layeredit.server.uploads import RequestError, parse_boxes
 from layeredit.tools.resolve import parse_box
-from tests.test_admission import BALL, SIZE, ora_with, picture, scene_parts, write_folder, zipped
+from tests.hostile.generate import zipped
+from tests.test_admission import BALL, SIZE, ora_with, picture, scene_parts, write_folder
 
 T = TypeVar("T")
 FUZZ = settings(

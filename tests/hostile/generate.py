@@ -553,7 +553,7 @@ def _scene_json(original: str = "original.png", box: list | None = None) -> dict
             "layers": [layer]}  # fmt: skip
 
 
-def _zip(entries: dict[str, bytes | str]) -> bytes:
+def zipped(entries: dict[str, bytes | str]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in entries.items():
@@ -583,14 +583,14 @@ def materialize_scenes(root: Path, outside: Path) -> None:
             Image.open(root / "image.png").save(folder / "original.png")
     (root / "scene-link" / "original.png").symlink_to(outside / "secret.png")
     escape = root / "scene-escape"
-    (root / "escape.zip").write_bytes(_zip({p.name: p.read_bytes() for p in escape.iterdir()}))
+    (root / "escape.zip").write_bytes(zipped({p.name: p.read_bytes() for p in escape.iterdir()}))
     (root / "猫.zip").write_bytes((root / "escape.zip").read_bytes())
-    (root / "bomb.zip").write_bytes(_zip({"scene.json": "{}", "zeros.png": b"\0" * (64 * 2**20)}))
+    (root / "bomb.zip").write_bytes(zipped({"scene.json": "{}", "zeros.png": b"\0" * (64 * 2**20)}))
     record = {**_scene_json(), "size": [10000, 10000]}
     stack = '<image w="10000" h="10000"><stack><layer name="original" src="o.png"/></stack></image>'
-    (root / "big.ora").write_bytes(_zip({"mimetype": "image/openraster", "stack.xml": stack,
+    (root / "big.ora").write_bytes(zipped({"mimetype": "image/openraster", "stack.xml": stack,
                                          "layeredit/scene.json": json.dumps(record)}))  # fmt: skip
-    (root / "nostack.ora").write_bytes(_zip({"mimetype": "image/openraster",
+    (root / "nostack.ora").write_bytes(zipped({"mimetype": "image/openraster",
                                              "layeredit/scene.json": json.dumps(_scene_json())}))  # fmt: skip
     (root / "garbage.psd").write_bytes(b"8BPS\0\1" + bytes(range(256)) * 4)
     (root / "taken.psd").write_bytes(b"the user's own file")
