@@ -472,10 +472,12 @@ def test_bad_batch_lines_are_recorded_and_the_rest_run(tmp_path: Path) -> None:
         f'{{"image": "a.png", {plan}, "boxes": {{"ball": [1, 1, Infinity, 9]}}}}',
         f'{{"image": "a.png", {plan}, "boxes": {{"ball": [1, 1, {"9" * 5000}, 9]}}}}',
         f'{{"image": "a.png", {plan}, "boxes": {{"ball": [1, 1, 9, 9]}}}}',
+        f'{{"image": "{"a" * 5000}.png", {plan}}}',
     ]
     batch, found = dry_run(tmp_path, lines, tmp_path / "out")
     assert "over the limit" in found[1] or "pixel limit" in found[1]
     assert "finite" in found[2] and "not valid JSON" in found[3]
+    assert "image: String should have at most 4096 characters" in found[5]
     assert [job.line for job in batch.jobs] == [4]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from layeredit.errors import InputError, LayereditError, clip
 from layeredit.imageio import MAX_SIDE
@@ -94,3 +94,37 @@ def _shows(err: Any) -> bool:
         and isinstance(err.get("input"), (int, float, str))
         and not isinstance(err.get("input"), bool)
     )
+
+
+MAX_PATH = 4096  # characters of a path in a document
+
+
+class ManifestRecord(BaseModel):
+    """One line of a batch manifest, every length and count bounded (its shape is checked first,
+    with messages of its own, by ``batch.manifest.check_fields``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH)]
+    instruction: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    plan: dict[str, Any] | None = None  # checked by EditPlan.parse
+    masks: dict[Name, Annotated[str, StringConstraints(max_length=MAX_PATH)]] = Field(
+        default_factory=dict, max_length=MAX_ITEMS
+    )
+    boxes: dict[Name, tuple[Offset, Offset, Offset, Offset]] = Field(
+        default_factory=dict, max_length=MAX_ITEMS
+    )
+    output: Annotated[str, StringConstraints(max_length=MAX_PATH)] | None = None
+    options: dict[Annotated[str, StringConstraints(max_length=64)], Any] = Field(
+        default_factory=dict, max_length=64
+    )
+    refine_mask: Annotated[str, StringConstraints(max_length=MAX_PATH)] | None = None
+
+
+def manifest_problem(record: dict[str, Any]) -> str | None:
+    """What in a manifest line is over a bound, on one line, or None."""
+    try:
+        ManifestRecord.model_validate(record)
+    except ValidationError as exc:
+        return describe(exc)
+    return None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layeredit.admission.documents import MAX_SIDE
+from layeredit.admission.documents import MAX_SIDE, manifest_problem
 from layeredit.errors import InputError, ManifestError, clip
 
 FIELDS = ("image", "instruction", "plan", "masks", "boxes", "output", "options", "refine_mask")
@@ -165,4 +165,4 @@ def check_fields(record: dict[str, Any]) -> str | None:
             return f"box {name!r} must be four finite numbers of pixels, at most {MAX_SIDE} each"
         if box[2] <= box[0] or box[3] <= box[1]:
             return f"box {name!r} is empty: need x1 > x0 and y1 > y0"
-    return None
+    return manifest_problem(record)
