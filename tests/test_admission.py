@@ -32,7 +32,7 @@ from layeredit.export import psd_bytes
 from layeredit.imageio import save_image, write_atomically
 from layeredit.integrations import agent_tools
 from layeredit.integrations.agent_tools import DecomposeImageArgs
-from layeredit.layered import compose
+from layeredit.layered import compose, decompose
 from layeredit.layerfile import (
     FoundObject,
     SceneFileError,
@@ -436,6 +436,12 @@ def test_rest_decompose_of_a_non_latin_1_file_name(client) -> None:
     header = answer.headers["content-disposition"]
     assert "filename*=UTF-8''%F0%9F%98%80%E7%8C%AB-layers.psd" in header and header.isascii()
     assert read_scene_bytes(answer.content, "back.psd").layer("球") is not None
+
+
+def test_object_names_fit_every_layered_format() -> None:
+    for name in ("x" * 300, " "):
+        with pytest.raises(InputError, match="must have 1 to 200 characters"):
+            decompose(picture(), boxes={name: BALL}, soft_edges=False)
 
 
 def test_names_are_stored_under_distinct_file_names() -> None:
