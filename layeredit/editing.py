@@ -109,6 +109,10 @@ def plan_of(
         return instruction
     if isinstance(instruction, Mapping):
         return EditPlan.parse(dict(instruction))
+    if not isinstance(instruction, str):
+        raise InputError(
+            f"the instruction must be text, a plan or plan JSON, not {type(instruction).__name__}"
+        )
     if instruction.lstrip().startswith("{"):
         return EditPlan.parse(instruction)
     if planner is None:  # callers that build their plans (compose) pass none

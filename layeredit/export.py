@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 from PIL import Image
 
+from layeredit.admission.names import safe_stem
 from layeredit.engine.base import EditResult, RenderedLayer
 from layeredit.errors import InputError
 from layeredit.imageio import save_image, write_atomically
@@ -24,9 +25,9 @@ ORA_THUMBNAIL_SIDE = 256  # the OpenRaster spec caps thumbnails at 256 px
 
 
 def layer_file_stem(number: int, name: str) -> str:
-    """``03_red_car``: the z-position first so a folder listing sorts bottom to top."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-    return f"{number:02d}_{safe}"
+    """``03_red_20_car``: the z-position first so a folder listing sorts bottom to top, then the
+    name in an encoding that gives distinct names distinct files."""
+    return f"{number:02d}_{safe_stem(name)}"
 
 
 def opaque_box(rgba: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -92,7 +93,8 @@ def psd_bytes(
     document = PSDImage.new("RGBA", (width, height), color=(0, 0, 0, 0))
     for layer in [*hidden, *layers]:  # each new layer goes on top, so background first keeps the order
         image, left, top = _cropped(layer)
-        created = document.create_pixel_layer(image, name=layer.name, left=left, top=top)
+        created = document.create_pixel_layer(image, name="layer", left=left, top=top)
+        created.name = layer.name  # any name: kept as Unicode, with an ASCII stand-in for old readers
         created.visible = not any(layer is off for off in hidden)
     if scene_json is not None:
         xmp = ImageResource(key=Resource.XMP_METADATA, data=scene_xmp(scene_json))

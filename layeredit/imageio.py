@@ -13,6 +13,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from layeredit.admission.outputs import clear_stale_temps
 from layeredit.errors import BudgetError, LayereditError, clip
 
 WRITABLE_SUFFIXES = {
@@ -206,7 +207,9 @@ def save_image(image: np.ndarray | Image.Image, path: str | Path) -> Path:
 
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
+    """Write through a temporary file in the same folder, then rename over ``path`` (first clearing
+    the temporary files of earlier writes of ``path`` that a crash left behind)."""
+    clear_stale_temps(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -16,11 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from layeredit.admission.documents import MAX_NAME
 from layeredit.api import Box, MaskLike, mask_array, resolve_engine
 from layeredit.editing import EditOptions, run_edit
 from layeredit.engine.base import EditResult, Engine, ProgressCallback, RenderedLayer
 from layeredit.engine.resolution import ResolutionParams
-from layeredit.errors import InputError
+from layeredit.errors import InputError, clip
 from layeredit.export import opaque_box
 from layeredit.imageio import as_rgb_array
 from layeredit.layerfile import (
@@ -96,6 +97,8 @@ def find_objects(
             target = RulePlanner().target(phrase)
             found += [(phrase, mask, "phrase") for mask in finder.resolve(image, target)]
     for name, mask, _ in found:
+        if not name.strip() or len(name) > MAX_NAME:  # a layer name every format can keep
+            raise InputError(f"object name {clip(name)!r} must have 1 to {MAX_NAME} characters")
         if mask.shape != image.shape[:2]:
             raise MaskError(
                 f"mask for '{name}' is {mask.shape[1]}x{mask.shape[0]} but the image is "

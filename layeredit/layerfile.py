@@ -13,17 +13,29 @@ from __future__ import annotations
 import io
 import json
 import re
-import zipfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Protocol
 from xml.etree import ElementTree
 from xml.sax.saxutils import unescape
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from layeredit.admission.archives import Archive, ArchiveLimits, open_archive
+from layeredit.admission.documents import MAX_ITEMS, load_json, validate
+from layeredit.admission.outputs import claim_folder, claim_output
+from layeredit.admission.paths import FolderFiles, relative_name
+from layeredit.admission.scenes import (
+    SCENE_FORMAT,
+    FolderSceneModel,
+    RecordModel,
+    StackImageModel,
+    StackLayerModel,
+)
 from layeredit.engine.base import RenderedLayer
-from layeredit.errors import InputError
+from layeredit.errors import InputError, LayereditError, clip
 from layeredit.export import (
     ORA_SCENE_ENTRY,
     layer_file_stem,
@@ -31,9 +43,8 @@ from layeredit.export import (
     ora_bytes,
     psd_bytes,
 )
-from layeredit.imageio import save_image, write_atomically
+from layeredit.imageio import check_budget, open_image, save_image, write_atomically
 
-SCENE_FORMAT = "layeredit-scene"
 SCENE_VERSION = 1
 SCENE_FILE = "scene.json"
 ORIGINAL = "original"
@@ -65,21 +76,6 @@ class SceneRecord:
         return json.dumps({"format": SCENE_FORMAT, "version": SCENE_VERSION, "size": list(self.size),
                            "found": found})  # fmt: skip
 
-    @classmethod
-    def from_dict(cls, data: dict, where: str) -> SceneRecord:
-        if data.get("format") != SCENE_FORMAT:
-            raise SceneFileError(f"{where} is not a layeredit scene (no format {SCENE_FORMAT!r})")
-        try:
-            found = [
-                FoundObject(str(o["name"]), _box(o["box"]), str(o.get("source", ""))) for o in data["found"]
-            ]
-            width, height = (int(v) for v in data["size"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SceneFileError(
-                f"{where} has a damaged scene record ({exc!r}); decompose the image again"
-            ) from None
-        return cls(size=(width, height), found=found)
-
 
 @dataclass
 class PlacedLayer:
@@ -107,17 +103,29 @@ class LayeredScene:
         return next((layer for layer in self.layers if layer.name == name), None)
 
 
-def _box(values: object) -> Box:
-    left, top, right, bottom = (int(v) for v in values)  # type: ignore[union-attr]
-    if right <= left or bottom <= top:
-        raise InputError(f"empty box {values}")
-    return left, top, right, bottom
-
-
 def scene_kind(path: Path) -> str:
     """'psd', 'ora' or 'folder', from the suffix (a path without one is a folder)."""
     suffix = path.suffix.lower()
     return {".psd": "psd", ".ora": "ora"}.get(suffix, "folder" if not suffix else "")
+
+
+def claim_scene_output(
+    path: str | Path, inputs: Sequence[str | Path] = (), overwrite: bool = False, what: str = "output"
+) -> Path:
+    """``path`` as the place to write a scene (.psd, .ora or a folder): never over an input, and
+    over existing files only with ``overwrite``."""
+    path = Path(path)
+    kind = scene_kind(path)
+    if not kind:
+        raise SceneFileError(f"cannot write layers to {path.name}: use .psd, .ora or a folder (no suffix)")
+    claim = claim_folder if kind == "folder" else claim_output
+    return claim(path, inputs, overwrite, what)
+
+
+def scene_inputs(path: str | Path) -> list[Path]:
+    """The files a scene is read from: the document, or every file in the folder."""
+    path = Path(path)
+    return sorted(path.rglob("*")) if path.is_dir() else [path]
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -174,46 +182,95 @@ def _write_folder(
 # -- reading --------------------------------------------------------------------------------------
 
 
-def read_scene(path: str | Path) -> LayeredScene:
-    """The scene in a .psd, .ora or folder written by decompose, as the user left it."""
+def read_scene(path: str | Path, max_pixels: int | None = None) -> LayeredScene:
+    """The scene in a .psd, .ora or folder written by decompose, as the user left it.
+
+    A folder's ``scene.json`` may name only files inside the folder; every size it or a document
+    declares is held to the pixel budget (``max_pixels``, else the process-wide one) before any
+    pixel is decoded.
+    """
     path = Path(path)
+    where = clip(str(path))
     if not path.exists():
-        raise SceneFileError(f"layered file not found: {path}")
-    kind = "folder" if path.is_dir() else scene_kind(path)
-    readers = {"psd": _read_psd, "ora": _read_ora, "folder": _read_folder}
-    if kind not in readers:
+        raise SceneFileError(f"layered file not found: {where}")
+    if path.is_dir():
+        return _checked(_read_folder(FolderFiles(path), where, max_pixels), where)
+    kind = scene_kind(path)
+    if kind not in ("psd", "ora"):
         raise SceneFileError(
             f"{path.name} is not a layered file: give a .psd, .ora or a folder from decompose"
         )
+    return _read_document(kind, path, where, max_pixels, ArchiveLimits())
+
+
+def read_scene_bytes(
+    data: bytes, filename: str, max_pixels: int | None = None, limits: ArchiveLimits | None = None
+) -> LayeredScene:
+    """The scene in an uploaded .psd, .ora or zipped scene folder; messages name it by ``filename``
+    only, and nothing is written to disk."""
+    where = clip(PurePath(filename).name or "upload")
+    kind = {".psd": "psd", ".ora": "ora", ".zip": "zip"}.get(PurePath(filename).suffix.lower())
+    if kind is None:
+        raise SceneFileError(f"{where!r} is not a layered file: send the .psd, .ora or zip from decompose")
+    return _read_document(kind, data, where, max_pixels, limits or ArchiveLimits())
+
+
+def _read_document(
+    kind: str, source: bytes | Path, where: str, max_pixels: int | None, limits: ArchiveLimits
+) -> LayeredScene:
+    if kind == "psd":
+        return _checked(_read_psd(source, where, max_pixels), where)
     try:
-        scene = readers[kind](path)
-    except (
-        zipfile.BadZipFile,
-        UnidentifiedImageError,
-        ElementTree.ParseError,
-        OSError,
-        json.JSONDecodeError,
-    ) as exc:
-        raise SceneFileError(f"cannot read {path}: {exc}") from None
+        archive = open_archive(source, where, limits)
+    except InputError as exc:
+        raise SceneFileError(f"cannot read {where}: {exc}") from None
+    try:
+        if kind == "ora":
+            return _checked(_read_ora(archive, where, max_pixels), where)
+        return _checked(_read_folder(_zipped_folder(archive, where), where, max_pixels), where)
+    finally:
+        archive.close()
+
+
+def _checked(scene: LayeredScene, where: str) -> LayeredScene:
     width, height = scene.record.size
     if scene.original.shape[:2] != (height, width):
         raise SceneFileError(
-            f"the original layer in {path} is not {width}x{height}; decompose the image again"
+            f"the original layer in {where} is not {width}x{height}; decompose the image again"
         )
+    seen: set[str] = set()
+    for layer in scene.layers:
+        if layer.name in seen:
+            raise SceneFileError(
+                f"{where} has two layers named {clip(layer.name)!r}; give each layer its own name"
+            )
+        seen.add(layer.name)
     return scene
 
 
-def _no_record(path: Path) -> SceneFileError:
+def _record(data: object, where: str, max_pixels: int | None) -> SceneRecord:
+    """The scene record in parsed JSON ``data``, its canvas within the pixel budget."""
+    model = validate(RecordModel, data, where, SceneFileError)
+    check_budget(model.size, f"the canvas of {where}", max_pixels)
+    return SceneRecord(size=model.size, found=[FoundObject(o.name, o.box, o.source) for o in model.found])
+
+
+def _decode(data: bytes, what: str, max_pixels: int | None, mode: str = "RGBA") -> np.ndarray:
+    """A layer's PNG bytes as an array, the size checked from the header first."""
+    return np.asarray(open_image(data, what, max_pixels).convert(mode))
+
+
+def _no_record(where: str) -> SceneFileError:
     return SceneFileError(
-        f"{path} has no layeredit scene record (the editor that saved it dropped the metadata, or it was "
+        f"{where} has no layeredit scene record (the editor that saved it dropped the metadata, or it was "
         "not written by layeredit decompose); decompose the image again and edit that file"
     )
 
 
-def _split_original(path: Path, record: SceneRecord, layers: list[PlacedLayer]) -> LayeredScene:
+def _split_original(where: str, record: SceneRecord, layers: list[PlacedLayer]) -> LayeredScene:
     reference = next((layer for layer in layers if layer.name == ORIGINAL), None)
     if reference is None:
-        raise SceneFileError(f"{path} has no layer named {ORIGINAL!r}; keep that hidden layer when editing")
+        raise SceneFileError(f"{where} has no layer named {ORIGINAL!r}; keep that hidden layer when editing")
     width, height = record.size
     canvas = np.zeros((height, width, 4), dtype=np.uint8)
     left, top = max(reference.left, 0), max(reference.top, 0)
@@ -225,76 +282,117 @@ def _split_original(path: Path, record: SceneRecord, layers: list[PlacedLayer]) 
     return LayeredScene(record=record, original=canvas[..., :3].copy(), layers=others)
 
 
-def _read_psd(path: Path) -> LayeredScene:
+def _read_psd(source: bytes | Path, where: str, max_pixels: int | None) -> LayeredScene:
     try:
         from psd_tools import PSDImage
         from psd_tools.constants import Resource
     except ImportError:
         raise SceneFileError("reading .psd files needs psd-tools: pip install 'layeredit[layers]'") from None
-    document = PSDImage.open(path)
-    xmp = document.image_resources.get_data(Resource.XMP_METADATA)
-    found = re.search(rb"<layeredit:scene>(.*?)</layeredit:scene>", xmp or b"", re.S)
-    if found is None:
-        raise _no_record(path)
-    record = SceneRecord.from_dict(json.loads(unescape(found.group(1).decode())), str(path))
-    layers = []
-    for layer in document.descendants():
-        if layer.is_group():
-            continue
-        pixels = layer.topil()
-        if pixels is None:  # an empty layer
-            continue
-        rgba = np.asarray(pixels.convert("RGBA"))
-        layers.append(PlacedLayer(layer.name, rgba, layer.left, layer.top, layer.is_visible()))
-    return _split_original(path, record, layers)
-
-
-def _read_ora(path: Path) -> LayeredScene:
-    with zipfile.ZipFile(path) as archive:
-        if ORA_SCENE_ENTRY not in archive.namelist():
-            raise _no_record(path)
-        record = SceneRecord.from_dict(json.loads(archive.read(ORA_SCENE_ENTRY)), str(path))
-        stack = ElementTree.fromstring(archive.read("stack.xml"))
+    try:
+        document = PSDImage.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        check_budget((document.width, document.height), f"the canvas of {where}", max_pixels)
+        xmp = document.image_resources.get_data(Resource.XMP_METADATA)
+        found = re.search(rb"<layeredit:scene>(.*?)</layeredit:scene>", xmp or b"", re.S)
+        if found is None:
+            raise _no_record(where)
+        text = unescape(found.group(1).decode("utf-8", "replace"))
+        record = _record(load_json(text, f"the scene record of {where}", SceneFileError), where, max_pixels)
         layers = []
-        for element in stack.iter("layer"):  # the topmost first
-            with Image.open(io.BytesIO(archive.read(element.get("src", "")))) as pixels:
-                rgba = np.asarray(pixels.convert("RGBA"))
-            left, top = int(float(element.get("x", 0))), int(float(element.get("y", 0)))
-            visible = element.get("visibility", "visible") != "hidden"
-            layers.append(PlacedLayer(element.get("name", ""), rgba, left, top, visible))
-    return _split_original(path, record, layers[::-1])
+        for layer in document.descendants():
+            if layer.is_group():
+                continue
+            check_budget((layer.width, layer.height), f"layer {clip(layer.name)!r} of {where}", max_pixels)
+            pixels = layer.topil()
+            if pixels is None:  # an empty layer
+                continue
+            rgba = np.asarray(pixels.convert("RGBA"))
+            layers.append(PlacedLayer(layer.name, rgba, layer.left, layer.top, layer.is_visible()))
+    except LayereditError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - psd-tools fails on a damaged file with any exception type
+        raise SceneFileError(
+            f"cannot read {where}: not a readable Photoshop document ({type(exc).__name__}: {clip(str(exc))})"
+        ) from None
+    return _split_original(where, record, layers)
 
 
-def _read_folder(folder: Path) -> LayeredScene:
-    scene_path = folder / SCENE_FILE
-    if not scene_path.is_file():
-        raise SceneFileError(f"{folder} has no {SCENE_FILE}; give a folder written by layeredit decompose")
-    data = json.loads(scene_path.read_text())
-    record = SceneRecord.from_dict(data, str(scene_path))
-    width, height = record.size
+def _read_ora(archive: Archive, where: str, max_pixels: int | None) -> LayeredScene:
+    if not archive.exists(ORA_SCENE_ENTRY):
+        raise _no_record(where)
+    entry = f"{where}: {ORA_SCENE_ENTRY}"
+    record = _record(load_json(archive.read(ORA_SCENE_ENTRY), entry, SceneFileError), entry, max_pixels)
+    if not archive.exists("stack.xml"):
+        raise SceneFileError(f"{where} has no stack.xml, so it is not an OpenRaster file; decompose again")
+    try:
+        stack = ElementTree.fromstring(archive.read("stack.xml", "stack.xml"))
+    except ElementTree.ParseError as exc:
+        raise SceneFileError(f"{where}: stack.xml is not readable XML ({exc})") from None
+    canvas = validate(StackImageModel, stack.attrib, f"{where}: stack.xml <image>", SceneFileError)
+    check_budget((canvas.w, canvas.h), f"the canvas of {where}", max_pixels)
     layers = []
-    entries = sorted(data.get("layers", []), key=lambda entry: entry.get("z", 0))
-    for entry in entries:
-        file = folder / str(entry.get("file", ""))
-        if not file.is_file():  # a layer whose file was deleted is a deleted layer
-            continue
-        try:
-            left, top, right, bottom = _box(entry["box"])
-        except (KeyError, TypeError, ValueError):
-            raise SceneFileError(
-                f"{scene_path}: layer {entry.get('name')!r} needs a box [left, top, right, bottom]"
-            ) from None
-        with Image.open(file) as pixels:
-            image = pixels.convert("RGBA")
-            if image.size != (right - left, bottom - top):  # the box was resized: so is the layer
-                image = image.resize((right - left, bottom - top), Image.Resampling.LANCZOS)
-            rgba = np.asarray(image)
-        layers.append(
-            PlacedLayer(str(entry.get("name", "")), rgba, left, top, bool(entry.get("visible", True)))
+    for number, element in enumerate(stack.iter("layer"), start=1):  # the topmost first
+        if number > MAX_ITEMS:
+            raise SceneFileError(f"{where} has more than {MAX_ITEMS} layers")
+        layer = validate(
+            StackLayerModel, element.attrib, f"{where}: stack.xml layer {number}", SceneFileError
         )
-    original_file = folder / str(data.get("original", f"{ORIGINAL}.png"))
-    with Image.open(original_file) as pixels:
-        original = np.asarray(pixels.convert("RGB"))
+        what = f"layer {clip(layer.name)!r} of {where}"
+        rgba = _decode(archive.read(layer.src, what), what, max_pixels)
+        layers.append(
+            PlacedLayer(layer.name, rgba, int(layer.x), int(layer.y), layer.visibility == "visible")
+        )
+    return _split_original(where, record, layers[::-1])
+
+
+class _Files(Protocol):
+    def exists(self, name: str, what: str) -> bool: ...
+    def read(self, name: str, what: str) -> bytes: ...
+
+
+class _Prefixed:
+    """The files of a zipped scene folder, which may sit one folder down in the archive."""
+
+    def __init__(self, archive: Archive, prefix: str):
+        self.archive, self.prefix = archive, prefix
+
+    def exists(self, name: str, what: str) -> bool:
+        return self.archive.exists(self.prefix + str(relative_name(name, what)), what)
+
+    def read(self, name: str, what: str) -> bytes:
+        return self.archive.read(self.prefix + str(relative_name(name, what)), what)
+
+
+def _zipped_folder(archive: Archive, where: str) -> _Prefixed:
+    found = sorted((name for name in archive.names if PurePath(name).name == SCENE_FILE), key=len)
+    if not found or found[0].count("/") > 1:
+        raise SceneFileError(f"{where} holds no {SCENE_FILE}; zip the folder decompose wrote")
+    return _Prefixed(archive, found[0][: -len(SCENE_FILE)])
+
+
+def _read_folder(files: _Files, where: str, max_pixels: int | None) -> LayeredScene:
+    if not files.exists(SCENE_FILE, "scene file"):
+        raise SceneFileError(f"{where} has no {SCENE_FILE}; give a folder written by layeredit decompose")
+    entry = f"{where}: {SCENE_FILE}"
+    scene = validate(FolderSceneModel, load_json(files.read(SCENE_FILE, SCENE_FILE), entry, SceneFileError),
+                     entry, SceneFileError)  # fmt: skip
+    record = _record(scene.model_dump(), entry, max_pixels)
+    layers = []
+    for layer in sorted(scene.layers, key=lambda item: item.z):
+        if not files.exists(layer.file, f"the file of layer {clip(layer.name)!r}"):
+            continue  # a layer whose file was deleted is a deleted layer
+        left, top, right, bottom = layer.box
+        what = f"layer {clip(layer.name)!r}"
+        check_budget((right - left, bottom - top), f"the box of {what} in {entry}", max_pixels)
+        image = open_image(files.read(layer.file, f"the file of {what}"), what, max_pixels).convert("RGBA")
+        if image.size != (right - left, bottom - top):  # the box was resized: so is the layer
+            image = image.resize((right - left, bottom - top), Image.Resampling.LANCZOS)
+        layers.append(PlacedLayer(layer.name, np.asarray(image), left, top, layer.visible))
+    original = _decode(
+        files.read(scene.original, "original picture"), "the original picture", max_pixels, "RGB"
+    )
+    width, height = record.size
     if original.shape[:2] != (height, width):
-        raise SceneFileError(f"{original_file} is not {width}x{height}; decompose the image again")
+        raise SceneFileError(
+            f"the original picture of {where} is not {width}x{height}; decompose the image again"
+        )
     return LayeredScene(record=record, original=original, layers=layers)

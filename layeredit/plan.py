@@ -6,12 +6,12 @@ image axes (+x right, +y down, ``(0, 0)`` top left); ``to`` is where the object'
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from layeredit.errors import LayereditError
+from layeredit.admission.documents import load_json
+from layeredit.errors import LayereditError, clip
 
 Select = Literal["all", "largest", "smallest", "leftmost", "rightmost", "topmost", "bottommost", "index"]
 
@@ -280,12 +280,10 @@ class EditPlan(_Strict):
     @classmethod
     def parse(cls, data: str | bytes | dict[str, Any]) -> EditPlan:
         """Validate a plan from JSON text or a dict, raising :class:`PlanError` with a clear message."""
+        if isinstance(data, (str, bytes)):
+            data = load_json(data, "edit plan", PlanError)
         try:
-            if isinstance(data, (str, bytes)):
-                data = json.loads(data)
             return cls.model_validate(data)
-        except json.JSONDecodeError as exc:
-            raise PlanError(f"edit plan is not valid JSON: {exc}") from None
         except ValidationError as exc:
             raise PlanError(describe_validation_error(exc)) from None
 
@@ -328,7 +326,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One readable line per problem, each with where it is (``operations.0.scale``)."""
     problems = []
     for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "plan"
+        where = clip(".".join(str(part) for part in err["loc"])) or "plan"  # keys are user text
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "union_tag_invalid":
             message = f"unknown op {err['input'].get('op')!r}; known ops: {', '.join(OP_NAMES)}"

@@ -77,7 +77,7 @@ def test_mcp_client_lists_the_tools_and_edits_an_image(tmp_path):
     assert np.array_equal(returned_pixels, load_image(out))
     assert not np.array_equal(returned_pixels, load_image(image))
     assert json.loads(text.text)["plan"]["operations"][0]["op"] == "move"
-    assert refused.is_error and "is the input image" in refused.content[0].text
+    assert refused.is_error and "is an input of this edit" in refused.content[0].text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["boy.jpg", "edited.png", "image.jpg"]
 
 

@@ -125,6 +125,8 @@ def run_rest_case(box: Sandbox, client: TestClient, case: dict) -> str:
         files = []
         if "image" in case:
             files.append(("image", (case["image"], _upload(box, case["image"]), "application/octet-stream")))
+        if "scene" in case:
+            files.append(("scene", (case["scene"], _upload(box, case["scene"]), "application/octet-stream")))
         for name, source in case.get("masks", {}).items():
             files.append(("masks", (name, _upload(box, source), "application/octet-stream")))
         form = dict(case.get("form", {}))

@@ -25,5 +25,5 @@ def test_decompose_image_tool_writes_a_psd_beside_the_photo(tmp_path: Path) -> N
     assert answer["output_path"] == str(tmp_path / "soccer.layers.psd")
     assert [layer["name"] for layer in answer["layers"]] == ["background", "boy", "ball"]
     assert [layer.name for layer in read_scene(answer["output_path"]).layers] == ["background", "boy", "ball"]
-    failed = decompose_image.invoke({"image_path": str(image)})
+    failed = decompose_image.invoke({"image_path": str(image), "overwrite": True})
     assert failed.startswith("error:") and "no objects to put on layers" in failed

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from layeredit.admission.outputs import claim_output
 from layeredit.agent.errors import PlannerError, UnsupportedEditError
 from layeredit.agent.executor import EditAgent, MasksThenDetection, ObjectFinder, last_target
 from layeredit.agent.llm import Planner
@@ -40,7 +41,8 @@ HELP = """Type an edit, e.g. "move the boy to the left", "make it a bit bigger".
   undo / redo      step back or forward through the edits
   history          list the edits (* marks the current picture)
   show plan        the edit plan of the current picture, as JSON
-  save PATH        write the current picture to PATH (.png, .jpg, ...)
+  save PATH        write the current picture to PATH (.png, .jpg, ...), a new file
+  save --overwrite PATH   the same, replacing the file at PATH
   mask NAME=PATH   give the mask of an object in the current picture (white = object)
   refine PATH      mark features beside an object the next edit removes (e.g. lettering) that
                    must not be copied into its hole (white = keep out)
@@ -161,7 +163,10 @@ class ChatSession:
         if command in simple and not argument:
             return simple[command]()
         if command == "save" and argument:
-            return self.save_image(self._path(argument.strip(), "save path", output=True))
+            given = argument.strip()
+            overwrite = given.startswith("--overwrite ")
+            given = given.removeprefix("--overwrite").strip() if overwrite else given
+            return self.save_image(self._path(given, "save path", output=True), overwrite)
         if command == "mask" and argument:
             name, sep, path = argument.partition("=")
             if not sep or not name.strip() or not path.strip():
@@ -372,8 +377,8 @@ class ChatSession:
             lines.append(f"{marker} {number}: {what}")
         return "\n".join(lines)
 
-    def save_image(self, path: Path) -> str:
-        check_writable(path)
+    def save_image(self, path: Path, overwrite: bool = False) -> str:
+        check_writable(claim_output(path, overwrite=overwrite, what="save path"))
         save_image(self.turn.image, path)
         return f"saved {path}"
 

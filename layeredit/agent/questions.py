@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from layeredit.admission.names import choice_number
 from layeredit.agent.errors import PlannerError
 from layeredit.agent.executor import AgentOutcome
 from layeredit.agent.lexicon import SINGULAR_PRONOUNS
@@ -69,8 +70,9 @@ class Question:
 
     def answer(self, text: str) -> Choice | None:
         """The choice ``text`` picks: its number, or "yes" when there is only one; else None."""
-        if text.isdigit() and 1 <= int(text) <= len(self.choices):
-            return self.choices[int(text) - 1]
+        number = choice_number(text, len(self.choices))
+        if number is not None:
+            return self.choices[number - 1]
         if len(self.choices) == 1 and YES.fullmatch(text):
             return self.choices[0]
         return None

@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from layeredit.admission.documents import load_json, validate
+from layeredit.admission.names import safe_stem
+from layeredit.admission.sessions import SESSION_FORMAT, SessionRecord
 from layeredit.agent.questions import Choice, Question
 from layeredit.engine.base import EditResult
 from layeredit.errors import LayereditError, clip
@@ -33,7 +36,6 @@ from layeredit.plan import EditPlan, Target
 from layeredit.tools.masks import load_mask
 
 SESSION_FILE = "session.json"
-SESSION_FORMAT = 1
 
 
 class SessionError(LayereditError, ValueError):
@@ -78,24 +80,21 @@ class SessionStore:
         path = self.folder / SESSION_FILE
         if not path.is_file():
             raise SessionError(f"no chat session in {self.folder} ({SESSION_FILE} is missing)")
+        data = load_json(path.read_bytes(), f"{path} is damaged: it", SessionError)
+        record = validate(SessionRecord, data, f"{path} is damaged", SessionError)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise SessionError(f"{path} is damaged (it holds {type(data).__name__}, not a session)")
-            if data.get("format") != SESSION_FORMAT:
-                raise SessionError(f"{path} has session format {data.get('format')}, not {SESSION_FORMAT}")
             saved = SavedSession(
-                turns=[self._read_turn(entry) for entry in data["turns"]],
-                current=int(data["current"]),
-                log=list(data.get("log", [])),
-                question=self._read_question(data.get("question")),
+                turns=[self._read_turn(entry.model_dump()) for entry in record.turns],
+                current=record.current,
+                log=record.log,
+                question=self._read_question(
+                    None if record.question is None else record.question.model_dump()
+                ),
             )
-        except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             if isinstance(exc, LayereditError):
                 raise
             raise SessionError(f"{path} is damaged ({type(exc).__name__}: {clip(str(exc))})") from None
-        if not 0 <= saved.current < len(saved.turns):
-            raise SessionError(f"{path} is damaged (current turn {saved.current} of {len(saved.turns)})")
         return saved
 
     def save(
@@ -187,5 +186,4 @@ class SessionStore:
 
 
 def _mask_file(name: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-    return f"mask_{safe}.png"
+    return f"mask_{safe_stem(name)}.png"  # "red ball" and "red_ball" get a file each

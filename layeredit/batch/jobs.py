@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import typing
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,8 @@ from layeredit.batch.manifest import ManifestLine
 from layeredit.editing import Planner
 from layeredit.engine.options import OPTION_CLASSES as ENGINE_OPTION_CLASSES
 from layeredit.engine.options import EngineChoice, EngineName
-from layeredit.errors import InputError
-from layeredit.imageio import WRITABLE_SUFFIXES
+from layeredit.errors import BudgetError, InputError, clip
+from layeredit.imageio import WRITABLE_SUFFIXES, check_budget
 
 # A line's options: every engine option but the engine choice, which the whole run shares.
 OPTION_CLASSES = tuple(cls for cls in ENGINE_OPTION_CLASSES if cls is not EngineChoice)
@@ -58,6 +59,10 @@ class Job:
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
+
+    def inputs(self) -> list[str]:
+        """Every file the job reads."""
+        return [self.image, *self.masks.values(), *([self.refine_mask] if self.refine_mask else [])]
 
     @classmethod
     def from_json(cls, text: str) -> Job:
@@ -117,13 +122,18 @@ def _existing(base: Path, relative: str, what: str) -> Path:
 
 
 def picture_size(path: Path, what: str = "image") -> tuple[int, int]:
-    """Width and height as the picture is shown (EXIF orientation applied), from its header only."""
+    """Width and height as the picture is shown (EXIF orientation applied), from its header only,
+    within the pixel budget."""
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings(), Image.open(path) as img:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             width, height = img.size
             turned = img.getexif().get(0x0112) in QUARTER_TURNS
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"{what} {path.name} cannot be read as a picture ({exc})") from None
+    except Image.DecompressionBombError:
+        raise BudgetError(f"{what} {path.name} is far over the pixel limit; scale it down") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(f"{what} {path.name} cannot be read as a picture ({clip(str(exc))})") from None
+    check_budget((width, height), f"{what} {path.name}")
     return (height, width) if turned else (width, height)
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layeredit.errors import InputError, ManifestError
+from layeredit.admission.documents import MAX_SIDE, manifest_problem
+from layeredit.errors import InputError, ManifestError, clip
 
 FIELDS = ("image", "instruction", "plan", "masks", "boxes", "output", "options", "refine_mask")
 # CSV cells for these columns hold a JSON object or NAME=VALUE pairs separated by ';'.
@@ -54,6 +56,9 @@ def _read_json_lines(text: str) -> list[ManifestLine]:
             record = json.loads(raw)
         except json.JSONDecodeError as exc:
             lines.append(ManifestLine(number, {}, f"not valid JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        except (ValueError, RecursionError) as exc:  # a number of thousands of digits, deep nesting
+            lines.append(ManifestLine(number, {}, f"not valid JSON here ({clip(str(exc))})"))
             continue
         if not isinstance(record, dict):
             lines.append(ManifestLine(number, {}, f"expected a JSON object, got {type(record).__name__}"))
@@ -156,6 +161,8 @@ def check_fields(record: dict[str, Any]) -> str | None:
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)
         ):
             return f"box {name!r} must be four numbers [x0, y0, x1, y1]"
+        if not all(math.isfinite(v) and abs(v) <= MAX_SIDE for v in box):
+            return f"box {name!r} must be four finite numbers of pixels, at most {MAX_SIDE} each"
         if box[2] <= box[0] or box[3] <= box[1]:
             return f"box {name!r} is empty: need x1 > x0 and y1 > y0"
-    return None
+    return manifest_problem(record)

@@ -6,10 +6,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from layeredit.admission.outputs import OutputClaims, claim_output, inside_folder
 from layeredit.batch.jobs import Job, RunSettings, prepare
 from layeredit.batch.ledger import Ledger, LineResult
 from layeredit.batch.manifest import ManifestLine, check_fields, read_manifest
-from layeredit.errors import InputError
+from layeredit.errors import LayereditError
 
 
 class Batch:
@@ -24,19 +25,20 @@ class Batch:
         self.total = len(lines)
         self.invalid: list[LineResult] = []
         jobs: list[Job] = []
-        writers: dict[str, int] = {}
+        writers = OutputClaims()
         from layeredit.agent.llm import make_planner  # the rules unless an LLM is asked for
 
         planner = make_planner(settings.llm)
         for entry in lines:
             try:
                 job = prepare(entry, base, settings, planner)
-                if job.output in writers:
-                    raise InputError(f"output {job.output!r} is also written by line {writers[job.output]}")
-            except ValueError as exc:
+                target = inside_folder(self.out_dir, job.output, "output")
+                # A batch replaces its own outputs when rerun, but never one of its inputs.
+                claim_output(target, job.inputs(), overwrite=True, what=f"output {job.output!r}")
+                writers.claim(target, f"line {job.line}", job.output)
+            except (LayereditError, ValueError) as exc:
                 self.invalid.append(LineResult(line=entry.number, status="error", error=str(exc)))
                 continue
-            writers[job.output] = job.line
             jobs.append(job)
         finished = self.ledger.finished()
         self.carried = [

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from layeredit.admission.outputs import claim_output
 from layeredit.cli.common import (
     box_option,
     device_option,
@@ -20,7 +21,7 @@ from layeredit.engine.options import EngineOptions
 from layeredit.errors import ModelLoadError
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.layered import DEFAULT_MAX_LAYERS, compose, decompose, scene_changes
-from layeredit.layerfile import read_scene, scene_kind
+from layeredit.layerfile import claim_scene_output, read_scene, scene_inputs, scene_kind
 from layeredit.tools.auto import AutomaticResolver, how_to_get
 from layeredit.tools.defaults import PerceptionOptions
 from layeredit.tools.resolve import TargetNotFoundError
@@ -47,11 +48,13 @@ from layeredit.tools.resolve import TargetNotFoundError
     help="Most object layers to write.",
 )
 @click.option("--hard-edges", is_flag=True, help="Cut objects along their masks; no alpha matting.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output (never an input).")
 @perception_options
 @engine_options
 def decompose_command(
     image: Path, phrases: tuple[str, ...], output: Path, masks: tuple[str, ...], boxes: tuple[str, ...],
-    auto: bool, max_layers: int, hard_edges: bool, perception: PerceptionOptions, engine: EngineOptions,
+    auto: bool, max_layers: int, hard_edges: bool, overwrite: bool, perception: PerceptionOptions,
+    engine: EngineOptions,
 ) -> None:  # fmt: skip
     """Split IMAGE into a clean background plate and one layer per object (PHRASE, --mask, --box
     or --auto), written as a .psd, an .ora or a folder of PNG layers with scene.json."""
@@ -59,6 +62,7 @@ def decompose_command(
         raise click.BadParameter("use OUT.psd, OUT.ora or a folder name without a suffix", param_hint="-o")
     load_image(image)  # a bad image is reported before any model loads
     named = parse_masks(masks)
+    claim_scene_output(output, [image, *named.values()], overwrite, "-o")
     runner = build_engine(engine)
     finder = AutomaticResolver.from_options(perception, engine.choice.device)
     result = decompose(image, phrases, named, parse_boxes(boxes), auto, max_layers, runner,
@@ -78,8 +82,11 @@ def decompose_command(
     help="Where to write the picture (format from the suffix).",
 )
 @click.option("--plan-only", is_flag=True, help="Print the edit plan the layer changes make and stop.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output (never an input).")
 @engine_options
-def compose_command(scene: Path, output: Path | None, plan_only: bool, engine: EngineOptions) -> None:
+def compose_command(
+    scene: Path, output: Path | None, plan_only: bool, overwrite: bool, engine: EngineOptions
+) -> None:
     """Render SCENE (a .psd, .ora or folder from decompose, its layers moved, resized, reordered,
     hidden or deleted in any editor) as one picture through the engine."""
     layered = read_scene(scene)
@@ -89,7 +96,7 @@ def compose_command(scene: Path, output: Path | None, plan_only: bool, engine: E
         return
     if output is None:
         raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
-    check_writable(output)
+    check_writable(claim_output(output, scene_inputs(scene), overwrite, "-o"))
     result = compose(layered, build_engine(engine))
     save_image(result.image, output)
     summary = result.plan.summary() if result.plan else "no layer changed"

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from layeredit.admission.outputs import claim_output
 from layeredit.engine.resolution import DEFAULT_HD_STRATEGY, Strategy
-from layeredit.errors import InputError
 from layeredit.hints import AGENT_TOOL, speaking
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.plan import Insert
@@ -54,7 +54,7 @@ class EditImageArgs(BaseModel):
         default_factory=dict, description="Object name -> [x0, y0, x1, y1] box around it, in pixels."
     )
     overwrite: bool = Field(
-        default=False, description="Allow replacing an existing file at output_path (even the input)."
+        default=False, description="Allow replacing an existing file at output_path (never the input image)."
     )
     refine_mask: str | None = Field(
         default=None,
@@ -129,10 +129,7 @@ def output_path_for(
             number += 1
     else:
         output = Path(requested).expanduser() if scope is None else scope.output(requested)
-    if output.exists() and not overwrite:
-        what = "the input image" if output.resolve() == source.resolve() else "an existing file"
-        raise InputError(f"{output} is {what}; choose another output_path or set overwrite")
-    check_writable(output)
+    check_writable(claim_output(output, [source], overwrite, "output_path"))
     return output
 
 
@@ -199,6 +196,10 @@ class DecomposeImageArgs(BaseModel):
     boxes: dict[str, list[int]] = Field(default_factory=dict, description="Object name -> [x0, y0, x1, y1].")
     phrases: list[str] = Field(default_factory=list, description="Objects to find by name (needs models).")
     auto: bool = Field(default=False, description="Also find the salient objects (needs the models).")
+    overwrite: bool = Field(
+        default=False,
+        description="Allow replacing an existing file or folder at output_path (not the photo).",
+    )
 
 
 @speaking(AGENT_TOOL)
@@ -210,6 +211,7 @@ def decompose_image(
     With a ``scope`` every file read or written (image, masks, output) is inside it.
     """
     from layeredit.layered import decompose
+    from layeredit.layerfile import claim_scene_output
 
     source = scoped(scope, args.image_path, "image_path")
     default = source.with_name(f"{source.stem}.layers.psd")
@@ -217,6 +219,7 @@ def decompose_image(
     output = Path(given).expanduser() if scope is None else scope.output(given, "output_path")
     pixels = load_image(source)
     masks = {name: str(scoped(scope, path, f"mask {name!r}")) for name, path in args.masks.items()}
+    claim_scene_output(output, [source, *masks.values()], args.overwrite, "output_path")
     boxes = {name: parse_box(name, box) for name, box in args.boxes.items()}
     result = decompose(pixels, args.phrases, masks, boxes, args.auto, engine=engine)
     result.save(output)

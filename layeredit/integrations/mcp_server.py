@@ -101,10 +101,12 @@ def build_server(engine: Any = "pixel", llm: str | None = None, root: str | Path
         boxes: _described(DecomposeImageArgs, "boxes") = None,
         phrases: _described(DecomposeImageArgs, "phrases") = None,
         auto: _described(DecomposeImageArgs, "auto") = False,
+        overwrite: _described(DecomposeImageArgs, "overwrite") = False,
     ) -> str:
         with _user_errors():
             args = DecomposeImageArgs(image_path=image_path, output_path=output_path, masks=masks or {},
-                                      boxes=boxes or {}, phrases=phrases or [], auto=auto)  # fmt: skip
+                                      boxes=boxes or {}, phrases=phrases or [], auto=auto,
+                                      overwrite=overwrite)  # fmt: skip
             return json.dumps(agent_tools.decompose_image(args, shared_engine, scope))
 
     return server

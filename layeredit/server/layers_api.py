@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import tempfile
-import zipfile
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
@@ -13,12 +12,16 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from layeredit.admission.archives import ArchiveLimits
+from layeredit.admission.names import content_disposition
+from layeredit.errors import BudgetError, LayereditError
 from layeredit.export import zip_folder
 from layeredit.layered import DEFAULT_MAX_LAYERS, Composition, Decomposition, compose, decompose
-from layeredit.layerfile import SCENE_FILE, SceneFileError, document_bytes, read_scene, write_scene
+from layeredit.layerfile import document_bytes, read_scene_bytes, write_scene
 from layeredit.server.schemas import ERRORS
 from layeredit.server.service import EditorService
 from layeredit.server.uploads import (
+    Limits,
     RequestError,
     decode_image,
     decode_mask,
@@ -54,30 +57,19 @@ def scene_archive(result: Decomposition, kind: str) -> bytes:
         return zip_folder(Path(folder) / "scene")
 
 
-def _compose_upload(name: str, data: bytes, engine: Any, progress: Any) -> Composition:
-    """Compose an uploaded .psd, .ora or zipped scene folder."""
-    suffix = PurePath(name).suffix.lower()
-    if suffix not in (".psd", ".ora", ".zip"):
-        raise RequestError(
-            422, f"{name!r} is not a layered file: send the .psd, .ora or zip from /v1/decompose"
-        )
-    with tempfile.TemporaryDirectory(prefix="layeredit-compose-") as folder:
-        path = Path(folder) / f"scene{suffix}"
-        path.write_bytes(data)
-        if suffix == ".zip":
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    archive.extractall(Path(folder) / "scene")  # extract() drops '..' and absolute parts
-            except zipfile.BadZipFile:
-                raise RequestError(422, f"{name!r} is not a readable zip") from None
-            found = sorted((Path(folder) / "scene").rglob(SCENE_FILE))
-            if not found:
-                raise RequestError(422, f"{name!r} holds no {SCENE_FILE}; zip the folder decompose wrote")
-            path = found[0].parent
-        try:
-            return compose(read_scene(path), engine, progress)
-        except SceneFileError as exc:
-            raise RequestError(422, str(exc)) from None
+def _compose_upload(name: str, data: bytes, engine: Any, progress: Any, limits: Limits) -> Composition:
+    """Compose an uploaded .psd, .ora or zipped scene folder, read from memory: nothing it names
+    is opened, and no archive is unpacked to disk."""
+    archive_limits = ArchiveLimits(
+        max_member_bytes=limits.max_request_bytes, max_total_bytes=4 * limits.max_request_bytes
+    )
+    try:
+        scene = read_scene_bytes(data, name, limits.max_image_pixels, archive_limits)
+    except BudgetError as exc:
+        raise RequestError(413, str(exc)) from None
+    except LayereditError as exc:
+        raise RequestError(422, str(exc)) from None
+    return compose(scene, engine, progress)
 
 
 def layers_router(service: EditorService) -> APIRouter:
@@ -136,7 +128,7 @@ def layers_router(service: EditorService) -> APIRouter:
 
         data = run(task)
         filename = f"{PurePath(image.filename or 'layers').stem}-layers.{format}"
-        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        headers = {"Content-Disposition": content_disposition(filename)}
         return Response(data, media_type=MEDIA_TYPES[format], headers=headers)
 
     @router.post("/compose", response_model=ComposeResponse, responses=ERRORS)
@@ -146,7 +138,7 @@ def layers_router(service: EditorService) -> APIRouter:
         """Render a layered file whose layers were moved, resized, reordered, hidden or deleted."""
         data = _read(scene, limits.max_request_bytes)
         name = scene.filename or "scene"
-        result = run(lambda progress: _compose_upload(name, data, service.engine, progress))
+        result = run(lambda progress: _compose_upload(name, data, service.engine, progress, limits))
         plan = result.plan
         return ComposeResponse(
             plan=json.loads(plan.to_json()) if plan else None,

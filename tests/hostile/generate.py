@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -433,8 +434,56 @@ def _api() -> list[dict]:
     return [{"entry": "api", **case} for case in json.loads(json.dumps(cases, allow_nan=True))]
 
 
+# Layered scenes (issue 22): folders and uploads that name files outside, declare huge sizes or
+# are damaged; each is made by materialize_scenes.
+SCENE_FOLDERS = ["scene-escape", "scene-absolute", "scene-link", "scene-deep", "scene-list", "scene-huge-box",
+                 "scene-inf", "scene-duplicate"]  # fmt: skip
+SCENE_UPLOADS = ["escape.zip", "bomb.zip", "big.ora", "garbage.psd", "nostack.ora", "猫.zip"]
+
+
+def _scenes() -> list[dict]:
+    cases: list[dict] = []
+    for folder in SCENE_FOLDERS:
+        cases.append({"entry": "cli", "args": ["compose", folder, "-o", "out-scene.png"]})
+        cases.append({"entry": "mcp", "tool": "decompose_image",
+                      "args": {"image_path": "image.png", "output_path": folder,
+                               "boxes": {"boy": [40, 20, 80, 120]}}})  # fmt: skip
+    for upload in SCENE_UPLOADS:
+        cases.append({"entry": "rest", "path": "/v1/compose", "scene": upload})
+    box = ["--box", "boy=40,20,80,120", "--hard-edges"]
+    cases += [
+        {"entry": "cli", "args": ["decompose", "image.png", "-o", ".", *box]},
+        {"entry": "cli", "args": ["decompose", "image.png", "-o", ".", "--overwrite", *box]},
+        {"entry": "cli", "args": ["decompose", "image.png", "-o", "taken.psd", *box]},
+        {"entry": "cli", "args": ["compose", "scene-escape", "-o", "image.png", "--overwrite"]},
+        {
+            "entry": "mcp",
+            "tool": "decompose_image",
+            "args": {"image_path": "image.png", "output_path": ".", "boxes": {"boy": [40, 20, 80, 120]}},
+        },  # fmt: skip
+        {
+            "entry": "mcp",
+            "tool": "decompose_image",
+            "args": {
+                "image_path": "image.png",
+                "output_path": "taken.psd",
+                "boxes": {"boy": [40, 20, 80, 120]},
+            },
+        },  # fmt: skip
+        {"entry": "chat", "line": "save image.png"},
+        {
+            "entry": "rest",
+            "path": "/v1/decompose",
+            "image": "猫.png",
+            "boxes": '{"球": [40, 20, 80, 120]}',
+            "form": {"soft_edges": "false"},
+        },  # fmt: skip
+    ]
+    return cases
+
+
 def corpus() -> list[dict]:
-    cases = _cli() + _rest() + _chat() + _mcp() + _api()
+    cases = _cli() + _rest() + _chat() + _mcp() + _api() + _scenes()
     return [{"id": f"{case['entry']}-{number:03d}", **case} for number, case in enumerate(cases)]
 
 
@@ -493,7 +542,59 @@ def materialize(sandbox: Path) -> tuple[Path, Path]:
     (root / "badsession" / "session.json").write_text("null")
     (root / "listsession").mkdir()
     (root / "listsession" / "session.json").write_text("[1, 2, 3]")
+    materialize_scenes(root, outside)
     return root, outside
+
+
+def _scene_json(original: str = "original.png", box: list | None = None) -> dict:
+    layer = {"name": "boy", "file": "01_boy.png", "box": box or [50, 20, 90, 120], "z": 1}
+    return {"format": "layeredit-scene", "version": 1, "size": [SIDE, SIDE],
+            "found": [{"name": "boy", "box": [40, 20, 80, 120], "source": "box"}], "original": original,
+            "layers": [layer]}  # fmt: skip
+
+
+def zipped(entries: dict[str, bytes | str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def materialize_scenes(root: Path, outside: Path) -> None:
+    """Scene folders and uploads that reach outside, claim huge sizes or are damaged."""
+    boy = Image.new("RGBA", (40, 100), (200, 30, 30, 255))
+    scenes = {
+        "scene-escape": _scene_json("../../outside/secret.png"),
+        "scene-absolute": _scene_json(str(outside / "secret.png")),
+        "scene-link": _scene_json(),
+        "scene-deep": json.loads("[" * 40 + "]" * 40),
+        "scene-list": [],
+        "scene-huge-box": _scene_json(box=[0, 0, 30000, 30000]),
+        "scene-inf": {**_scene_json(), "size": [SIDE, float("inf")]},
+        "scene-duplicate": {**_scene_json(), "layers": [_scene_json()["layers"][0]] * 2},
+    }
+    for name, data in scenes.items():
+        folder = root / name
+        folder.mkdir()
+        (folder / "scene.json").write_text(json.dumps(data))
+        boy.save(folder / "01_boy.png")
+        if name != "scene-link":
+            Image.open(root / "image.png").save(folder / "original.png")
+    (root / "scene-link" / "original.png").symlink_to(outside / "secret.png")
+    escape = root / "scene-escape"
+    (root / "escape.zip").write_bytes(zipped({p.name: p.read_bytes() for p in escape.iterdir()}))
+    (root / "猫.zip").write_bytes((root / "escape.zip").read_bytes())
+    (root / "bomb.zip").write_bytes(zipped({"scene.json": "{}", "zeros.png": b"\0" * (64 * 2**20)}))
+    record = {**_scene_json(), "size": [10000, 10000]}
+    stack = '<image w="10000" h="10000"><stack><layer name="original" src="o.png"/></stack></image>'
+    (root / "big.ora").write_bytes(zipped({"mimetype": "image/openraster", "stack.xml": stack,
+                                         "layeredit/scene.json": json.dumps(record)}))  # fmt: skip
+    (root / "nostack.ora").write_bytes(zipped({"mimetype": "image/openraster",
+                                             "layeredit/scene.json": json.dumps(_scene_json())}))  # fmt: skip
+    (root / "garbage.psd").write_bytes(b"8BPS\0\1" + bytes(range(256)) * 4)
+    (root / "taken.psd").write_bytes(b"the user's own file")
+    Image.open(root / "image.png").save(root / "猫.png")
 
 
 def main() -> None:
