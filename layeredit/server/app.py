@@ -19,7 +19,7 @@ from layeredit.engine.base import Engine
 from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, error_text
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available
-from layeredit.server.access import AccessGuard, AccessPolicy
+from layeredit.server.access import CLIENT_HEADER, AccessGuard, AccessPolicy
 from layeredit.server.jobstore import StoredRequest
 from layeredit.server.layers_api import layers_router
 from layeredit.server.limits import BodySizeLimit
@@ -120,7 +120,7 @@ def create_app(
     if access.cors_origins:  # outermost, so a browser's preflight is answered before the token check
         app.add_middleware(
             CORSMiddleware, allow_origins=list(access.cors_origins), allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", CLIENT_HEADER],
         )  # fmt: skip
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(session_router(sessions))
