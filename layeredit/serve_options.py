@@ -33,6 +33,8 @@ class ServeSettings:
     retention_hours: float
     max_queue: int
     max_pixels: int
+    max_sessions: int
+    session_retention_hours: float
 
     def access(self) -> AccessPolicy:
         from layeredit.server.access import AccessPolicy
@@ -42,7 +44,10 @@ class ServeSettings:
     def storage(self) -> ServerStorage:
         from layeredit.server.service import ServerStorage
 
-        return ServerStorage(self.data_dir, self.retention_hours * 3600, self.max_queue)
+        return ServerStorage(
+            self.data_dir, self.retention_hours * 3600, self.max_queue,
+            self.max_sessions, self.session_retention_hours * 3600,
+        )  # fmt: skip
 
     def limits(self) -> Limits:
         from layeredit.server.uploads import Limits
@@ -66,13 +71,18 @@ class ServeSettings:
 
 def serve_access_options(command: Callable) -> Callable:
     """The flags; the command receives them together as ``serving``, a :class:`ServeSettings`."""
-    names = ("token", "allow_hosts", "cors", "data_dir", "retention_hours", "max_queue", "max_pixels")
+    names = ("token", "allow_hosts", "cors", "data_dir", "retention_hours", "max_queue", "max_pixels",
+             "max_sessions", "session_retention_hours")  # fmt: skip
 
     @functools.wraps(command)
     def with_settings(**options: Any) -> Any:
         return command(serving=ServeSettings(**{name: options.pop(name) for name in names}), **options)
 
     for option in (
+        click.option("--session-retention-hours", type=click.FloatRange(0, min_open=True), default=168.0,
+                     show_default=True, help="A chat session unused this long is deleted with its pictures."),
+        click.option("--max-sessions", type=click.IntRange(1), default=100, show_default=True,
+                     help="Chat sessions kept at once; one more gets HTTP 429 with Retry-After."),
         click.option("--max-pixels", type=click.IntRange(1), default=4096 * 4096, show_default=True,
                      help="Largest image a job may carry, in pixels."),
         click.option("--max-queue", type=click.IntRange(1), default=64, show_default=True,

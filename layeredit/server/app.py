@@ -97,7 +97,8 @@ def create_app(
     limits = service.limits
     scratch = tempfile.TemporaryDirectory(prefix="layeredit-data-") if data_dir is None else None
     chat_planner = make_planner(planner) if planner is None or isinstance(planner, str) else planner
-    sessions = SessionManager(service, chat_planner, Path(scratch.name if scratch else data_dir))
+    session_dir = Path(scratch.name if scratch else data_dir)
+    sessions = SessionManager(service, chat_planner, session_dir, storage=storage)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -27,8 +27,11 @@ Task = Callable[[ProgressCallback], Any]
 Status = Literal["queued", "running", "done", "failed"]
 
 
-class Interrupted(Exception):
-    """Raised inside a running job when the server stops: the job is put back in the queue."""
+class Interrupted(BaseException):
+    """Raised inside a running job when the server stops: the job is put back in the queue.
+
+    Not an ``Exception``, so code that turns any failure into an answer (a chat turn's error
+    reply) lets it through instead of recording the stop as the job's failure."""
 
 
 @dataclass
