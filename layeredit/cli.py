@@ -479,7 +479,7 @@ def serve_command(
         clicks = SamPointSegmenter(make_segmenter(finding["sam_model"], device))
     app = create_app(
         engine=engine, text_resolver=text_resolver, point_segmenter=clicks, limits=serving.limits(),
-        access=serving.access(), storage=serving.storage(), planner=planner,
+        access=serving.access(), storage=serving.storage(), planner=planner, budget=serving.budget(),
         data_dir=serving.data_dir / "sessions",
     )  # fmt: skip
     # SIGTERM: stop taking requests, give open ones a moment, then the running edit is re-queued.

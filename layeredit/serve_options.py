@@ -13,6 +13,7 @@ import click
 
 if TYPE_CHECKING:  # the server extra is imported only when the server starts
     from layeredit.server.access import AccessPolicy
+    from layeredit.server.budget import WorkBudget
     from layeredit.server.service import ServerStorage
     from layeredit.server.uploads import Limits
 
@@ -35,6 +36,8 @@ class ServeSettings:
     max_pixels: int
     max_sessions: int
     session_retention_hours: float
+    max_work_megapixels: float
+    max_job_seconds: float
 
     def access(self) -> AccessPolicy:
         from layeredit.server.access import AccessPolicy
@@ -48,6 +51,11 @@ class ServeSettings:
             self.data_dir, self.retention_hours * 3600, self.max_queue,
             self.max_sessions, self.session_retention_hours * 3600,
         )  # fmt: skip
+
+    def budget(self) -> WorkBudget:
+        from layeredit.server.budget import WorkBudget
+
+        return WorkBudget(self.max_work_megapixels, self.max_job_seconds)
 
     def limits(self) -> Limits:
         from layeredit.server.uploads import Limits
@@ -72,13 +80,18 @@ class ServeSettings:
 def serve_access_options(command: Callable) -> Callable:
     """The flags; the command receives them together as ``serving``, a :class:`ServeSettings`."""
     names = ("token", "allow_hosts", "cors", "data_dir", "retention_hours", "max_queue", "max_pixels",
-             "max_sessions", "session_retention_hours")  # fmt: skip
+             "max_sessions", "session_retention_hours", "max_work_megapixels", "max_job_seconds")  # fmt: skip
 
     @functools.wraps(command)
     def with_settings(**options: Any) -> Any:
         return command(serving=ServeSettings(**{name: options.pop(name) for name in names}), **options)
 
     for option in (
+        click.option("--max-job-seconds", type=click.FloatRange(0, min_open=True), default=120.0,
+                     show_default=True, help="A decompose or compose running longer is stopped (HTTP 413)."),
+        click.option("--max-work-megapixels", type=click.FloatRange(0, min_open=True), default=24.0,
+                     show_default=True, help="Work one decompose or compose may do, pixels x passes "
+                     "(a soft-edged object is one pass); more gets HTTP 413."),
         click.option("--session-retention-hours", type=click.FloatRange(0, min_open=True), default=168.0,
                      show_default=True, help="A chat session unused this long is deleted with its pictures."),
         click.option("--max-sessions", type=click.IntRange(1), default=100, show_default=True,

@@ -20,6 +20,7 @@ from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, error_text
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available
 from layeredit.server.access import CLIENT_HEADER, AccessGuard, AccessPolicy
+from layeredit.server.budget import WorkBudget
 from layeredit.server.jobstore import StoredRequest
 from layeredit.server.layers_api import layers_router
 from layeredit.server.limits import BodySizeLimit
@@ -84,6 +85,7 @@ def create_app(
     data_dir: str | Path | None = None,
     access: AccessPolicy | None = None,
     storage: ServerStorage | None = None,
+    budget: WorkBudget | None = None,
 ) -> FastAPI:
     """The server app; ``engine`` and the segmenters are loaded once and shared by all requests.
 
@@ -91,7 +93,7 @@ def create_app(
     ``$LAYEREDIT_LLM``, else the rules); chat sessions are kept under ``data_dir`` (None: a
     temporary folder removed at shutdown). ``access`` says who may call it (default: no token,
     localhost names only, no CORS); ``storage`` where jobs and results are kept (default: a
-    temporary folder).
+    temporary folder); ``budget`` how much work one decompose or compose may do.
     """
     service = EditorService(engine, limits, point_segmenter, text_resolver, storage=storage)
     limits = service.limits
@@ -126,7 +128,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(session_router(sessions))
 
-    app.include_router(layers_router(service))
+    app.include_router(layers_router(service, budget))
 
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError) -> JSONResponse:

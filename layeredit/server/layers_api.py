@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import tempfile
 import zipfile
 from pathlib import Path, PurePath
@@ -16,6 +17,7 @@ from pydantic import BaseModel, Field
 from layeredit.export import zip_folder
 from layeredit.layered import DEFAULT_MAX_LAYERS, Composition, Decomposition, compose, decompose
 from layeredit.layerfile import SCENE_FILE, SceneFileError, document_bytes, read_scene, write_scene
+from layeredit.server.budget import WorkBudget
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.service import EditorService
 from layeredit.server.uploads import (
@@ -55,8 +57,8 @@ def scene_archive(result: Decomposition, kind: str) -> bytes:
         return zip_folder(Path(folder) / "scene")
 
 
-def _compose_upload(name: str, data: bytes, engine: Any, progress: Any) -> Composition:
-    """Compose an uploaded .psd, .ora or zipped scene folder."""
+def _compose_upload(name: str, data: bytes, engine: Any, progress: Any, budget: WorkBudget) -> Composition:
+    """Compose an uploaded .psd, .ora or zipped scene folder, within the work ``budget``."""
     suffix = PurePath(name).suffix.lower()
     if suffix not in (".psd", ".ora", ".zip"):
         raise RequestError(
@@ -76,18 +78,24 @@ def _compose_upload(name: str, data: bytes, engine: Any, progress: Any) -> Compo
                 raise RequestError(422, f"{name!r} holds no {SCENE_FILE}; zip the folder decompose wrote")
             path = found[0].parent
         try:
-            return compose(read_scene(path), engine, progress)
+            scene = read_scene(path)
+            width, height = scene.record.size
+            covered = sum(layer.rgba.shape[0] * layer.rgba.shape[1] for layer in scene.layers)
+            passes = 1 + math.ceil(covered / max(1, width * height))  # the render, and each canvas of layers
+            budget.check(f"composing {name!r}", width * height, passes, "send fewer or smaller layers")
+            return compose(scene, engine, progress)
         except SceneFileError as exc:
             raise RequestError(422, str(exc)) from None
 
 
-def layers_router(service: EditorService) -> APIRouter:
-    """The routes, sharing the server's engine, limits and worker."""
+def layers_router(service: EditorService, budget: WorkBudget | None = None) -> APIRouter:
+    """The routes, sharing the server's engine, limits and worker; each job within ``budget``."""
     router = APIRouter(prefix="/v1", tags=["layers"])
     limits = service.limits
+    budget = budget or WorkBudget()
 
-    def run(task: Any) -> Any:
-        job = service.worker.submit(task)
+    def run(task: Any, what: str) -> Any:
+        job = service.worker.submit(task, time_limit=(budget.max_seconds, budget.overrun(what)))
         job.wait()
         if job.error is not None:
             raise job.error
@@ -126,6 +134,11 @@ def layers_router(service: EditorService) -> APIRouter:
                 501, "finding objects by name needs the perception models; upload masks or boxes"
             )
         parsed_boxes = parse_boxes(boxes)
+        objects = min(max_layers, len(named) + len(parsed_boxes) + len(words) + (max_layers if auto else 0))
+        budget.check(
+            "this decompose", size[0] * size[1], 1 + (objects if soft_edges else 0),
+            "send a smaller picture or fewer objects, or soft_edges=false (no matting)",
+        )  # fmt: skip
 
         def task(progress: Any) -> bytes:
             try:
@@ -135,7 +148,7 @@ def layers_router(service: EditorService) -> APIRouter:
                 raise RequestError(422, str(exc)) from None
             return scene_archive(result, format)
 
-        data = run(task)
+        data = run(task, "the decompose")
         filename = f"{PurePath(image.filename or 'layers').stem}-layers.{format}"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         return Response(data, media_type=MEDIA_TYPES[format], headers=headers)
@@ -147,7 +160,9 @@ def layers_router(service: EditorService) -> APIRouter:
         """Render a layered file whose layers were moved, resized, reordered, hidden or deleted."""
         data = _read(scene, limits.max_request_bytes)
         name = scene.filename or "scene"
-        result = run(lambda progress: _compose_upload(name, data, service.engine, progress))
+        result = run(
+            lambda progress: _compose_upload(name, data, service.engine, progress, budget), "the compose"
+        )
         plan = result.plan
         return ComposeResponse(
             plan=json.loads(plan.to_json()) if plan else None,
