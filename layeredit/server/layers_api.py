@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from layeredit.export import zip_folder
 from layeredit.layered import DEFAULT_MAX_LAYERS, Composition, Decomposition, compose, decompose
 from layeredit.layerfile import SCENE_FILE, SceneFileError, document_bytes, read_scene, write_scene
-from layeredit.server.budget import WorkBudget
+from layeredit.server.budget import MATTE_PASSES, WorkBudget
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.service import EditorService
 from layeredit.server.uploads import (
@@ -136,7 +136,7 @@ def layers_router(service: EditorService, budget: WorkBudget | None = None) -> A
         parsed_boxes = parse_boxes(boxes)
         objects = min(max_layers, len(named) + len(parsed_boxes) + len(words) + (max_layers if auto else 0))
         budget.check(
-            "this decompose", size[0] * size[1], 1 + (objects if soft_edges else 0),
+            "this decompose", size[0] * size[1], 1 + (MATTE_PASSES * objects if soft_edges else 0),
             "send a smaller picture or fewer objects, or soft_edges=false (no matting)",
         )  # fmt: skip
 
