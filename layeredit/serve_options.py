@@ -89,9 +89,9 @@ def serve_access_options(command: Callable) -> Callable:
     for option in (
         click.option("--max-job-seconds", type=click.FloatRange(0, min_open=True), default=120.0,
                      show_default=True, help="A decompose or compose running longer is stopped (HTTP 413)."),
-        click.option("--max-work-megapixels", type=click.FloatRange(0, min_open=True), default=24.0,
+        click.option("--max-work-megapixels", type=click.FloatRange(0, min_open=True), default=32.0,
                      show_default=True, help="Work one decompose or compose may do, pixels x passes "
-                     "(a soft-edged object is one pass); more gets HTTP 413."),
+                     "(a soft-edged object is 8 passes); more gets HTTP 413."),
         click.option("--session-retention-hours", type=click.FloatRange(0, min_open=True), default=168.0,
                      show_default=True, help="A chat session unused this long is deleted with its pictures."),
         click.option("--max-sessions", type=click.IntRange(1), default=100, show_default=True,

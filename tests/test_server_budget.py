@@ -40,17 +40,17 @@ def test_decompose_at_the_image_limit_with_soft_edges_is_refused_at_once(default
     answer = default_client.post("/v1/decompose", files=image, data=form)
     assert answer.status_code == 413, answer.text
     detail = answer.json()["detail"]
-    assert "16.8 MP x 5 passes = 84 MP of work" in detail and "--max-work-megapixels" in detail
+    assert "16.8 MP x 9 passes = 151 MP of work" in detail and "--max-work-megapixels" in detail
     assert "soft_edges=false" in detail
     assert default_client.get("/healthz").json()["jobs_waiting"] == 0
 
 
 def test_more_objects_are_more_passes():
-    budget = WorkBudget(max_megapixels=0.04)  # 96 x 64 = 6144 pixels: six passes fit
+    budget = WorkBudget(max_megapixels=0.1)  # 96 x 64 = 6144 pixels: 16 passes fit
     with TestClient(create_app(budget=budget)) as client:
         boxes = '{"a": [0, 0, 10, 10], "b": [20, 20, 30, 30]}'
         refused = client.post("/v1/decompose", files=SMALL, data={"boxes": boxes})
-        assert refused.status_code == 413 and "x 9 passes" in refused.json()["detail"]  # 1 + 4 per matte
+        assert refused.status_code == 413 and "x 17 passes" in refused.json()["detail"]  # 1 + 8 per matte
         hard = client.post("/v1/decompose", files=SMALL, data={"boxes": boxes, "soft_edges": "false"})
         assert hard.status_code == 200, hard.text  # no matting: one pass
 
