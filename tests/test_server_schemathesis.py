@@ -23,7 +23,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 pytest.importorskip("fastapi", reason="the server needs the server extra")
-schemathesis = pytest.importorskip("schemathesis", reason="the fuzzing needs the dev extra")
+import schemathesis  # noqa: E402 - the dev extra
 from fastapi.testclient import TestClient  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
