@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,8 +12,11 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("fastapi", reason="the server needs the server extra")
+import click  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
+from layeredit.serve_options import ServeSettings, serve_access_options  # noqa: E402
 from layeredit.server import create_app  # noqa: E402
 from layeredit.server.service import ServerStorage  # noqa: E402
 from layeredit.server.sessions import OWNER_FILE  # noqa: E402
@@ -74,3 +78,17 @@ def test_a_session_in_use_is_stale_and_expired_ones_go_at_startup(tmp_path):
         assert client.get(f"/v1/sessions/{recent}").status_code == 200
         assert client.get(f"/v1/sessions/{stale}").status_code == 404
         assert sorted(path.name for path in folder.iterdir()) == [recent]
+
+
+def test_serve_flags_set_the_session_bounds_and_the_work_budget():
+    @click.command()
+    @serve_access_options
+    def show(serving: ServeSettings) -> None:
+        storage, budget = serving.storage(), serving.budget()
+        click.echo(json.dumps([storage.max_sessions, storage.session_retention_s, budget.max_megapixels,
+                               budget.max_seconds]))  # fmt: skip
+
+    flags = ["--max-sessions", "3", "--session-retention-hours", "2", "--max-work-megapixels", "5",
+             "--max-job-seconds", "9"]  # fmt: skip
+    assert json.loads(CliRunner().invoke(show, flags).output) == [3, 7200, 5, 9]
+    assert json.loads(CliRunner().invoke(show, []).output) == [100, 168 * 3600, 32, 120]
