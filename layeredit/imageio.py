@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +15,6 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from layeredit.admission.outputs import clear_stale_temps
 from layeredit.errors import BudgetError, LayereditError, clip
 
 WRITABLE_SUFFIXES = {
@@ -204,6 +205,24 @@ def save_image(image: np.ndarray | Image.Image, path: str | Path) -> Path:
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     write_atomically(path, lambda handle: pil.save(handle, format=fmt, **options))
     return path
+
+
+STALE_SECONDS = 3600  # a temporary file this old belongs to a write that was killed
+
+
+def clear_stale_temps(path: Path, now: float | None = None) -> list[Path]:
+    """Remove the ``.NAME.*.tmp`` files an interrupted atomic write of ``path`` left beside it
+    (only those older than :data:`STALE_SECONDS`, so a write under way keeps its file)."""
+    now = time.time() if now is None else now
+    removed = []
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if now - leftover.lstat().st_mtime > STALE_SECONDS:
+                leftover.unlink()
+                removed.append(leftover)
+        except FileNotFoundError:  # another writer cleaned it first
+            continue
+    return removed
 
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -22,14 +22,13 @@ from PIL import Image
 from layeredit import edit
 from layeredit.admission.archives import ArchiveLimits, open_archive
 from layeredit.admission.names import content_disposition, safe_stem
-from layeredit.admission.outputs import STALE_SECONDS
 from layeredit.agent.questions import Choice, Question
 from layeredit.batch.jobs import RunSettings
 from layeredit.batch.run import Batch
 from layeredit.engine.base import RenderedLayer
 from layeredit.errors import BudgetError, InputError, LayereditError, ScopeError
 from layeredit.export import psd_bytes
-from layeredit.imageio import save_image, write_atomically
+from layeredit.imageio import STALE_SECONDS, save_image, write_atomically
 from layeredit.integrations import agent_tools
 from layeredit.integrations.agent_tools import DecomposeImageArgs
 from layeredit.layered import compose, decompose

@@ -23,6 +23,14 @@ BAD_LINES = {
     b"\xff\xfe binary": PARSE_ERROR,
 }
 
+# Lines the SDK parses as JSON but drops with a note on stderr (or takes for a notification).
+SDK_DROPPED = {
+    b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": "x"}': 1,
+    b'{"jsonrpc": "2.0", "id": 5, "method": "ping", "params": [1]}': 5,
+    b'{"jsonrpc": "2.0", "id": {}, "method": "ping"}': None,
+    b'{"jsonrpc": "2.0", "id": true, "method": "ping"}': None,
+}
+
 
 @pytest.mark.parametrize("line, code", BAD_LINES.items(), ids=range(len(BAD_LINES)))
 def test_each_malformed_line_has_an_error_answer(line, code):
@@ -37,12 +45,21 @@ def test_well_formed_messages_pass_through():
 
 
 def test_the_server_answers_every_bad_line_and_then_a_ping():
-    lines = [*BAD_LINES, b'{"jsonrpc": "2.0", "id": 3, "method": "ping"}']
+    lines = [*BAD_LINES, *SDK_DROPPED, b'{"jsonrpc": "2.0", "id": 3, "method": "ping"}']
     done = subprocess.run(
         [sys.executable, "-m", "layeredit.cli", "mcp"], input=b"\n".join(lines) + b"\n",
         capture_output=True, timeout=120,
     )  # fmt: skip
     answers = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [a.get("error", {}).get("code") for a in answers[:-1]] == list(BAD_LINES.values())
+    codes = [*BAD_LINES.values(), *[INVALID_REQUEST] * len(SDK_DROPPED)]
+    assert [a.get("error", {}).get("code") for a in answers[:-1]] == codes
+    assert [a["id"] for a in answers[len(BAD_LINES) : -1]] == list(SDK_DROPPED.values())
     assert answers[-1] == {"jsonrpc": "2.0", "id": 3, "result": {}}
     assert b"Traceback" not in done.stderr
+
+
+def test_requests_the_sdk_would_drop_get_an_invalid_request_answer_with_their_id():
+    for line, request_id in SDK_DROPPED.items():
+        answer = problem(line)
+        assert answer is not None and answer["error"]["code"] == INVALID_REQUEST, line
+        assert answer["id"] == request_id

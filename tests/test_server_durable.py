@@ -163,3 +163,44 @@ def test_fifty_concurrent_requests_equal_sequential_edits(servers):
     rss = next(line for line in Path(f"/proc/{server.process.pid}/status").read_text().splitlines()
                if line.startswith("VmRSS"))  # fmt: skip
     print(f"server memory after 50 concurrent edits: {rss.split(':')[1].strip()}")
+
+
+def _message_statuses(server: Server) -> list[str]:
+    with sqlite3.connect(server.data_dir / "jobs.sqlite3") as db:
+        return [status for (status,) in db.execute("SELECT status FROM jobs WHERE kind = 'message'")]
+
+
+def test_session_messages_cut_off_by_kill_9_are_answered_once_after_restart(servers):
+    first = servers()
+    mask = [("masks", ("boy.png", BOY, "image/png"))]
+    sessions = []
+    for _ in range(4):
+        created = httpx.post(
+            f"{first.url}/v1/sessions", files=[("image", ("image.png", IMAGE, "image/png")), *mask]
+        )
+        assert created.status_code == 201, created.text
+        sessions.append(created.json()["id"])
+    with ThreadPoolExecutor(max_workers=8) as pool:  # edits ahead of the messages keep them waiting
+        list(pool.map(first.submit, [f"move the boy left by {3 + n} pixels" for n in range(8)]))
+    for session_id in sessions:
+        sent = httpx.post(f"{first.url}/v1/sessions/{session_id}/messages", data={"text": "remove the boy"},
+                          timeout=30)  # fmt: skip
+        assert sent.status_code == 202, sent.text
+    deadline = time.monotonic() + 120
+    while "running" not in _message_statuses(first):  # kill -9 in the middle of a turn
+        assert time.monotonic() < deadline and "queued" in _message_statuses(first), _message_statuses(first)
+        time.sleep(0.005)
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(timeout=30)
+    assert "done" not in _message_statuses(first)[-1:], "the last message was not cut off"
+
+    second = servers()
+    deadline = time.monotonic() + 180
+    for session_id in sessions:
+        while (view := httpx.get(f"{second.url}/v1/sessions/{session_id}", timeout=30).json())["busy"]:
+            assert time.monotonic() < deadline, view["busy"]
+            time.sleep(0.1)
+        said = [(entry["role"], entry["text"].split(":")[0]) for entry in view["messages"]]
+        assert said == [("user", "remove the boy"), ("assistant", "done")], view["messages"]
+        assert len(view["turns"]) == 2 and view["current"] == 1
+    assert _message_statuses(second) == ["done"] * 4

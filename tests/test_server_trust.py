@@ -134,3 +134,50 @@ def test_a_full_queue_answers_429_with_retry_after(tmp_path):
         for job in accepted:
             assert client.get(f"/v1/jobs/{job.json()['id']}").status_code == 200
         assert len(list((tmp_path / "jobs").iterdir())) == 2  # the refused job left nothing behind
+
+
+CROSS_SITE = [
+    {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    {"Origin": "https://evil.example"},  # a browser without Fetch Metadata
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Origin": "http://localhost:3000", "Sec-Fetch-Site": "same-site"},  # another local port
+    {"Origin": "null"},  # a sandboxed frame or a file:// page
+    {"Origin": "https://evil.example", "X-Layeredit": "1"},  # the header alone does not vouch for a site
+]
+SCENE_ZIP = ("scene", ("scene.zip", b"PK\x05\x06" + b"\0" * 18, "application/zip"))
+
+
+def _form_posts(client: TestClient, headers: dict) -> list:
+    """A multipart form POST to each endpoint a cross-site page could use to queue work or fill the disk."""
+    return [
+        client.post("/v1/edit", files=files(), data={"instruction": "move the boy left"}, headers=headers),
+        client.post("/v1/sessions", files=files(), headers=headers),
+        client.post("/v1/compose", files=[SCENE_ZIP], headers=headers),
+    ]
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE, ids=range(len(CROSS_SITE)))
+def test_cross_site_form_posts_are_refused_without_a_token(client, headers):
+    before = client.get("/healthz").json()["jobs_waiting"]
+    for answer in _form_posts(client, headers):
+        assert answer.status_code == 403, answer.text
+        assert "refused" in answer.json()["detail"]
+    assert client.get("/healthz").json()["jobs_waiting"] == before
+    assert not list(client.app.state.sessions.folder.glob("*"))  # no session was created
+
+
+def test_a_same_origin_browser_post_needs_the_editor_header(client):
+    page = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    refused = client.post("/v1/plan", json=PLAN, headers=page)
+    assert refused.status_code == 403 and "x-layeredit" in refused.json()["detail"]
+    assert client.post("/v1/plan", json=PLAN, headers={**page, "X-Layeredit": "1"}).status_code == 200
+    assert client.get("/v1/jobs/none", headers=page).status_code == 404  # reading needs no header
+    assert client.post("/v1/plan", json=PLAN).status_code == 200  # not a browser: nothing to forge
+
+
+def test_an_allowed_cors_origin_may_post_with_its_token(guarded):
+    allowed = {"Origin": "https://app.example", "Sec-Fetch-Site": "cross-site"}
+    ok = guarded.post("/v1/plan", json=PLAN, headers={**allowed, "Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+    refused = guarded.post("/v1/plan", json=PLAN, headers={**allowed, "Origin": "https://evil.example"})
+    assert refused.status_code == 403

@@ -5,14 +5,10 @@ asked (``--overwrite`` / ``overwrite``), and compared by where paths resolve to,
 
 from __future__ import annotations
 
-import glob
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from layeredit.errors import InputError, ScopeError, clip
-
-STALE_SECONDS = 3600  # a temporary file this old belongs to a write that was killed
 
 
 def same_file(one: str | Path, other: str | Path) -> bool:
@@ -84,18 +80,3 @@ class OutputClaims:
                 f"{what} {clip(shown or str(path))!r} is also written by {self.owners[resolved]}"
             )
         self.owners[resolved] = owner
-
-
-def clear_stale_temps(path: Path, now: float | None = None) -> list[Path]:
-    """Remove the ``.NAME.*.tmp`` files an interrupted atomic write of ``path`` left beside it
-    (only those older than :data:`STALE_SECONDS`, so a write under way keeps its file)."""
-    now = time.time() if now is None else now
-    removed = []
-    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        try:
-            if now - leftover.lstat().st_mtime > STALE_SECONDS:
-                leftover.unlink()
-                removed.append(leftover)
-        except FileNotFoundError:  # another writer cleaned it first
-            continue
-    return removed

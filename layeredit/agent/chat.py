@@ -79,8 +79,9 @@ class ChatSession:
     detector: ObjectFinder | None = None
     # The folder that 'save', 'mask' and insert sources may use (None: anywhere).
     scope: FileScope | None = None
-    # How a photo larger than the engine's working size is edited (the web page's "Large photos").
-    resolution: ResolutionParams = ResolutionParams()
+    # How a photo larger than the engine's working size is edited (the web page's "Large photos");
+    # None: the engine's own.
+    resolution: ResolutionParams | None = None
     # Pictures given for inserts by file name (a server's uploads); the scope is asked after them.
     sources: dict[str, np.ndarray] | None = None
     # Features beside an object the next edit removes, kept out of its hole (for the current picture).
@@ -476,7 +477,7 @@ def open_chat(
     if not session.finder.missing_models():
         session.detector = session.finder
     session.scope = FileScope(root or Path.cwd())
-    session.resolution = resolution or ResolutionParams()
+    session.resolution = resolution
 
     def reply(text: str) -> None:
         print(text, flush=True)

@@ -52,7 +52,7 @@ def serve_command(
         clicks = SamPointSegmenter(make_segmenter(perception.sam_model, device))
     app = create_app(
         engine=runner, text_resolver=text_resolver, point_segmenter=clicks, limits=serving.limits(),
-        access=serving.access(), storage=serving.storage(), planner=chat_planner,
+        access=serving.access(), storage=serving.storage(), planner=chat_planner, budget=serving.budget(),
         data_dir=serving.data_dir / "sessions",
     )  # fmt: skip
     # SIGTERM: stop taking requests, give open ones a moment, then the running edit is re-queued.

@@ -12,6 +12,7 @@ import click
 
 if TYPE_CHECKING:  # the server extra is imported only when the server starts
     from layeredit.server.access import AccessPolicy
+    from layeredit.server.budget import WorkBudget
     from layeredit.server.service import ServerStorage
     from layeredit.server.uploads import Limits
 
@@ -75,6 +76,35 @@ class ServeSettings:
         default=4096 * 4096,
         metadata={"help": "Largest image a job may carry, in pixels.", "click": {"type": click.IntRange(1)}},
     )
+    max_sessions: int = field(
+        default=100,
+        metadata={
+            "help": "Chat sessions kept at once; one more gets HTTP 429 with Retry-After.",
+            "click": {"type": click.IntRange(1)},
+        },
+    )
+    session_retention_hours: float = field(
+        default=168.0,
+        metadata={
+            "help": "A chat session unused this long is deleted with its pictures.",
+            "click": {"type": click.FloatRange(0, min_open=True)},
+        },
+    )
+    max_work_megapixels: float = field(
+        default=32.0,
+        metadata={
+            "help": "Work one decompose or compose may do, pixels x passes (a soft-edged object is 8 "
+            "passes); more gets HTTP 413.",
+            "click": {"type": click.FloatRange(0, min_open=True)},
+        },
+    )
+    max_job_seconds: float = field(
+        default=120.0,
+        metadata={
+            "help": "A decompose or compose running longer is stopped (HTTP 413).",
+            "click": {"type": click.FloatRange(0, min_open=True)},
+        },
+    )
 
     def access(self) -> AccessPolicy:
         from layeredit.server.access import AccessPolicy
@@ -84,7 +114,15 @@ class ServeSettings:
     def storage(self) -> ServerStorage:
         from layeredit.server.service import ServerStorage
 
-        return ServerStorage(self.data_dir, self.retention_hours * 3600, self.max_queue)
+        return ServerStorage(
+            self.data_dir, self.retention_hours * 3600, self.max_queue,
+            self.max_sessions, self.session_retention_hours * 3600,
+        )  # fmt: skip
+
+    def budget(self) -> WorkBudget:
+        from layeredit.server.budget import WorkBudget
+
+        return WorkBudget(self.max_work_megapixels, self.max_job_seconds)
 
     def limits(self) -> Limits:
         from layeredit.server.uploads import Limits

@@ -2,8 +2,9 @@
 
 The SDK's stdio transport ignores a line it cannot parse, so a client that sent one waits
 forever. Lines pass through a filter first: a line that is not JSON (or holds an integer too long
-to read) gets a JSON-RPC parse error, one that is not a JSON-RPC message an invalid-request error;
-the rest go on to the SDK unchanged.
+to read) gets a JSON-RPC parse error, one that is not a JSON-RPC message (by the SDK's own model
+of a message: an object ``id``, ``params`` that are not an object) an invalid-request error; the
+rest go on to the SDK unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import os
 import sys
 import threading
 from typing import Any, BinaryIO
+
+from mcp.types import jsonrpc_message_adapter
+from pydantic import ValidationError
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -30,10 +34,19 @@ def problem(line: bytes) -> dict[str, Any] | None:
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
         return _error(None, INVALID_REQUEST, "invalid request: expected a JSON-RPC 2.0 object")
     known = isinstance(message.get("method"), str) or "result" in message or "error" in message
+    request_id = message.get("id")
+    valid_id = isinstance(request_id, str | int) and not isinstance(request_id, bool)
+    answer_id = request_id if valid_id and len(str(request_id)) <= 64 else None
     if not known:
-        request_id = message.get("id")
-        usable = isinstance(request_id, str | int) and len(str(request_id)) <= 64
-        return _error(request_id if usable else None, INVALID_REQUEST, "invalid request: no 'method'")
+        return _error(answer_id, INVALID_REQUEST, "invalid request: no 'method'")
+    if "id" in message and not valid_id:  # the SDK would take it for a notification and never answer
+        return _error(None, INVALID_REQUEST, "invalid request: 'id' must be a string or an integer")
+    try:  # what the SDK would drop with only a line on stderr
+        jsonrpc_message_adapter.validate_python(message, by_name=False)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"][1:]) or "message"
+        return _error(answer_id, INVALID_REQUEST, f"invalid request: {where}: {first['msg']}"[:200])
     return None
 
 

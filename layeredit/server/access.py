@@ -4,6 +4,15 @@ The Host check stops DNS rebinding: a web page on evil.example whose name is re-
 127.0.0.1 reaches a local server, but its requests say ``Host: evil.example``. The token (from
 ``--token`` or ``$LAYEREDIT_TOKEN``) guards every endpoint but ``/healthz`` and the editor's page
 and scripts; a browser passes it once as ``/?token=...`` and keeps it in a same-site cookie.
+
+Cross-site requests are refused with or without a token: a page on another site can make a
+visitor's browser POST a multipart form to a local server (queue work, fill the disk) without
+reading the answer. A browser says where a request comes from (``Origin``, ``Sec-Fetch-Site``), so
+an API request that carries either must come from this server's own origin (or a ``--cors``
+origin), and a state-changing one must also carry the ``X-Layeredit`` header (the editor's
+scripts send it) or the bearer token: a page on another site cannot add a header without a CORS
+preflight, which is refused. Clients that are not browsers (curl, Python) send neither, and
+cannot be made to send a request by a web page.
 """
 
 from __future__ import annotations
@@ -23,6 +32,10 @@ COOKIE = "layeredit_token"
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "testserver")
 PUBLIC_PATHS = ("/healthz", "/", "/favicon.ico")
 PUBLIC_PREFIXES = ("/static/",)
+CLIENT_HEADER = "x-layeredit"  # sent by the web editor on every call; a foreign page cannot send it
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# What Sec-Fetch-Site says of a request made by this server's own page or typed by the user.
+OWN_FETCH_SITES = ("same-origin", "none")
 
 
 @dataclass(frozen=True)
@@ -77,7 +90,12 @@ class AccessGuard:
             return
         token = self.policy.token
         path = scope["path"]
-        if token is None or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        refusal = None if public else self._cross_site(scope["method"], headers)
+        if refusal is not None:
+            await _refuse(send, 403, refusal)
+            return
+        if token is None or public:
             if token is not None and path == "/":
                 await self._editor_page(scope, receive, send, token)
                 return
@@ -88,6 +106,26 @@ class AccessGuard:
                           [(b"www-authenticate", b"Bearer")])  # fmt: skip
             return
         await self.app(scope, receive, send)
+
+    def _cross_site(self, method: str, headers: dict[str, str]) -> str | None:
+        """Why a browser request from another site is refused, or None for one this server may answer."""
+        origin = headers.get("origin")
+        allowed = origin is not None and origin in self.policy.cors_origins
+        if origin is not None and not allowed and _origin_host(origin) != headers.get("host", "").lower():
+            return (
+                f"requests from the web page at {origin[:80]!r} are refused; "
+                "start the server with --cors ORIGIN to allow that page"
+            )
+        site = headers.get("sec-fetch-site")
+        if site is not None and site not in OWN_FETCH_SITES and not allowed:
+            return f"{site[:20]} requests are refused: use the editor this server serves, or curl"
+        browser = origin is not None or site is not None
+        vouched = CLIENT_HEADER in headers or "authorization" in headers  # neither is sent cross-site
+        if browser and method not in SAFE_METHODS and not vouched:
+            return (
+                f"a browser request that changes something needs the header '{CLIENT_HEADER}: 1' or a token"
+            )
+        return None
 
     async def _editor_page(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """The page, setting the token cookie when it was given as ``?token=``; its API calls carry it."""
@@ -104,6 +142,11 @@ class AccessGuard:
             await send(message)
 
         await self.app(scope, receive, with_cookie)
+
+
+def _origin_host(origin: str) -> str:
+    """``http://localhost:7860`` -> ``localhost:7860``, to compare with the Host header."""
+    return origin.partition("://")[2].rstrip("/").lower()
 
 
 def _presented(headers: dict[str, str], token: str) -> bool:

@@ -15,7 +15,8 @@ from fastapi.staticfiles import StaticFiles
 
 from layeredit.agent.llm import Planner, make_planner
 from layeredit.engine.base import Engine
-from layeredit.server.access import AccessGuard, AccessPolicy
+from layeredit.server.access import CLIENT_HEADER, AccessGuard, AccessPolicy
+from layeredit.server.budget import WorkBudget
 from layeredit.server.edit_routes import edit_router
 from layeredit.server.layers_api import layers_router
 from layeredit.server.limits import BodySizeLimit
@@ -41,6 +42,7 @@ def create_app(
     data_dir: str | Path | None = None,
     access: AccessPolicy | None = None,
     storage: ServerStorage | None = None,
+    budget: WorkBudget | None = None,
 ) -> FastAPI:
     """The server app; ``engine`` and the segmenters are loaded once and shared by all requests.
 
@@ -48,12 +50,13 @@ def create_app(
     :class:`Planner`, ``PROVIDER:MODEL``, or None for ``$LAYEREDIT_LLM``, else the rules); chat
     sessions are kept under ``data_dir`` (None: a temporary folder removed at shutdown). ``access``
     says who may call it (default: no token, localhost names only, no CORS); ``storage`` where
-    jobs and results are kept (default: a temporary folder).
+    jobs and results are kept (default: a temporary folder); ``budget`` how much work one
+    decompose or compose may do.
     """
     chosen = make_planner(planner) if planner is None or isinstance(planner, str) else planner
     service = EditorService(engine, limits, point_segmenter, text_resolver, storage=storage, planner=chosen)
     scratch = tempfile.TemporaryDirectory(prefix="layeredit-data-") if data_dir is None else None
-    sessions = SessionManager(service, chosen, Path(scratch.name if scratch else data_dir))
+    sessions = SessionManager(service, chosen, Path(scratch.name if scratch else data_dir), storage=storage)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -73,8 +76,8 @@ def create_app(
     guard(app, access or AccessPolicy(), service.limits)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in (
-        session_router(sessions), layers_router(service), editor_router(service), edit_router(service),
-        results_router(service), segment_router(service),
+        session_router(sessions), layers_router(service, budget), editor_router(service),
+        edit_router(service), results_router(service), segment_router(service),
     ):  # fmt: skip
         app.include_router(router)
     answer_errors(app)
@@ -88,7 +91,7 @@ def guard(app: FastAPI, access: AccessPolicy, limits: Limits) -> None:
     if access.cors_origins:  # outermost, so a browser's preflight is answered before the token check
         app.add_middleware(
             CORSMiddleware, allow_origins=list(access.cors_origins), allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", CLIENT_HEADER],
         )  # fmt: skip
 
 

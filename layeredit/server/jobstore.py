@@ -1,9 +1,10 @@
-"""Edit jobs kept on disk: an SQLite table of jobs beside one folder per job.
+"""Jobs kept on disk: an SQLite table of jobs beside one folder per job.
 
-A job's folder holds its request (image, masks, sources, plan and boxes) from the moment it is
-queued, and its result (the image, the layers and the JSON answer) once it is done, so queued
-jobs survive a restart and results are served from disk rather than kept in memory. Jobs that
-finished more than ``retention`` seconds ago are deleted.
+A job is an edit (``/v1/jobs``, ``/v1/edit``) or a chat session's message. Its folder holds its
+request (an edit's image, masks, sources, plan and boxes; a message's text, marks and masks) from
+the moment it is queued, and an edit's result (the image, the layers and the JSON answer) once it
+is done, so queued and running jobs survive a restart (even kill -9) and results are served from
+disk rather than kept in memory. Jobs that finished more than ``retention`` seconds ago are deleted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     created REAL NOT NULL,
     finished REAL,
     error TEXT,
-    error_status INTEGER
+    error_status INTEGER,
+    kind TEXT NOT NULL DEFAULT 'edit',  -- edit or message
+    session TEXT                      -- a message's session id
 )
 """
+# Columns added since the first schema, for a data folder written by an older server.
+ADDED_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'edit'", "session": "TEXT"}
+ROW_COLUMNS = "id, status, created, finished, error, error_status, kind, session"  # a JobRow
 
 
 @dataclass
@@ -51,6 +57,22 @@ class StoredRequest:
     refine_mask: np.ndarray | None = None  # features beside a removed object kept out of its hole
 
 
+@dataclass
+class StoredMessage:
+    """What a chat session's message needs to run again after a restart.
+
+    ``fields`` are its JSON-able parts (text, clicks, choice, drag...), ``masks`` the masks sent
+    with it (a refine mask under the name ``refine_mask``'s key in ``fields``), ``sources`` the
+    pictures an insert may take objects from; ``log_length`` is the length of the session's log
+    when it was sent, so a message whose reply was saved before the crash is not answered twice.
+    """
+
+    fields: dict[str, Any]
+    masks: dict[str, np.ndarray]
+    log_length: int
+    sources: dict[str, np.ndarray] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class JobRow:
     id: str
@@ -59,6 +81,8 @@ class JobRow:
     finished: float | None
     error: str | None
     error_status: int | None
+    kind: str = "edit"
+    session: str | None = None
 
 
 class JobStore:
@@ -71,6 +95,10 @@ class JobStore:
         self._db = sqlite3.connect(folder / "jobs.sqlite3", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for column, declaration in ADDED_COLUMNS.items():
+            if column not in present:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")
 
     def job_folder(self, job_id: str) -> Path:
         return self.folder / "jobs" / job_id
@@ -103,6 +131,36 @@ class JobStore:
             self._db.execute(
                 "INSERT INTO jobs (id, status, created) VALUES (?, 'queued', ?)", (job_id, time.time())
             )
+
+    def add_message(self, job_id: str, session_id: str, message: StoredMessage) -> None:
+        """Write a session message's files, then its row (as :meth:`add` does for an edit)."""
+        folder = self.job_folder(job_id) / "request"
+        folder.mkdir(parents=True, exist_ok=True)
+        masks = {}
+        for number, (name, mask) in enumerate(message.masks.items()):
+            masks[name] = f"mask-{number}.png"
+            _write_png(folder / masks[name], mask)
+        sources = {}
+        for number, (name, picture) in enumerate(message.sources.items()):
+            sources[name] = f"source-{number}.png"
+            _write_png(folder / sources[name], picture)
+        spec = {
+            "fields": message.fields, "masks": masks, "sources": sources, "log_length": message.log_length
+        }
+        text = json.dumps(spec).encode()
+        write_atomically(folder / "message.json", lambda handle: handle.write(text))
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs (id, status, created, kind, session) VALUES (?, 'queued', ?, 'message', ?)",
+                (job_id, time.time(), session_id),
+            )
+
+    def message(self, job_id: str) -> StoredMessage:
+        folder = self.job_folder(job_id) / "request"
+        spec = json.loads((folder / "message.json").read_text())
+        masks = {name: _read_png(folder / file).astype(bool) for name, file in spec["masks"].items()}
+        sources = {name: _read_png(folder / file) for name, file in spec.get("sources", {}).items()}
+        return StoredMessage(spec["fields"], masks, spec["log_length"], sources)
 
     def request(self, job_id: str) -> StoredRequest:
         folder = self.job_folder(job_id) / "request"
@@ -141,16 +199,23 @@ class JobStore:
     def row(self, job_id: str) -> JobRow | None:
         with self._lock:
             found = self._db.execute(
-                "SELECT id, status, created, finished, error, error_status FROM jobs WHERE id = ?", (job_id,)
+                f"SELECT {ROW_COLUMNS} FROM jobs WHERE id = ?",
+                (job_id,),
             ).fetchone()
         return None if found is None else JobRow(*found)
 
-    def unfinished(self) -> list[str]:
-        """Jobs queued or cut off while running (by a crash or a stop), oldest first; all are queued again."""
+    def unfinished(self, kind: str = "edit") -> list[JobRow]:
+        """Jobs of ``kind`` queued or cut off while running (by a crash or a stop), oldest first;
+        all are queued again."""
         with self._lock:
-            self._db.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
-            rows = self._db.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY created").fetchall()
-        return [job_id for (job_id,) in rows]
+            self._db.execute(
+                "UPDATE jobs SET status = 'queued' WHERE status = 'running' AND kind = ?", (kind,)
+            )
+            rows = self._db.execute(
+                f"SELECT {ROW_COLUMNS} FROM jobs WHERE status = 'queued' AND kind = ? ORDER BY created",
+                (kind,),
+            ).fetchall()
+        return [JobRow(*row) for row in rows]
 
     def expire(self) -> None:
         """Delete the jobs that finished more than ``retention`` seconds ago, with their files."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import tempfile
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
@@ -18,6 +19,7 @@ from layeredit.errors import BudgetError, LayereditError
 from layeredit.export import zip_folder
 from layeredit.layered import DEFAULT_MAX_LAYERS, Composition, Decomposition, compose, decompose
 from layeredit.layerfile import document_bytes, read_scene_bytes, write_scene
+from layeredit.server.budget import MATTE_PASSES, WorkBudget
 from layeredit.server.schemas import ERRORS
 from layeredit.server.service import EditorService
 from layeredit.server.uploads import (
@@ -57,9 +59,11 @@ def scene_archive(result: Decomposition, kind: str) -> bytes:
         return zip_folder(Path(folder) / "scene")
 
 
-def _compose_upload(name: str, data: bytes, engine: Any, progress: Any, limits: Limits) -> Composition:
-    """Compose an uploaded .psd, .ora or zipped scene folder, read from memory: nothing it names
-    is opened, and no archive is unpacked to disk."""
+def _compose_upload(
+    name: str, data: bytes, engine: Any, progress: Any, limits: Limits, budget: WorkBudget
+) -> Composition:
+    """Compose an uploaded .psd, .ora or zipped scene folder, read from memory (nothing it names
+    is opened, and no archive is unpacked to disk), within the work ``budget``."""
     archive_limits = ArchiveLimits(
         max_member_bytes=limits.max_request_bytes, max_total_bytes=4 * limits.max_request_bytes
     )
@@ -69,16 +73,21 @@ def _compose_upload(name: str, data: bytes, engine: Any, progress: Any, limits: 
         raise RequestError(413, str(exc)) from None
     except LayereditError as exc:
         raise RequestError(422, str(exc)) from None
+    width, height = scene.record.size
+    covered = sum(layer.rgba.shape[0] * layer.rgba.shape[1] for layer in scene.layers)
+    passes = 1 + math.ceil(covered / max(1, width * height))  # the render, and each canvas of layers
+    budget.check(f"composing {name!r}", width * height, passes, "send fewer or smaller layers")
     return compose(scene, engine, progress)
 
 
-def layers_router(service: EditorService) -> APIRouter:
-    """The routes, sharing the server's engine, limits and worker."""
+def layers_router(service: EditorService, budget: WorkBudget | None = None) -> APIRouter:
+    """The routes, sharing the server's engine, limits and worker; each job within ``budget``."""
     router = APIRouter(prefix="/v1", tags=["layers"])
     limits = service.limits
+    budget = budget or WorkBudget()
 
-    def run(task: Any) -> Any:
-        job = service.worker.submit(task)
+    def run(task: Any, what: str) -> Any:
+        job = service.worker.submit(task, time_limit=(budget.max_seconds, budget.overrun(what)))
         job.wait()
         if job.error is not None:
             raise job.error
@@ -117,6 +126,11 @@ def layers_router(service: EditorService) -> APIRouter:
                 501, "finding objects by name needs the perception models; upload masks or boxes"
             )
         parsed_boxes = parse_boxes(boxes)
+        objects = min(max_layers, len(named) + len(parsed_boxes) + len(words) + (max_layers if auto else 0))
+        budget.check(
+            "this decompose", size[0] * size[1], 1 + (MATTE_PASSES * objects if soft_edges else 0),
+            "send a smaller picture or fewer objects, or soft_edges=false (no matting)",
+        )  # fmt: skip
 
         def task(progress: Any) -> bytes:
             try:
@@ -126,7 +140,7 @@ def layers_router(service: EditorService) -> APIRouter:
                 raise RequestError(422, str(exc)) from None
             return scene_archive(result, format)
 
-        data = run(task)
+        data = run(task, "the decompose")
         filename = f"{PurePath(image.filename or 'layers').stem}-layers.{format}"
         headers = {"Content-Disposition": content_disposition(filename)}
         return Response(data, media_type=MEDIA_TYPES[format], headers=headers)
@@ -138,7 +152,10 @@ def layers_router(service: EditorService) -> APIRouter:
         """Render a layered file whose layers were moved, resized, reordered, hidden or deleted."""
         data = _read(scene, limits.max_request_bytes)
         name = scene.filename or "scene"
-        result = run(lambda progress: _compose_upload(name, data, service.engine, progress, limits))
+        def task(progress: Any) -> Composition:
+            return _compose_upload(name, data, service.engine, progress, limits, budget)
+
+        result = run(task, "the compose")
         plan = result.plan
         return ComposeResponse(
             plan=json.loads(plan.to_json()) if plan else None,

@@ -51,11 +51,14 @@ class EditOutcome:
 
 @dataclass(frozen=True)
 class ServerStorage:
-    """Where jobs are kept (``None``: a temporary folder removed at shutdown) and for how long."""
+    """Where jobs are kept (``None``: a temporary folder removed at shutdown) and for how long;
+    how many chat sessions may exist and how long an unused one is kept."""
 
     data_dir: Path | None = None
     retention_s: float = 24 * 3600
     max_waiting: int = 64
+    max_sessions: int = 100  # chat sessions kept at once; one more is a 429
+    session_retention_s: float = 7 * 24 * 3600  # a session unused this long is deleted with its files
 
 
 class EditorService:
@@ -82,8 +85,8 @@ class EditorService:
         self.store = JobStore(folder, storage.retention_s)
         self.store.expire()
         self.worker = Worker(keep=keep_jobs, max_waiting=storage.max_waiting)
-        for job_id in self.store.unfinished():  # accepted before a restart: they run first
-            self.worker.submit(functools.partial(self._run_edit, job_id), job_id, bounded=False)
+        for row in self.store.unfinished("edit"):  # accepted before a restart: they run first
+            self.worker.submit(functools.partial(self._run_edit, row.id), row.id, bounded=False)
 
     def close(self) -> None:
         """Stop taking work; the running edit goes back to the queue on disk."""
@@ -194,7 +197,8 @@ class EditorService:
     def answer(self, job_id: str, with_image: bool = False) -> EditResponse:
         """The finished edit's answer, read from disk."""
         row = self.store.row(job_id)
-        answer = self.store.answer(job_id) if row is not None and row.status == "done" else None
+        done = row is not None and row.status == "done" and row.kind == "edit"
+        answer = self.store.answer(job_id) if done else None
         if answer is None:
             raise RequestError(
                 404, f"no finished edit with id {clip(job_id)!r}; results are kept for "
@@ -210,6 +214,8 @@ class EditorService:
         """Progress of a queued or running job, or the answer of a finished one."""
         job = self.worker.get(job_id)
         row = self.store.row(job_id)
+        if row is not None and row.kind != "edit":  # a session's message: seen through its session
+            job = row = None
         if job is None and row is None:
             kept = f"{self.store.retention / 3600:g} hours"
             raise RequestError(404, f"no job with id {clip(job_id)!r}; results are kept for {kept}")

@@ -5,7 +5,12 @@ so a reloaded page or a restarted server resumes the conversation with its pictu
 unguessable (``secrets.token_urlsafe``); a session created with a bearer token answers only to
 that token, and every session unknown to the caller is a plain 404, so ids cannot be probed.
 Messages run on the server's one model worker, so a diffusion edit never races another and
-the session can be read (history, progress) while its edit runs.
+the session can be read (history, progress) while its edit runs. Each message is a job in the
+server's job store before it is queued, so a message cut off by a crash (even kill -9) is
+answered after the restart.
+
+Sessions are bounded: at most ``max_sessions`` exist at once (one more is a 429), and a session
+unused for ``retention_s`` seconds is deleted with its files.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import hmac
 import json
 import re
 import secrets
+import shutil
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,12 +42,14 @@ from layeredit.engine.resolution import ResolutionParams
 from layeredit.errors import LayereditError
 from layeredit.imageio import write_atomically
 from layeredit.scope import FileScope
-from layeredit.server.service import EditorService
+from layeredit.server.jobstore import JobRow, StoredMessage
+from layeredit.server.service import EditorService, ServerStorage
 from layeredit.server.uploads import RequestError
-from layeredit.server.worker import Job
+from layeredit.server.worker import Interrupted, Job, as_request_error, new_job_id
 
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-OWNER_FILE = "owner.json"
+OWNER_FILE = "owner.json"  # its modification time is when the session was last used
+TOUCH_EVERY_S = 60.0  # how often a session in use has its last use written down
 NOT_FOUND = "no session with id {id!r} for this client; start one with POST /v1/sessions"
 # The tint of a candidate object in the picture shown next to its answer button.
 CHOICE_TINT = np.array([230, 25, 75])
@@ -49,6 +59,16 @@ def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer TOKEN`` header, else None."""
     scheme, _, token = (authorization or "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _last_use(folder: Path) -> float:
+    """When the session in ``folder`` was last used (its folder's time if it has no owner file yet)."""
+    for path in (folder / OWNER_FILE, folder):
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            continue
+    return 0.0
 
 
 def _fingerprint(token: str) -> str:
@@ -73,6 +93,47 @@ class Drag:
     end: tuple[int, int]
 
 
+@dataclass(frozen=True)
+class Message:
+    """One message to a session with the marks that come with it: what a session job runs."""
+
+    text: str | None
+    masks: Mapping[str, np.ndarray] = field(default_factory=dict)
+    clicks: list[Click] = field(default_factory=list)
+    replace_masks: bool = False
+    choice: int | None = None
+    drag: Drag | None = None
+    said: str | None = None
+    hd_strategy: str | None = None  # None: the engine's own resolution strategy
+    sources: Mapping[str, np.ndarray] = field(default_factory=dict)
+    refine_mask: np.ndarray | None = None
+
+    def stored(self, log_length: int) -> StoredMessage:
+        arrays = ("masks", "sources", "refine_mask")
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__ if name not in arrays}
+        fields["clicks"] = [asdict(click) for click in self.clicks]
+        fields["drag"] = None if self.drag is None else asdict(self.drag)
+        masks = dict(self.masks)
+        if self.refine_mask is not None:
+            fields["refine_mask"] = f"refine-{len(masks)}"  # a name no client mask can take
+            masks[fields["refine_mask"]] = self.refine_mask
+        return StoredMessage(fields, masks, log_length, dict(self.sources))
+
+    @classmethod
+    def from_stored(cls, stored: StoredMessage) -> Message:
+        fields = dict(stored.fields)
+        masks = dict(stored.masks)
+        refine_key = fields.pop("refine_mask", None)
+        refine = None if refine_key is None else masks.pop(refine_key)
+        clicks = [Click(**click) for click in fields.pop("clicks")]
+        drag = fields.pop("drag")
+        if drag is not None:
+            drag = Drag(drag["name"], tuple(drag["start"]), tuple(drag["end"]))  # type: ignore[arg-type]
+        return cls(
+            masks=masks, clicks=clicks, drag=drag, sources=stored.sources, refine_mask=refine, **fields
+        )
+
+
 @dataclass
 class LiveSession:
     id: str
@@ -84,20 +145,41 @@ class LiveSession:
 class SessionManager:
     """Creates, finds and runs the sessions under ``data_dir``; loaded sessions stay in memory."""
 
-    def __init__(self, service: EditorService, planner: Planner, data_dir: Path, keep_loaded: int = 32):
+    def __init__(
+        self,
+        service: EditorService,
+        planner: Planner,
+        data_dir: Path,
+        keep_loaded: int = 32,
+        storage: ServerStorage | None = None,
+    ):
         self.service = service
         self.planner = planner
         self.folder = data_dir / "sessions"
         self.keep_loaded = keep_loaded  # sessions held in memory; the others wait on disk
+        storage = storage or ServerStorage()
+        self.max_sessions = storage.max_sessions
+        self.retention_s = storage.session_retention_s
         self._live: OrderedDict[str, LiveSession] = OrderedDict()
         self._lock = threading.Lock()
+        self.expire()
+        for row in service.store.unfinished("message"):  # cut off by a crash or a stop: answered now
+            self._resume(row)
 
     # -- finding -----------------------------------------------------------------------------
 
     def create(self, image: np.ndarray, masks: Mapping[str, np.ndarray], token: str | None) -> LiveSession:
         session_id = secrets.token_urlsafe(18)
         folder = self.folder / session_id
-        chat = ChatSession.start(image, folder, self.planner, self.service.engine, dict(masks))
+        with self._lock:  # the count and the new folder together, so a burst cannot pass the limit
+            self.expire()
+            self._check_room()
+            folder.mkdir(parents=True)
+        try:
+            chat = ChatSession.start(image, folder, self.planner, self.service.engine, dict(masks))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         owner = None if token is None else _fingerprint(token)
         text = json.dumps({"token_sha256": owner}).encode()
         write_atomically(folder / OWNER_FILE, lambda handle: handle.write(text))
@@ -117,7 +199,43 @@ class SessionManager:
             token is None or not hmac.compare_digest(live.owner, _fingerprint(token))
         ):
             raise RequestError(404, NOT_FOUND.format(id=session_id))
+        self._touch(live)
         return live
+
+    # -- bounds ------------------------------------------------------------------------------
+
+    def _check_room(self) -> None:
+        """A 429 when ``max_sessions`` exist, saying when the least recently used one expires."""
+        used = sorted(_last_use(folder) for folder in self._folders())
+        if len(used) < self.max_sessions:
+            return
+        retry = max(1, round(used[0] + self.retention_s - time.time()))
+        raise RequestError(
+            429, f"the server holds its limit of {self.max_sessions} chat sessions; a session unused "
+            f"for {self.retention_s / 3600:g} hours is deleted: try again in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )  # fmt: skip
+
+    def expire(self) -> None:
+        """Delete the sessions (and their files) unused for ``retention_s`` seconds, unless busy."""
+        cutoff = time.time() - self.retention_s
+        for folder in self._folders():
+            live = self._live.get(folder.name)
+            busy = live is not None and live.job is not None and not live.job.finished.is_set()
+            if not busy and _last_use(folder) < cutoff:
+                self._live.pop(folder.name, None)
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _folders(self) -> list[Path]:
+        return [path for path in self.folder.iterdir() if path.is_dir()] if self.folder.is_dir() else []
+
+    def _touch(self, live: LiveSession) -> None:
+        owner = self.folder / live.id / OWNER_FILE
+        try:
+            if time.time() - owner.stat().st_mtime > TOUCH_EVERY_S:
+                owner.touch()
+        except OSError:  # deleted meanwhile: the next request is a 404
+            pass
 
     def _load(self, session_id: str) -> LiveSession:
         folder = self.folder / session_id
@@ -176,41 +294,84 @@ class SessionManager:
             raise RequestError(409, "there is no question with that answer any more; send a new message")
         if choice is None and drag is None and not (text and text.strip()):
             raise RequestError(400, "no message: send what to do in the form field 'text'")
-        segmenter = self.service.point_segmenter
-
-        def answer(progress: ProgressCallback) -> Reply:
+        hd_strategy = None if resolution is None else resolution.hd_strategy
+        message = Message(
+            text, dict(masks), clicks, replace_masks, choice, drag, said, hd_strategy, dict(sources or {}),
+            refine_mask,
+        )  # fmt: skip
+        store = self.service.store
+        with self._lock:
+            self._check_idle(live)
+            job_id = new_job_id()
+            store.add_message(job_id, live.id, message.stored(len(chat.log)))
             try:
-                chat.resolution = resolution or ResolutionParams()
-                chat.sources = dict(sources or {})
-                chat.refine_mask = refine_mask
-                marked = dict(masks)
-                for click in clicks:
-                    marked[click.name] = segmenter.segment_point(chat.turn.image[..., :3], click.x, click.y)
-                if marked or replace_masks:
-                    chat.set_masks(marked, replace=replace_masks)
-                if choice is not None:
-                    return chat.choose(choice, progress)
-                if drag is not None:
-                    return chat.drag(drag.name, drag.start, drag.end, progress)
-                assert text is not None
-                return chat.respond(text, progress, said=said.strip() if said and said.strip() else None)
-            except LayereditError as exc:  # a bad click or mask: said in the chat, too
-                chat.note(Reply(str(exc), "error", chat.current))
+                live.job = self.service.worker.submit(partial(self._answer, live, job_id, message), job_id)
+            except RequestError:
+                store.forget(job_id)
                 raise
+            return live.job
 
-        return self._run(live, answer)
+    def _resume(self, row: JobRow) -> None:
+        """Queue again a message cut off by a restart, unless its reply was saved before it."""
+        store = self.service.store
+        try:
+            live = self._load(str(row.session))
+            stored = store.message(row.id)
+            message = Message.from_stored(stored)
+        except (RequestError, OSError, ValueError, KeyError, TypeError) as exc:
+            detail = exc.message if isinstance(exc, RequestError) else f"{type(exc).__name__}: {exc}"
+            store.mark(row.id, "failed", f"the message could not be answered after a restart: {detail}", 500)
+            return
+        if len(live.chat.log) > stored.log_length:  # answered; only the job's end was not written
+            store.mark(row.id, "done")
+            return
+        task = partial(self._answer, live, row.id, message)
+        live.job = self.service.worker.submit(task, row.id, bounded=False)
+
+    def _answer(self, live: LiveSession, job_id: str, message: Message, progress: ProgressCallback) -> Reply:
+        """Run a queued message on the worker, keeping its job's state in the store."""
+        store = self.service.store
+        store.mark(job_id, "running")
+        try:
+            reply = self._reply(live.chat, message, progress)
+        except Interrupted:
+            store.mark(job_id, "queued")  # the server stops: answered after the restart
+            raise
+        except Exception as exc:
+            failure = as_request_error(exc)
+            store.mark(job_id, "failed", failure.message, failure.status)
+            raise
+        store.mark(job_id, "done")
+        return reply
+
+    def _reply(self, chat: ChatSession, message: Message, progress: ProgressCallback) -> Reply:
+        segmenter = self.service.point_segmenter
+        chat.resolution = None if message.hd_strategy is None else ResolutionParams(message.hd_strategy)
+        chat.sources = dict(message.sources)
+        chat.refine_mask = message.refine_mask
+        try:
+            marked = dict(message.masks)
+            for click in message.clicks:
+                marked[click.name] = segmenter.segment_point(chat.turn.image, click.x, click.y)
+            if marked or message.replace_masks:
+                chat.set_masks(marked, replace=message.replace_masks)
+            if message.choice is not None:
+                return chat.choose(message.choice, progress)
+            if message.drag is not None:
+                drag = message.drag
+                return chat.drag(drag.name, drag.start, drag.end, progress)
+            assert message.text is not None
+            said = message.said.strip() if message.said and message.said.strip() else None
+            return chat.respond(message.text, progress, said=said)
+        except LayereditError as exc:  # a bad click or mask: said in the chat, too
+            chat.note(Reply(str(exc), "error", chat.current))
+            raise
 
     def step(self, live: LiveSession, direction: str) -> Reply:
         """Undo or redo at once (no model runs), unless a message is still being answered."""
         with self._lock:
             self._check_idle(live)
             return live.chat.respond(direction)
-
-    def _run(self, live: LiveSession, task: Any) -> Job:
-        with self._lock:
-            self._check_idle(live)
-            live.job = self.service.worker.submit(task)
-            return live.job
 
     @staticmethod
     def _check_idle(live: LiveSession) -> None:

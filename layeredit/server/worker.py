@@ -27,8 +27,11 @@ Task = Callable[[ProgressCallback], Any]
 Status = Literal["queued", "running", "done", "failed"]
 
 
-class Interrupted(Exception):
-    """Raised inside a running job when the server stops: the job is put back in the queue."""
+class Interrupted(BaseException):
+    """Raised inside a running job when the server stops: the job is put back in the queue.
+
+    Not an ``Exception``, so code that turns any failure into an answer (a chat turn's error
+    reply) lets it through instead of recording the stop as the job's failure."""
 
 
 @dataclass
@@ -44,10 +47,17 @@ class Job:
     created: float = field(default_factory=time.monotonic)
     finished: threading.Event = field(default_factory=threading.Event)
     stopping: threading.Event | None = None  # the worker's: set when the server stops
+    # (seconds, error): the job fails with the error at the first progress report past the time.
+    time_limit: tuple[float, RequestError] | None = None
+    started: float | None = None
 
     def progress(self, stage: str, done: int, total: int) -> None:
         if self.stopping is not None and self.stopping.is_set():
             raise Interrupted(f"job {self.id} stopped at {stage} {done}/{total}")
+        if self.time_limit is not None and self.started is not None:
+            seconds, error = self.time_limit
+            if time.monotonic() - self.started > seconds:
+                raise error
         self.stage, self.done, self.total = stage, done, total
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -72,9 +82,16 @@ class Worker:
         self._thread = threading.Thread(target=self._run, name="layeredit-worker", daemon=True)
         self._thread.start()
 
-    def submit(self, task: Task, job_id: str | None = None, bounded: bool = True) -> Job:
-        """Queue ``task``; ``bounded=False`` for jobs already accepted (queued before a restart)."""
-        job = Job(id=job_id or new_job_id(), task=task, stopping=self._stopping)
+    def submit(
+        self,
+        task: Task,
+        job_id: str | None = None,
+        bounded: bool = True,
+        time_limit: tuple[float, RequestError] | None = None,
+    ) -> Job:
+        """Queue ``task``; ``bounded=False`` for jobs already accepted (queued before a restart);
+        ``time_limit`` (seconds, error) stops it with the error once it has run that long."""
+        job = Job(id=job_id or new_job_id(), task=task, stopping=self._stopping, time_limit=time_limit)
         with self._lock:
             if self._stopping.is_set():
                 raise RequestError(503, "the server is stopping; send the request again after it restarts")
@@ -119,7 +136,7 @@ class Worker:
     def _run(self) -> None:
         while (job := self._queue.get()) is not None and not self._stopping.is_set():
             job.status = "running"
-            started = time.monotonic()
+            started = job.started = time.monotonic()
             try:
                 assert job.task is not None  # each job is queued once
                 job.result = job.task(job.progress)

@@ -3,6 +3,15 @@
 // keeps nothing per user.
 "use strict";
 
+// Every call says it comes from this editor: the server refuses a browser's state-changing
+// request without this header, and a page on another site cannot add it.
+const unmarkedFetch = window.fetch.bind(window);
+window.fetch = (resource, options = {}) => {
+  const headers = new Headers(options.headers);
+  headers.set("X-Layeredit", "1");
+  return unmarkedFetch(resource, { ...options, headers });
+};
+
 const COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"];
 const $ = (id) => document.getElementById(id);
 
