@@ -33,11 +33,12 @@ from layeredit.tools.auto import (
     DEFAULT_SAM_MODEL,
     DEFAULT_TEXT_THRESHOLD,
     AutomaticResolver,
-    cached_on_this_machine,
     how_to_get,
 )
+from layeredit.tools.isnet import MODELS_DIR_VARIABLE
 from layeredit.tools.masks import MaskError
 from layeredit.tools.resolve import TargetNotFoundError, parse_box
+from layeredit.tools.segmenters import SEGMENTERS
 
 if TYPE_CHECKING:
     from layeredit.engine.designedit import DesignEditEngine
@@ -119,7 +120,9 @@ def cli() -> None:
     """Edit photos from plain-language instructions."""
 
 
-PERCEPTION_FLAGS = ("grounding_model", "sam_model", "box_threshold", "text_threshold")
+PERCEPTION_FLAGS = (
+    "grounding_model", "sam_model", "box_threshold", "text_threshold", "segmenter", "isnet_model",
+)  # fmt: skip
 
 
 def perception_options(command: Callable) -> Callable:
@@ -139,6 +142,12 @@ def perception_options(command: Callable) -> Callable:
                      help="Least confidence that a detected box is the phrase."),
         click.option("--box-threshold", type=unit, default=DEFAULT_BOX_THRESHOLD, show_default=True,
                      help="Least confidence for a detected box."),
+        click.option("--isnet-model", metavar="PATH",
+                     help="IS-Net .onnx file [default: isnet-medium.onnx, else isnet-small.onnx, in "
+                          f"~/.cache/layeredit-models or ${MODELS_DIR_VARIABLE}]."),
+        click.option("--segmenter", type=click.Choice(SEGMENTERS),
+                     help="What cuts objects out of boxes and clicks [default: sam if its weights are here, "
+                          "else isnet if its file is, else grabcut (rough)]."),
         click.option("--sam-model", metavar="ID_OR_PATH",
                      help=f"Segment Anything: hub id, local folder or .pth [default: {DEFAULT_SAM_MODEL}]."),
         click.option("--grounding-model", metavar="ID_OR_PATH",
@@ -407,7 +416,7 @@ def mcp_command(root: Path) -> None:
 
 @cli.command("segment")
 @click.argument("image", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("phrases", nargs=-1, required=True)
+@click.argument("phrases", nargs=-1)
 @click.option(
     "-o",
     "--output",
@@ -416,32 +425,56 @@ def mcp_command(root: Path) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder for one mask PNG per phrase and overlay.png.",
 )
+@click.option("--point", "points", multiple=True, metavar="NAME=X,Y",
+              help="Also cut out the object under pixel X,Y (repeatable).")  # fmt: skip
+@click.option("--box", "boxes", multiple=True, metavar="NAME=x0,y0,x1,y1",
+              help="Also cut out the object inside this box (repeatable).")  # fmt: skip
 @perception_options
 @device_option
 def segment_command(
-    image: Path, phrases: tuple[str, ...], out_dir: Path, finding: dict[str, Any],
-    device: str | None,
+    image: Path, phrases: tuple[str, ...], out_dir: Path, points: tuple[str, ...], boxes: tuple[str, ...],
+    finding: dict[str, Any], device: str | None,
 ) -> None:  # fmt: skip
-    """Find each PHRASE in IMAGE ("cat", "the lamp on the left") and write its mask.
+    """Find each PHRASE in IMAGE ("cat", "the lamp on the left") and write its mask; --point and
+    --box cut out objects marked by a click or a box, without the detector.
 
     overlay.png shows what was picked: boxes, labels, scores and tinted masks.
     """
     from layeredit.agent import RulePlanner
-    from layeredit.tools.segment import segment_image
+    from layeredit.tools.segment import mark_objects, segment_image
 
-    load_image(image)  # a bad image is reported before any model loads
+    pairs = _parse_pairs(points, "--point", "ball=120,80")
+    named_points = {name: _parse_point(name, text) for name, text in pairs.items()}
+    named_boxes = _parse_boxes(boxes)
+    if not (phrases or named_points or named_boxes):
+        raise click.UsageError("name what to segment: PHRASE..., --point NAME=X,Y or --box NAME=x0,y0,x1,y1")
+    pixels = load_image(image)  # a bad image is reported before any model loads
     finder = AutomaticResolver(device=device, **finding)
-    if finder.missing_models():
+    if phrases and finder.missing_models():
         raise ModelLoadError(f"segmenting by name needs the models: {how_to_get(finder.missing_models())}")
+    marked = {}
+    if named_points or named_boxes:
+        marked = mark_objects(pixels, named_points, named_boxes, finder.make_segmenter())
     targets = [RulePlanner().target(phrase) for phrase in phrases]
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = segment_image(image, targets, out_dir, finder)
+    result = segment_image(image, targets, out_dir, finder, marked)
     for key, path in result.masks.items():
         click.echo(f"{key}: {path}")
     if result.overlay is not None:
         click.echo(f"overlay: {result.overlay}")
     if result.missing:
         raise TargetNotFoundError("; ".join(result.missing.values()))
+
+
+def _parse_point(name: str, text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        x, y = (float(part) for part in parts)
+    except ValueError:
+        raise click.BadParameter(
+            f"{name}={text!r}: expected two numbers X,Y like {name}=120,80", param_hint="--point"
+        ) from None
+    return x, y
 
 
 @cli.command("serve")
@@ -471,12 +504,9 @@ def serve_command(
     click.echo(f"layeredit editor on http://{host}:{port}/ (API docs at /docs)", err=True)
     finder = AutomaticResolver(device=device, **finding)
     text_resolver = None if finder.missing_models() else finder
-    clicks = None  # without Segment Anything the server falls back to GrabCut
-    if finding["sam_model"] or cached_on_this_machine(DEFAULT_SAM_MODEL):
-        from layeredit.server.points import SamPointSegmenter
-        from layeredit.tools.segmentation import make_segmenter
+    from layeredit.tools.segmenters import make_point_segmenter
 
-        clicks = SamPointSegmenter(make_segmenter(finding["sam_model"], device))
+    clicks = make_point_segmenter(finding["segmenter"], finding["sam_model"], finding["isnet_model"], device)
     app = create_app(
         engine=engine, text_resolver=text_resolver, point_segmenter=clicks, limits=serving.limits(),
         access=serving.access(), storage=serving.storage(), planner=planner,
