@@ -64,7 +64,7 @@ class GrabCutSegmenter:
         return [grabcut_box(self._current(), box) for box in boxes]
 
     def predict_point(self, x: float, y: float) -> np.ndarray:
-        from layeredit.server.points import GrabCutPointSegmenter  # moves to tools/ with issue 21
+        from layeredit.tools.points import GrabCutPointSegmenter
 
         return GrabCutPointSegmenter().segment_point(self._current(), int(x), int(y))
 

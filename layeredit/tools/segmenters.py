@@ -9,11 +9,12 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Literal
 
-from layeredit.tools.auto import DEFAULT_SAM_MODEL, cached_on_this_machine
+from layeredit.tools.auto import cached_on_this_machine
+from layeredit.tools.defaults import DEFAULT_SAM_MODEL
 from layeredit.tools.isnet import ISNET_HELP, find_isnet_model
 
 if TYPE_CHECKING:
-    from layeredit.server.points import PointSegmenter
+    from layeredit.tools.points import PointSegmenter
     from layeredit.tools.segmentation import Segmenter
 
 SegmenterName = Literal["sam", "isnet", "grabcut"]
@@ -77,7 +78,7 @@ def make_point_segmenter(
     """The web editor's click-to-mask segmenter."""
     name = chosen_segmenter(choice, sam_model, isnet_model)
     if name == "sam":
-        from layeredit.server.points import SamPointSegmenter
+        from layeredit.tools.points import SamPointSegmenter
         from layeredit.tools.segmentation import make_segmenter
 
         return SamPointSegmenter(make_segmenter(sam_model, device))
@@ -85,6 +86,6 @@ def make_point_segmenter(
         from layeredit.tools.isnet import IsNetSegmenter
 
         return IsNetSegmenter(isnet_model)
-    from layeredit.server.points import GrabCutPointSegmenter
+    from layeredit.tools.points import GrabCutPointSegmenter
 
     return GrabCutPointSegmenter()
