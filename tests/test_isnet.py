@@ -62,8 +62,8 @@ def counting(segmenter: IsNetSegmenter) -> list[tuple[int, int]]:
     return seen
 
 
-def test_the_crop_around_a_box_adds_a_quarter_on_every_side_and_stays_in_the_picture():
-    assert box_crop((100, 150, 160, 230), WIDTH, HEIGHT) == Crop(70, 130, 190, 250)  # 80 px side x 1.5
+def test_the_crop_around_a_box_adds_a_tenth_on_every_side_and_stays_in_the_picture():
+    assert box_crop((100, 150, 160, 230), WIDTH, HEIGHT) == Crop(82, 142, 178, 238)  # 80 px side x 1.2
     assert box_crop((560, 0, 600, 40), WIDTH, HEIGHT) == Crop(536, 0, 600, 64)  # least side, shifted in
     assert box_crop((0, 0, 600, 400), WIDTH, HEIGHT) == Crop(0, 0, 600, 400)  # cut to the picture
 
@@ -77,7 +77,7 @@ def test_a_box_gives_the_object_its_centre_covers_plus_whole_parts_and_not_neigh
     crops = counting(segmenter)
     segmenter.set_image(image)
     (mask,) = segmenter.predict([(90, 140, 200, 260)])
-    assert crops == [(180, 180)]  # one run, on the 120 px box side x 1.5
+    assert crops == [(144, 144)]  # one run, on the 120 px box side x 1.2
     assert iou(mask, region_mask(A, part)) > 0.97
     assert not (mask & region_mask(speck, neighbour)).any()
 

@@ -38,7 +38,10 @@ ISNET_HELP = (
 )
 
 THRESHOLD = 0.5  # probability at which a pixel belongs to the object
-BOX_MARGIN = 0.25  # the crop around a box: its longer side grown by this much on every side
+# The crop around a box: its longer side grown by this much on every side. Little context keeps
+# the box's content the salient thing (bench/masks.py: 0.1 beat 0.25 on grown boxes, tied on tight).
+BOX_MARGIN = 0.1
+CLICK_MARGIN = 0.25  # the crop regrown around a clicked object that touched the border: its margin
 CLICK_START = 0.3  # the first crop around a click: this fraction of the picture's longer side
 MIN_CROP = 64  # pixels; smaller crops give the network too little context
 GROWTH = 1.8  # each retry's crop side over the last one's
@@ -208,7 +211,7 @@ class IsNetSegmenter:
                 if not touches_crop_edge(part, crop, width, height):
                     break
                 bx0, by0, bx1, by1 = part_box(part)
-                side = max(side * GROWTH, max(bx1 - bx0, by1 - by0) * (1 + 2 * BOX_MARGIN))
+                side = max(side * GROWTH, max(bx1 - bx0, by1 - by0) * (1 + 2 * CLICK_MARGIN))
                 centre_x, centre_y = (bx0 + bx1) / 2, (by0 + by1) / 2
             else:
                 side, centre_x, centre_y = side * GROWTH, x, y
