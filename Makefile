@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 		{ echo "layeredit needs Python 3.10 or newer (found $$($(PYTHON) --version))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,agent,server,layers,original,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,agent,server,layers,original,ray,segment]'
 	touch $(STAMP)
 
 install: $(STAMP)

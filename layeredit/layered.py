@@ -34,6 +34,7 @@ from layeredit.layerfile import (
 )
 from layeredit.plan import EditPlan, Move, Remove, Reorder, Resize, Target
 from layeredit.tools.auto import AutomaticResolver, how_to_get
+from layeredit.tools.isnet import ISNET_HELP
 from layeredit.tools.masks import MaskError, bbox, centroid
 from layeredit.tools.resolve import MaskResolver, NamedMasks, box_mask
 
@@ -111,16 +112,16 @@ def salient_objects(
     image: np.ndarray, finder: AutomaticResolver, max_layers: int
 ) -> list[tuple[str, np.ndarray, str]]:
     """Up to ``max_layers`` things grounding finds over a vocabulary of common objects (the most
-    confident first), cut out by Segment Anything with the models ``finder`` names."""
-    from layeredit.tools.grounding import SURVEY_VOCABULARY, GroundingThresholds
+    confident first), cut out by the segmenter ``finder`` chooses. Without the detection models,
+    IS-Net's salient parts of the whole picture (largest first), named "object"."""
+    from layeredit.tools.grounding import SURVEY_VOCABULARY
     from layeredit.tools.masks import MAX_HOLE_FRACTION, MIN_SPECK_FRACTION, clean_mask
-    from layeredit.tools.perception import covering_box_mask, make_resolver
+    from layeredit.tools.perception import covering_box_mask
 
     missing = finder.missing_models()
     if missing:
-        raise InputError(f"--auto needs the detection models: {how_to_get(missing)}")
-    thresholds = GroundingThresholds(box=finder.box_threshold, text=finder.text_threshold)
-    grounded = make_resolver(finder.grounding_model, finder.sam_model, finder.device, thresholds)
+        return salient_parts(image, finder, max_layers, missing)
+    grounded = finder.grounded()
     area = image.shape[0] * image.shape[1]
     detections = [
         d for d in grounded.grounder.detect(image, SURVEY_VOCABULARY) if d.area < MAX_AUTO_AREA * area
@@ -140,6 +141,21 @@ def salient_objects(
             )
         )
     return found
+
+
+def salient_parts(
+    image: np.ndarray, finder: AutomaticResolver, max_layers: int, missing: list[str]
+) -> list[tuple[str, np.ndarray, str]]:
+    """IS-Net on the whole picture, each salient part an object: ``--auto`` without a detector."""
+    from layeredit.tools.isnet import IsNetSegmenter, find_isnet_model
+
+    if finder.segmenter not in (None, "isnet") or find_isnet_model(finder.isnet_model) is None:
+        raise InputError(
+            f"--auto needs the detection models ({how_to_get(missing)}) or IS-Net (--segmenter isnet; "
+            f"{ISNET_HELP})"
+        )
+    parts = IsNetSegmenter(finder.isnet_model).salient_objects(image)[:max_layers]
+    return [("object", part.mask, "auto") for part in parts]
 
 
 def object_layer(image: np.ndarray, name: str, mask: np.ndarray, soft_edges: bool) -> RenderedLayer:

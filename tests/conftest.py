@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,8 @@ import pytest
 
 # Tests never reach the network: a hub id that is not cached fails at once instead of retrying.
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Nor do they find the machine's own IS-Net files: the model cache is an empty folder.
+os.environ["LAYEREDIT_MODELS_DIR"] = tempfile.mkdtemp(prefix="layeredit-test-models-")
 
 from layeredit.imageio import load_image  # noqa: E402
 from layeredit.tools.masks import load_mask  # noqa: E402

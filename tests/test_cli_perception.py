@@ -73,7 +73,14 @@ def test_a_missing_model_is_one_clear_line(models, cat_photo, tmp_path):
 
 
 def test_default_models_that_are_not_here_are_named_with_how_to_get_them(cat_photo, tmp_path):
-    done = layeredit("segment", cat_photo, "cat", "-o", tmp_path / "m")
+    done = layeredit("segment", cat_photo, "cat", "-o", tmp_path / "m", "--segmenter", "sam")
     assert done.returncode == 2
     assert "hf download IDEA-Research/grounding-dino-tiny && hf download facebook/sam-vit-base" in done.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_without_segment_anything_only_the_detector_is_missing(cat_photo, tmp_path):
+    done = layeredit("segment", cat_photo, "cat", "-o", tmp_path / "m")  # IS-Net or GrabCut cut the boxes
+    assert done.returncode == 2
+    assert "hf download IDEA-Research/grounding-dino-tiny" in done.stderr
+    assert "sam-vit-base" not in done.stderr

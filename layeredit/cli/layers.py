@@ -14,6 +14,7 @@ from layeredit.cli.common import (
     mask_option,
     parse_boxes,
     parse_masks,
+    parse_pairs,
     perception_options,
 )
 from layeredit.cli.engines import build_engine
@@ -108,7 +109,7 @@ def compose_command(
 
 @click.command("segment")
 @click.argument("image", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("phrases", nargs=-1, required=True)
+@click.argument("phrases", nargs=-1)
 @click.option(
     "-o",
     "--output",
@@ -117,28 +118,53 @@ def compose_command(
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder for one mask PNG per phrase and overlay.png.",
 )
+@click.option("--point", "points", multiple=True, metavar="NAME=X,Y",
+              help="Also cut out the object under pixel X,Y (repeatable).")  # fmt: skip
+@click.option("--box", "boxes", multiple=True, metavar="NAME=x0,y0,x1,y1",
+              help="Also cut out the object inside this box (repeatable).")  # fmt: skip
 @perception_options
 @device_option
 def segment_command(
-    image: Path, phrases: tuple[str, ...], out_dir: Path, perception: PerceptionOptions, device: str | None
-) -> None:
-    """Find each PHRASE in IMAGE ("cat", "the lamp on the left") and write its mask.
+    image: Path, phrases: tuple[str, ...], out_dir: Path, points: tuple[str, ...], boxes: tuple[str, ...],
+    perception: PerceptionOptions, device: str | None,
+) -> None:  # fmt: skip
+    """Find each PHRASE in IMAGE ("cat", "the lamp on the left") and write its mask; --point and
+    --box cut out objects marked by a click or a box, without the detector.
 
     overlay.png shows what was picked: boxes, labels, scores and tinted masks.
     """
     from layeredit.agent import RulePlanner
-    from layeredit.tools.segment import segment_image
+    from layeredit.tools.segment import mark_objects, segment_image
 
-    load_image(image)  # a bad image is reported before any model loads
+    pairs = parse_pairs(points, "--point", "ball=120,80")
+    named_points = {name: _parse_point(name, text) for name, text in pairs.items()}
+    named_boxes = parse_boxes(boxes)
+    if not (phrases or named_points or named_boxes):
+        raise click.UsageError("name what to segment: PHRASE..., --point NAME=X,Y or --box NAME=x0,y0,x1,y1")
+    pixels = load_image(image)  # a bad image is reported before any model loads
     finder = AutomaticResolver.from_options(perception, device)
-    if finder.missing_models():
+    if phrases and finder.missing_models():
         raise ModelLoadError(f"segmenting by name needs the models: {how_to_get(finder.missing_models())}")
+    marked = {}
+    if named_points or named_boxes:
+        marked = mark_objects(pixels, named_points, named_boxes, finder.make_segmenter())
     targets = [RulePlanner().target(phrase) for phrase in phrases]
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = segment_image(image, targets, out_dir, finder)
+    result = segment_image(image, targets, out_dir, finder, marked)
     for key, path in result.masks.items():
         click.echo(f"{key}: {path}")
     if result.overlay is not None:
         click.echo(f"overlay: {result.overlay}")
     if result.missing:
         raise TargetNotFoundError("; ".join(result.missing.values()))
+
+
+def _parse_point(name: str, text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        x, y = (float(part) for part in parts)
+    except ValueError:
+        raise click.BadParameter(
+            f"{name}={text!r}: expected two numbers X,Y like {name}=120,80", param_hint="--point"
+        ) from None
+    return x, y

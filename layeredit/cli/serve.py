@@ -13,8 +13,9 @@ from layeredit.cli.serve_options import ServeSettings
 from layeredit.cli_options import options_object
 from layeredit.engine.designedit.deferred import DeferredDesignEdit
 from layeredit.engine.options import EngineOptions
-from layeredit.tools.auto import AutomaticResolver, cached_on_this_machine
-from layeredit.tools.defaults import DEFAULT_SAM_MODEL, PerceptionOptions
+from layeredit.tools.auto import AutomaticResolver
+from layeredit.tools.defaults import PerceptionOptions
+from layeredit.tools.segmenters import make_point_segmenter
 
 
 @click.command("serve")
@@ -44,12 +45,7 @@ def serve_command(
     device = engine.choice.device
     finder = AutomaticResolver.from_options(perception, device)
     text_resolver = None if finder.missing_models() else finder
-    clicks = None  # without Segment Anything the server falls back to GrabCut
-    if perception.sam_model or cached_on_this_machine(DEFAULT_SAM_MODEL):
-        from layeredit.tools.points import SamPointSegmenter
-        from layeredit.tools.segmentation import make_segmenter
-
-        clicks = SamPointSegmenter(make_segmenter(perception.sam_model, device))
+    clicks = make_point_segmenter(perception.segmenter, perception.sam_model, perception.isnet_model, device)
     app = create_app(
         engine=runner, text_resolver=text_resolver, point_segmenter=clicks, limits=serving.limits(),
         access=serving.access(), storage=serving.storage(), planner=chat_planner, budget=serving.budget(),

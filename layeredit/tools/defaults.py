@@ -7,6 +7,7 @@ module and every interface can read it without forming an import circle.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from layeredit.errors import InputError
 
@@ -14,6 +15,9 @@ DEFAULT_GROUNDING_MODEL = "IDEA-Research/grounding-dino-tiny"
 DEFAULT_SAM_MODEL = "facebook/sam-vit-base"
 DEFAULT_BOX_THRESHOLD = 0.35  # least confidence for a detected box
 DEFAULT_TEXT_THRESHOLD = 0.25  # least confidence that a box is the phrase
+MODELS_DIR_VARIABLE = "LAYEREDIT_MODELS_DIR"  # overrides ~/.cache/layeredit-models
+
+SegmenterName = Literal["sam", "isnet", "grabcut"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,21 @@ class PerceptionOptions:
         metadata={
             "metavar": "ID_OR_PATH",
             "help": f"Segment Anything: hub id, local folder or .pth [default: {DEFAULT_SAM_MODEL}].",
+        },
+    )
+    segmenter: SegmenterName | None = field(
+        default=None,
+        metadata={
+            "help": "What cuts objects out of boxes and clicks [default: sam if its weights are here, "
+            "else isnet if its file is, else grabcut (rough)].",
+        },
+    )
+    isnet_model: str | None = field(
+        default=None,
+        metadata={
+            "metavar": "PATH",
+            "help": "IS-Net .onnx file [default: isnet-medium.onnx, else isnet-small.onnx, in "
+            f"~/.cache/layeredit-models or ${MODELS_DIR_VARIABLE}].",
         },
     )
     box_threshold: float = field(

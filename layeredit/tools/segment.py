@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from layeredit.errors import InputError
 from layeredit.imageio import load_image, save_image
 from layeredit.plan import Target
+from layeredit.tools.grounding import Box, Detection
 from layeredit.tools.perception import Located, ObjectLocator, given_object
 from layeredit.tools.resolve import MaskResolver, TargetNotFoundError
+from layeredit.tools.segmentation import Segmenter
 from layeredit.tools.selection import SelectionError
 
 # RGB colours cycled over phrases in the overlay.
@@ -34,9 +37,11 @@ def segment_image(
     phrases: Sequence[str | Target],
     out_dir: str | Path,
     resolver: MaskResolver,
+    marked: Mapping[str, Located] | None = None,
 ) -> SegmentResult:
-    """Write ``<phrase>.png`` (the union of the objects the phrase picks) for each phrase and
-    ``overlay.png`` (mask tint, boxes, labels, scores) into ``out_dir``.
+    """Write ``<phrase>.png`` (the union of the objects the phrase picks) for each phrase, ``<name>.png``
+    for each object ``marked`` by a click or box (:func:`mark_objects`), and ``overlay.png`` (mask
+    tint, boxes, labels, scores) into ``out_dir``.
 
     A phrase that matches nothing gets no file; its reason is in ``missing`` and the others are
     still written. Files are written atomically.
@@ -45,6 +50,10 @@ def segment_image(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = SegmentResult()
+    for name, found in (marked or {}).items():
+        path = unique_path(out, mask_file_stem(name), taken=result.masks.values())
+        result.masks[name] = save_image(found.mask.astype(np.uint8) * 255, path)
+        result.found[name] = [found]
     for item in phrases:
         target = item if isinstance(item, Target) else Target(phrase=item)
         try:
@@ -60,6 +69,26 @@ def segment_image(
         result.found[target.key] = objects
     result.overlay = save_image(draw_overlay(image, result.found), out / "overlay.png")
     return result
+
+
+def mark_objects(
+    image: np.ndarray,
+    points: Mapping[str, tuple[float, float]],
+    boxes: Mapping[str, Box],
+    segmenter: Segmenter,
+) -> dict[str, Located]:
+    """The object under each named click (x, y) and inside each named box, cut out by ``segmenter``."""
+    segmenter.set_image(image)
+    marked = {name: given_object(segmenter.predict_point(x, y), name) for name, (x, y) in points.items()}
+    for name, box in boxes.items():
+        (mask,) = segmenter.predict([box])
+        detection = Detection(box=tuple(float(v) for v in box), score=1.0, label=name)
+        marked[name] = Located(detection=detection, mask=mask)
+    empty = [name for name, found in marked.items() if not found.mask.any()]
+    if empty:
+        names = ", ".join(empty)
+        raise InputError(f"found no object for {names}: mark it inside the object, or give its mask")
+    return marked
 
 
 def locate(resolver: MaskResolver, image: np.ndarray, target: Target) -> list[Located]:
