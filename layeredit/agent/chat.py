@@ -305,7 +305,7 @@ class ChatSession:
                     raise exc from None
                 return Reply(question.text, "question", self.current, self.planner_name, question)
         if outcome.result is None:
-            question = question_after_grounding(instruction, outcome, turn.masks, turn.image, self.finder)
+            question = question_after_grounding(instruction, outcome, turn.image, self.finder)
             return Reply(question.text, "question", self.current, self.planner_name, question)
         new = Turn(
             image=outcome.result.image,

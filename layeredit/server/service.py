@@ -111,7 +111,7 @@ class EditorService:
         masks = {}
         for filename, data in mask_files:
             name = mask_name(filename)
-            masks[name] = decode_mask(data, name, size, self.limits)
+            masks[name] = decode_mask(data, name, size, self.limits, filename)
         parsed_boxes = parse_boxes(boxes)
         try:
             plan = make_plan(instruction, size)

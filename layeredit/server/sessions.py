@@ -6,6 +6,10 @@ unguessable (``secrets.token_urlsafe``); a session created with a bearer token a
 that token, and every session unknown to the caller is a plain 404, so ids cannot be probed.
 Messages run on the server's one model worker, so a diffusion edit never races another and
 the session can be read (history, progress) while its edit runs.
+
+Two things change a session without a turn: marks (an object's mask found by a click or a box,
+or painted) and the view's hidden objects (``view.json``): a hidden object is left out of the
+picture shown, while edits keep working on the picture with it, so hiding survives later edits.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,8 +33,10 @@ from layeredit.agent.chat import ChatSession, Reply
 from layeredit.agent.executor import ObjectFinder
 from layeredit.agent.llm import Planner
 from layeredit.agent.session import SESSION_FILE, SessionError
+from layeredit.api import edit
 from layeredit.engine.base import EditResult, ProgressCallback
 from layeredit.errors import LayereditError
+from layeredit.hints import WEB, speaking
 from layeredit.imageio import write_atomically
 from layeredit.scope import FileScope
 from layeredit.server.service import EditorService
@@ -39,6 +45,7 @@ from layeredit.server.worker import Job
 
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 OWNER_FILE = "owner.json"
+VIEW_FILE = "view.json"  # the objects hidden from view
 NOT_FOUND = "no session with id {id!r} for this client; start one with POST /v1/sessions"
 # The tint of a candidate object in the picture shown next to its answer button.
 CHOICE_TINT = np.array([230, 25, 75])
@@ -78,6 +85,19 @@ class LiveSession:
     chat: ChatSession
     owner: str | None  # sha256 of the bearer token the session is bound to
     job: Job | None = None  # the message being answered
+    hidden: list[str] = field(default_factory=list)  # objects left out of the picture shown
+    shown: tuple[Any, np.ndarray] | None = None  # (what it shows, picture): the last view rendered
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A change to the mask named ``name``: found at ``point`` or in ``box``, painted (``mask``), or
+    forgotten (all None)."""
+
+    name: str
+    point: tuple[int, int] | None = None
+    box: tuple[int, int, int, int] | None = None
+    mask: np.ndarray | None = None
 
 
 class SessionManager:
@@ -127,7 +147,8 @@ class SessionManager:
             chat = ChatSession.resume(folder, self.planner, self.service.engine)
         except (SessionError, OSError, KeyError, ValueError) as exc:
             raise RequestError(500, f"session {session_id!r} cannot be resumed: {exc}") from None
-        return self._hold(self._attach(LiveSession(session_id, chat, owner)))
+        live = LiveSession(session_id, chat, owner, hidden=_read_hidden(folder / VIEW_FILE))
+        return self._hold(self._attach(live))
 
     def _hold(self, live: LiveSession) -> LiveSession:
         """Keep ``live`` in memory, letting the least recently used idle sessions go (to disk)."""
@@ -171,6 +192,7 @@ class SessionManager:
             raise RequestError(400, "no message: send what to do in the form field 'text'")
         segmenter = self.service.point_segmenter
 
+        @speaking(WEB)  # the worker thread does not share the request's context
         def answer(progress: ProgressCallback) -> Reply:
             try:
                 marked = dict(masks)
@@ -189,6 +211,60 @@ class SessionManager:
                 raise
 
         return self._run(live, answer)
+
+    def mark(self, live: LiveSession, mark: Mark) -> Job:
+        """Queue a change to one mask of the current picture (segmenting runs on the model worker)."""
+        if not mark.name.strip():
+            raise RequestError(400, "a mark needs a name, e.g. 'lamp'")
+        chat = live.chat
+        segmenter = self.service.point_segmenter
+
+        def change(progress: ProgressCallback) -> np.ndarray | None:
+            progress(f"marking {mark.name}", 0, 1)
+            image = chat.turn.image[..., :3]
+            found = mark.mask
+            if mark.point is not None:
+                found = segmenter.segment_point(image, *mark.point)
+            elif mark.box is not None:
+                found = segmenter.segment_box(image, mark.box)
+            masks = dict(chat.turn.masks)
+            masks.pop(mark.name.strip().lower(), None)
+            if found is not None:
+                masks[mark.name] = found
+            chat.set_masks(masks, replace=True)
+            progress(f"marking {mark.name}", 1, 1)
+            return found
+
+        return self._run(live, change)
+
+    def hide(self, live: LiveSession, names: list[str]) -> None:
+        """Show the picture without the objects ``names`` (a view setting: no turn, edits keep it)."""
+        hidden = list(dict.fromkeys(name.strip().lower() for name in names if name.strip()))
+        text = json.dumps({"hidden": hidden}).encode()
+        write_atomically(self.folder / live.id / VIEW_FILE, lambda handle: handle.write(text))
+        live.hidden = hidden
+
+    def shown_picture(self, live: LiveSession) -> np.ndarray:
+        """The current picture as the view shows it: the hidden objects taken out (rendered once)."""
+        turn = live.chat.turn
+        hidden = {name: mask for name, mask in turn.masks.items() if name in live.hidden and mask.any()}
+        if not hidden:
+            return turn.image
+        key = (hashlib.blake2b(turn.image.tobytes(), digest_size=16).hexdigest(), sorted(hidden))
+        if live.shown is not None and live.shown[0] == key:
+            return live.shown[1]
+        plan = {"operations": [{"op": "remove", "target": {"phrase": name}} for name in hidden]}
+        engine = self.service.engine
+
+        def render(progress: ProgressCallback) -> np.ndarray:
+            return edit(turn.image, plan, hidden, engine=engine, progress=progress).image
+
+        job = self.service.worker.submit(render)
+        job.wait()
+        if job.error is not None:
+            raise RequestError(422, f"cannot hide {', '.join(hidden)}: {job.error}")
+        live.shown = (key, job.result)
+        return job.result
 
     def step(self, live: LiveSession, direction: str) -> Reply:
         """Undo or redo at once (no model runs), unless a message is still being answered."""
@@ -234,6 +310,7 @@ class SessionManager:
         if chat.question is not None:
             question = {
                 "text": chat.question.text,
+                "missing": chat.question.missing,
                 "choices": [
                     {"label": c.label, "mask": None if c.mask is None else f"{base}/choices/{n}.png"}
                     for n, c in enumerate(chat.question.choices)
@@ -260,6 +337,9 @@ class SessionManager:
             "messages": list(chat.log),
             "question": question,
             "busy": busy,
+            # What the page shows: the current picture, or it without the hidden objects.
+            "hidden": [name for name in live.hidden if name in chat.turn.masks],
+            "shown": f"{base}/shown.png",
         }
 
     def turn_mask(self, live: LiveSession, number: int, name: str) -> np.ndarray:
@@ -297,3 +377,12 @@ class SessionManager:
         if not 0 <= number < len(turns):
             raise RequestError(404, f"no turn {number}; this session has turns 0 to {len(turns) - 1}")
         return turns[number]
+
+
+def _read_hidden(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    try:
+        return [str(name) for name in json.loads(path.read_text(encoding="utf-8"))["hidden"]]
+    except (OSError, KeyError, TypeError, ValueError):
+        return []  # a damaged view setting shows everything rather than losing the session
