@@ -52,10 +52,8 @@ REST = Vocabulary(
     models="start the server with --grounding-model/--sam-model PATH",
 )
 
-# The web editor: in words and its own buttons, never code (the page offers a "Mark it" button).
-WEB = Vocabulary(
-    mask='mark the {name} on the picture (press "Mark it", then click it or drag a box around it)'
-)
+# The web editor: in words and its own tools, never code (a reply also offers a "Mark the NAME" button).
+WEB = Vocabulary(mask="mark the {name} with the Mark tool (click it in the picture, or drag a box around it)")
 
 _current: ContextVar[Vocabulary] = ContextVar("layeredit_vocabulary", default=PYTHON)
 

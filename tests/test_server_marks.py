@@ -91,7 +91,7 @@ def test_a_missing_object_is_asked_for_in_words_with_nothing_unrelated_offered(c
     ).json()
     question = asked["question"]
     assert question["missing"] == ["lamp"] and question["choices"] == []  # the boy is no lamp
-    assert 'mark the lamp on the picture (press "Mark it"' in question["text"]
+    assert "mark the lamp with the Mark tool (click it in the picture, or drag a box" in question["text"]
     assert not CODE.search(question["text"]), question["text"]
 
 

@@ -5,7 +5,6 @@ Screenshots go to test-artifacts/ (marks-*.png) for a person to look at.
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 import zipfile
@@ -19,6 +18,7 @@ from layeredit.layerfile import read_scene
 from tests.conftest import REPO
 from tests.synthetic import AROUND, INSIDE, WIDTH, iou, object_mask, write_picture
 from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS, serving, sync_playwright
+from tests.test_server_chat_browser import shown_picture
 
 ARTIFACTS = REPO / "test-artifacts"
 TIMEOUT_MS = 30_000
@@ -161,7 +161,7 @@ def test_a_missing_object_gets_a_mark_it_button_that_finishes_the_request(page, 
     assert page.locator("#progress:not([hidden])").count() == 1  # the bubble shows at once
     page.wait_for_selector("#messages .mark-it[data-mark='lamp']")
     reply = page.locator("#messages li[data-kind='question']").last.inner_text()
-    assert "mark the lamp on the picture" in reply and not CODE.search(reply), reply
+    assert "mark the lamp with the Mark tool" in reply and not CODE.search(reply), reply
     assert page.locator("#messages .choice").count() == 0  # no unrelated object offered
     screenshot(page, "3-missing-object")
     page.click("#messages .mark-it")
@@ -233,17 +233,6 @@ def test_hidden_stays_hidden_after_an_edit_and_reload_and_a_phone_tab_resume(
 
 def blob_is_shown(page) -> bool:
     """Whether the picture on the page shows the red blob."""
-    data = page.evaluate(
-        """async () => {
-            const blob = await (await fetch(document.getElementById("after").src)).blob();
-            return await new Promise((resolve) => {
-                const reader = new FileReader();
-                reader.onload = () => resolve(reader.result.split(",")[1]);
-                reader.readAsDataURL(blob);
-            });
-        }"""
-    )
-    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")).astype(int)
+    shown = shown_picture(page).astype(int)
     red = (shown[..., 0] > 150) & (shown[..., 1] < 90)
     return bool(red[object_mask()].mean() > 0.5)
-

@@ -61,17 +61,9 @@ class GrabCutPointSegmenter:
         height, width = image.shape[:2]
         if not (0 <= x < width and 0 <= y < height):
             raise InputError(f"point ({x}, {y}) is outside the {width}x{height} image")
-        scale = min(1.0, self.work_side / max(width, height))
-        small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))))
+        small, scale = self._small(image)
         sx, sy = min(int(x * scale), small.shape[1] - 1), min(int(y * scale), small.shape[0] - 1)
-        seeds = self._seeds(small.shape[:2], sx, sy)
-        background_model = np.zeros((1, 65), np.float64)
-        foreground_model = np.zeros((1, 65), np.float64)
-        cv2.grabCut(
-            cv2.cvtColor(small, cv2.COLOR_RGB2BGR), seeds, None, background_model, foreground_model,
-            self.iterations, cv2.GC_INIT_WITH_MASK,
-        )  # fmt: skip
-        found = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
+        found = self._grabcut(small, self._seeds(small.shape[:2], sx, sy), None)
         clicked = next((part for part in components(found, min_area=1) if part[sy, sx]), found)
         if not clicked.any():
             raise InputError(f"found no object at ({x}, {y}); click inside the object or upload its mask")
@@ -80,23 +72,34 @@ class GrabCutPointSegmenter:
     def segment_box(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         height, width = image.shape[:2]
         x0, y0, x1, y1 = check_box(box, width, height)
-        scale = min(1.0, self.work_side / max(width, height))
-        small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))))
+        small, scale = self._small(image)
         left, top = int(x0 * scale), int(y0 * scale)
         rect = (left, top, max(1, round(x1 * scale) - left), max(1, round(y1 * scale) - top))
-        seeds = np.zeros(small.shape[:2], np.uint8)
-        background_model = np.zeros((1, 65), np.float64)
-        foreground_model = np.zeros((1, 65), np.float64)
-        cv2.grabCut(
-            cv2.cvtColor(small, cv2.COLOR_RGB2BGR), seeds, rect, background_model, foreground_model,
-            self.iterations, cv2.GC_INIT_WITH_RECT,
-        )  # fmt: skip
-        found = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
+        found = self._grabcut(small, np.zeros(small.shape[:2], np.uint8), rect)
         parts = components(found, min_area=1)
         if not parts:
             raise InputError(f"found no object inside the box {list(box)}; drag the box around the object")
         # The largest piece: specks of the box's background that look like the object stay out.
         return _full_size(max(parts, key=lambda part: int(part.sum())), width, height)
+
+    def _small(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """The image scaled to at most ``work_side`` pixels a side, and the scale."""
+        height, width = image.shape[:2]
+        scale = min(1.0, self.work_side / max(width, height))
+        return cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale)))), scale
+
+    def _grabcut(
+        self, small: np.ndarray, seeds: np.ndarray, rect: tuple[int, int, int, int] | None
+    ) -> np.ndarray:
+        """GrabCut from ``seeds`` (or, with ``rect``, from that rectangle): the sure and probable object."""
+        background_model = np.zeros((1, 65), np.float64)
+        foreground_model = np.zeros((1, 65), np.float64)
+        mode = cv2.GC_INIT_WITH_MASK if rect is None else cv2.GC_INIT_WITH_RECT
+        cv2.grabCut(
+            cv2.cvtColor(small, cv2.COLOR_RGB2BGR), seeds, rect, background_model, foreground_model,
+            self.iterations, mode,
+        )  # fmt: skip
+        return (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
 
     def _seeds(self, shape: tuple[int, int], x: int, y: int) -> np.ndarray:
         height, width = shape

@@ -84,7 +84,7 @@ async function drawMasks(entry) {
   let index = 0;
   for (const [name, blob] of entry.masks) {
     const color = COLORS[index++ % COLORS.length];
-    if (entry.hidden && entry.hidden.includes(name)) continue; // out of the picture shown: no tint
+    const onPicture = !(entry.hidden || []).includes(name); // a hidden object is not tinted
     const scratch = document.createElement("canvas");
     scratch.width = width;
     scratch.height = height;
@@ -93,7 +93,7 @@ async function drawMasks(entry) {
     const mask = scratchContext.getImageData(0, 0, width, height).data;
     const [r, g, b] = [1, 3, 5].map((i) => parseInt(color.slice(i, i + 2), 16));
     let top = null;
-    for (let i = 0; i < mask.length; i += 4) {
+    for (let i = 0; onPicture && i < mask.length; i += 4) {
       if (mask[i] > 127) {
         tint.data.set([r, g, b, 110], i);
         if (top === null) top = i / 4;
