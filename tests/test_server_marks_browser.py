@@ -5,6 +5,7 @@ Screenshots go to test-artifacts/ (marks-*.png) for a person to look at.
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import zipfile
@@ -236,3 +237,22 @@ def blob_is_shown(page) -> bool:
     shown = shown_picture(page).astype(int)
     red = (shown[..., 0] > 150) & (shown[..., 1] < 90)
     return bool(red[object_mask()].mean() > 0.5)
+
+
+def test_dropping_or_pasting_a_picture_opens_it(page, blob_picture):
+    for event in ("drop", "paste"):
+        earlier = page.locator("body").get_attribute("data-session") or ""
+        page.evaluate(
+            """async ([kind, base64]) => {
+                const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+                const data = new DataTransfer();
+                data.items.add(new File([bytes], "blob.png", { type: "image/png" }));
+                const event = kind === "drop"
+                    ? new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true })
+                    : new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true });
+                document.getElementById("viewer").dispatchEvent(event);
+            }""",
+            [event, base64.b64encode(blob_picture.read_bytes()).decode("ascii")],
+        )
+        page.wait_for_selector(f"body[data-state='idle'][data-turn='0']:not([data-session='{earlier}'])")
+        assert np.array_equal(shown_picture(page), np.asarray(Image.open(blob_picture).convert("RGB")))

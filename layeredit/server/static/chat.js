@@ -124,8 +124,9 @@ function showMessages(view) {
 async function showSession(view) {
   session = view;
   const address = new URL(location.href);
-  if (address.searchParams.get("session") !== view.id) {
+  if (address.searchParams.get("session") !== view.id || address.searchParams.has("token")) {
     address.searchParams.set("session", view.id);
+    address.searchParams.delete("token"); // kept in a cookie: the address is safe to copy
     window.history.replaceState(null, "", address);
   }
   document.body.dataset.session = view.id;
