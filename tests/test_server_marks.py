@@ -84,7 +84,7 @@ def test_a_bad_mask_file_is_named_not_a_python_object(client):
     assert image.json()["detail"].startswith("cannot read image 'holiday.heic': not a readable image;")
 
 
-def test_a_missing_object_is_asked_for_in_words_with_nothing_unrelated_offered(client):
+def test_a_missing_object_is_asked_for_in_words_with_nothing_unrelated_offered(client, tmp_path):
     sid = start(client, (SOCCER / "image.jpg").read_bytes(), boy=(SOCCER / "boy.jpg").read_bytes())
     asked = client.post(
         f"/v1/sessions/{sid}/messages", data={"text": "remove the lamp"}, params={"wait": True}
@@ -93,6 +93,8 @@ def test_a_missing_object_is_asked_for_in_words_with_nothing_unrelated_offered(c
     assert question["missing"] == ["lamp"] and question["choices"] == []  # the boy is no lamp
     assert "mark the lamp with the Mark tool (click it in the picture, or drag a box" in question["text"]
     assert not CODE.search(question["text"]), question["text"]
+    with TestClient(create_app(planner="rules", data_dir=tmp_path)) as restarted:  # kept on disk
+        assert restarted.get(f"/v1/sessions/{sid}").json()["question"]["missing"] == ["lamp"]
 
 
 def test_a_hidden_object_stays_hidden_after_another_edit(client):
