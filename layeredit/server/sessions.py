@@ -86,7 +86,7 @@ class LiveSession:
     owner: str | None  # sha256 of the bearer token the session is bound to
     job: Job | None = None  # the message being answered
     hidden: list[str] = field(default_factory=list)  # objects left out of the picture shown
-    shown: tuple[Any, np.ndarray] | None = None  # (what it shows, picture): the last view rendered
+    shown: tuple[str, np.ndarray] | None = None  # (fingerprint of what it shows, picture): the last view
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,10 @@ class SessionManager:
         hidden = {name: mask for name, mask in turn.masks.items() if name in live.hidden and mask.any()}
         if not hidden:
             return turn.image
-        key = (hashlib.blake2b(turn.image.tobytes(), digest_size=16).hexdigest(), sorted(hidden))
+        fingerprint = hashlib.blake2b(turn.image.tobytes(), digest_size=16)
+        for name in sorted(hidden):  # a hidden object marked again is rendered again
+            fingerprint.update(name.encode() + b"\0" + np.packbits(hidden[name]).tobytes())
+        key = fingerprint.hexdigest()
         if live.shown is not None and live.shown[0] == key:
             return live.shown[1]
         plan = {"operations": [{"op": "remove", "target": {"phrase": name}} for name in hidden]}
