@@ -157,6 +157,13 @@ def test_click_box_brush_and_eraser_mark_the_object_and_each_mark_undoes(page, b
 
 def test_a_missing_object_gets_a_mark_it_button_that_finishes_the_request(page, blob_picture):
     open_picture(page, blob_picture)
+    broken = {"name": "lamp mask.png", "mimeType": "image/png", "buffer": b"x"}
+    page.set_input_files("#mask-input", files=[broken])
+    page.wait_for_selector("#messages .error")
+    assert page.locator("#messages .error").last.inner_text() == (
+        "cannot read mask file 'lamp mask.png' (for 'lamp mask'): not a readable image; "
+        "use a PNG, JPEG or WebP file"
+    )
     page.fill("#instruction", "remove the lamp")
     page.click("#send")
     assert page.locator("#progress:not([hidden])").count() == 1  # the bubble shows at once

@@ -206,7 +206,9 @@ function change(what, fields, doing) {
   return run(async () => {
     const form = new FormData();
     for (const [name, value] of Object.entries(fields)) {
-      if (value instanceof Blob) form.append(name, value, `${fields.name || name}.png`);
+      // A file keeps its own name, so an error about it names the file the person chose.
+      if (value instanceof File) form.append(name, value, value.name);
+      else if (value instanceof Blob) form.append(name, value, `${fields.name || name}.png`);
       else form.append(name, value);
     }
     await post(`/v1/sessions/${session.id}/${what}`, form, doing);
