@@ -3,7 +3,7 @@
 The same "no mask for 'ball'" happens under the command line, the chat, the Python API, an agent's
 tool call and the REST API; each entry point says which one it is with :func:`speaking`, and the
 messages ask for a mask in that interface's own words (``--mask ball=PATH`` on the command line,
-``mask ball=PATH`` in the chat, the ``masks`` argument in a tool call).
+``mask ball=PATH`` in the chat, the ``masks`` argument in a tool call, a button in the web editor).
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ REST = Vocabulary(
     box='send boxes={{"{name}": [x0, y0, x1, y1]}}',
     models="start the server with --grounding-model/--sam-model PATH",
 )
+
+# The web editor: in words and its own tools, never code (a reply also offers a "Mark the NAME" button).
+WEB = Vocabulary(mask="mark the {name} with the Mark tool (click it in the picture, or drag a box around it)")
 
 _current: ContextVar[Vocabulary] = ContextVar("layeredit_vocabulary", default=PYTHON)
 

@@ -44,3 +44,10 @@ def quiet_loading() -> Iterator[None]:
     finally:
         for logger, level in levels.items():
             logger.setLevel(level)
+
+
+def cached_on_this_machine(model: str) -> bool:
+    """True when a hub model's files are in the local Hugging Face cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(model, "config.json"), str)

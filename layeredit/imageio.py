@@ -98,8 +98,11 @@ def open_image(source: str | Path | bytes, what: str = "image", limit: int | Non
                 f"or raise {setting or MAX_PIXELS_SETTING}"
             ) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            # PIL names what it read: the path (already in the message) or a BytesIO object's repr,
+            # which tells a person nothing, so its "cannot identify" message is left out.
+            why = "" if isinstance(exc, UnidentifiedImageError) else f" ({clip(str(exc))})"
             raise ImageFileError(
-                f"cannot read {name}: not a readable image ({clip(str(exc))}); use a PNG, JPEG or WebP file"
+                f"cannot read {name}: not a readable image{why}; use a PNG, JPEG or WebP file"
             ) from None
         check_budget(image.size, name, limit, setting)
         try:

@@ -154,7 +154,7 @@ def oversized_jpeg() -> bytes:
         (
             upload(masks={"boy": png(np.zeros((8, 8), np.uint8))}),
             422,
-            "mask 'boy' is 8x8 but the image is 512x512",
+            "mask file 'boy.jpg' (for 'boy') is 8x8 but the image is 512x512",
         ),
         (upload("blorp the frobnicator"), 422, "could not understand"),
         (upload("move the dog to the left"), 422, "matches no object"),

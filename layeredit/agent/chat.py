@@ -332,8 +332,7 @@ class ChatSession:
                     raise exc from None
                 return Reply(question.text, "question", self.current, self.planner_name, question)
         if outcome.result is None:
-            picture = turn.image[..., :3]
-            question = question_after_grounding(instruction, outcome, turn.masks, picture, self.finder)
+            question = question_after_grounding(instruction, outcome, turn.image[..., :3], self.finder)
             return Reply(question.text, "question", self.current, self.planner_name, question)
         new = Turn(
             image=outcome.result.image,

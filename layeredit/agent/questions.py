@@ -20,7 +20,7 @@ from layeredit.agent.errors import PlannerError
 from layeredit.agent.executor import AgentOutcome
 from layeredit.agent.lexicon import SINGULAR_PRONOUNS
 from layeredit.plan import Antecedent, EditPlan, Target
-from layeredit.tools.resolve import MaskResolver, NamedMasks
+from layeredit.tools.resolve import MaskResolver, NamedMasks, head_noun
 
 # Where the rule planner and people alike split an instruction into separate edits.
 CLAUSE_BREAK = re.compile(r"\s*(?:[,;]|\band then\b|\bthen\b|\band\b)\s*")
@@ -67,6 +67,7 @@ class Choice:
 class Question:
     text: str
     choices: list[Choice] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # objects to mark before asking again (a web button)
 
     def answer(self, text: str) -> Choice | None:
         """The choice ``text`` picks: its number, or "yes" when there is only one; else None."""
@@ -150,10 +151,13 @@ def question_after_planner_error(
 
 
 def question_after_grounding(
-    instruction: str, outcome: AgentOutcome, masks: Mapping[str, np.ndarray], image: np.ndarray,
-    finder: MaskResolver | None,
-) -> Question:  # fmt: skip
-    """Which object the first target that could not be grounded means, with the candidates."""
+    instruction: str, outcome: AgentOutcome, image: np.ndarray, finder: MaskResolver | None
+) -> Question:
+    """Which object the first target that could not be grounded means, with the candidates.
+
+    Candidates are the detector's matches for the phrase; without them the question offers no
+    other marked object (a boy is no answer to "remove the lamp"): it names the objects to mark.
+    """
     assert outcome.question is not None and outcome.missing
     target = outcome.missing[0].target
     candidates: list[tuple[str, np.ndarray]] = []
@@ -164,10 +168,9 @@ def question_after_grounding(
             found = []
         if len(found) > 1:
             candidates = [(f"{target.phrase} {n} from the left", mask) for n, mask in enumerate(found, 1)]
-    if not candidates:
-        candidates = [(name, mask) for name, mask in masks.items() if mask.any()]
     choices = [Choice(label, instruction, mask=mask, bind=target.phrase) for label, mask in candidates]
-    return Question(outcome.question, choices)
+    missing = list(dict.fromkeys(head_noun(item.target.phrase) for item in outcome.missing))
+    return Question(outcome.question, choices, missing)
 
 
 def follow_up(instruction: str, previous: Antecedent | None) -> str | None:

@@ -167,7 +167,7 @@ class SessionStore:
                 (self.folder / "question").mkdir(exist_ok=True)
                 save_image((choice.mask * 255).astype(np.uint8), self.folder / entry["mask"])
             choices.append(entry)
-        return {"text": question.text, "choices": choices}
+        return {"text": question.text, "choices": choices, "missing": question.missing}
 
     def _read_question(self, data: dict[str, Any] | None) -> Question | None:
         if data is None:
@@ -176,7 +176,7 @@ class SessionStore:
             Choice.from_json(entry, load_mask(self._inside(entry["mask"])) if entry.get("mask") else None)
             for entry in data["choices"]
         ]
-        return Question(data["text"], choices)
+        return Question(data["text"], choices, [str(name) for name in data.get("missing", [])])
 
     def _drop_turn_folders_from(self, first_unused: int) -> None:
         # Turns undone and then replaced by a new edit can never be redone: their files go.

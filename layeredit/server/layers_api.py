@@ -119,7 +119,8 @@ def layers_router(service: EditorService, budget: WorkBudget | None = None) -> A
         named = {}
         for upload in masks or []:
             name = mask_name(upload.filename)
-            named[name] = decode_mask(_read(upload, limits.max_request_bytes), name, size, limits)
+            data = _read(upload, limits.max_request_bytes)
+            named[name] = decode_mask(data, name, size, limits, upload.filename)
         words = [line.strip() for line in (phrases or "").splitlines() if line.strip()]
         if (words or auto) and service.text_resolver is None:
             raise RequestError(

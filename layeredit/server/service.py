@@ -117,7 +117,7 @@ class EditorService:
         masks = {}
         for filename, data in mask_files:
             name = mask_name(filename)
-            masks[name] = decode_mask(data, name, size, self.limits)
+            masks[name] = decode_mask(data, name, size, self.limits, filename)
         parsed_boxes = parse_boxes(boxes)
         refine = None if refine_mask is None else decode_mask(refine_mask, "refine mask", size, self.limits)
         try:

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path, PurePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Header, UploadFile
+from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from layeredit.engine.base import EditResult
@@ -15,13 +15,15 @@ from layeredit.engine.resolution import ResolutionParams
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers, zip_folder
 from layeredit.server.forms import HdStrategy, ImageFile, MaskFiles, RefineFile, SourceFiles, read_upload
 from layeredit.server.schemas import ErrorBody
-from layeredit.server.sessions import Click, Drag, LiveSession, SessionManager, bearer_token
+from layeredit.server.sessions import Click, Drag, LiveSession, Mark, SessionManager, bearer_token
 from layeredit.server.uploads import Limits, RequestError, decode_image, decode_mask, mask_name, png_bytes
 
 ERRORS = {status: {"model": ErrorBody} for status in (400, 404, 409, 413, 422)}
 CLICKS_HELP = 'Objects marked by a click, JSON: [{"name": "boy", "x": 120, "y": 300}].'
 DRAG_EXAMPLE = '{"name": "boy", "from": [260, 300], "to": [140, 310]}'
 DRAG_HELP = f"A gesture moving an object, JSON: {DRAG_EXAMPLE}."
+PAINTED_HELP = "Or its mask as painted (white = object)."
+BOX_HELP = "Or the object inside a box, JSON: [x0, y0, x1, y1] in pixels."
 SAID_HELP = "How the text shows in the conversation, e.g. 'hide boy' for a gesture sent as plan JSON."
 NO_STORE = {"Cache-Control": "no-store"}  # a turn's number is reused after undo and a new edit
 
@@ -42,7 +44,7 @@ def masks_of(uploads: list[UploadFile] | None, live_size: tuple[int, int], limit
     masks = {}
     for upload in uploads or []:
         name = mask_name(upload.filename)
-        masks[name] = decode_mask(read_upload(upload, limits), name, live_size, limits)
+        masks[name] = decode_mask(read_upload(upload, limits), name, live_size, limits, upload.filename)
     return masks
 
 
@@ -62,7 +64,8 @@ def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
         """Start a chat on a picture (with masks naming its objects, if you have them)."""
         if image is None:
             raise RequestError(400, "no image: attach the photo as the multipart file field 'image'")
-        pixels = decode_image(read_upload(image, limits), limits)
+        label = f"image {image.filename!r}" if image.filename else "image"
+        pixels = decode_image(read_upload(image, limits), limits, label)
         named = masks_of(masks, (pixels.shape[1], pixels.shape[0]), limits)
         return sessions.view(sessions.create(pixels, named, bearer_token(authorization)))
 
@@ -112,6 +115,47 @@ def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
             if job.error is not None:
                 raise job.error
         return JSONResponse(sessions.view(live), status_code=200 if job.finished.is_set() else 202)
+
+    @router.post("/{session_id}/marks")
+    def mark(
+        session_id: str,
+        name: Annotated[str, Form(description="The object the mask marks, e.g. 'lamp'.", max_length=80)],
+        x: Annotated[int | None, Form(description="Find it by a point on it: x in pixels.")] = None,
+        y: Annotated[int | None, Form(description="and y in pixels.")] = None,
+        box: Annotated[str | None, Form(description=BOX_HELP)] = None,
+        mask: Annotated[UploadFile | None, File(description=PAINTED_HELP)] = None,
+        authorization: Authorization = None,
+    ) -> dict[str, Any]:
+        """Mark an object of the current picture (no turn): by a click, a box or its painted mask.
+
+        With none of these the mask named ``name`` is forgotten. Returns once the mask is stored.
+        """
+        live = sessions.get(session_id, bearer_token(authorization))
+        painted = None
+        if mask is not None:
+            painted = decode_mask(read_upload(mask, limits), name, size_of(live), limits, mask.filename)
+        point = None if x is None or y is None else (x, y)
+        job = sessions.mark(live, Mark(name, point, parse_box(box), painted))
+        job.wait()
+        if job.error is not None:
+            raise job.error
+        return sessions.view(live)
+
+    @router.post("/{session_id}/hidden")
+    def hide(
+        session_id: str,
+        names: Annotated[str, Form(description='The objects to leave out of view, JSON: ["boy"].')] = "[]",
+        authorization: Authorization = None,
+    ) -> dict[str, Any]:
+        """Hide objects from view (a view setting kept by later edits; the edits still see them)."""
+        live = sessions.get(session_id, bearer_token(authorization))
+        sessions.hide(live, parse_names(names))
+        return sessions.view(live)
+
+    @router.get("/{session_id}/shown.png", response_class=Response)
+    def shown(session_id: str, authorization: Authorization = None) -> Response:
+        """The current picture as the view shows it: without the hidden objects."""
+        return _png(sessions.shown_picture(sessions.get(session_id, bearer_token(authorization))))
 
 
 def history_routes(router: APIRouter, sessions: SessionManager) -> None:
@@ -186,6 +230,26 @@ def parse_clicks(text: str | None) -> list[Click]:
         raise RequestError(
             422, 'clicks must be JSON like [{"name": "boy", "x": 120, "y": 300}] (pixels of the picture)'
         ) from None
+
+
+def parse_box(text: str | None) -> tuple[int, int, int, int] | None:
+    if not text:
+        return None
+    try:
+        x0, y0, x1, y1 = (int(value) for value in json.loads(text))
+    except (ValueError, TypeError):
+        raise RequestError(422, "box must be JSON like [10, 20, 200, 240]: x0, y0, x1, y1 (pixels)") from None
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def parse_names(text: str) -> list[str]:
+    try:
+        names = json.loads(text)
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise RequestError(422, 'names must be a JSON list of object names, e.g. ["boy"]')
+    return names
 
 
 def parse_drag(text: str | None) -> Drag | None:

@@ -11,6 +11,10 @@ answered after the restart.
 
 Sessions are bounded: at most ``max_sessions`` exist at once (one more is a 429), and a session
 unused for ``retention_s`` seconds is deleted with its files.
+
+Two things change a session without a turn: marks (an object's mask found by a click or a box,
+or painted) and the view's hidden objects (``view.json``): a hidden object is left out of the
+picture shown, while edits keep working on the picture with it, so hiding survives later edits.
 """
 
 from __future__ import annotations
@@ -37,9 +41,11 @@ from layeredit.agent.chat import ChatSession, Reply
 from layeredit.agent.executor import ObjectFinder
 from layeredit.agent.llm import Planner
 from layeredit.agent.session import SESSION_FILE, SessionError
+from layeredit.api import edit
 from layeredit.engine.base import EditResult, ProgressCallback
 from layeredit.engine.resolution import ResolutionParams
 from layeredit.errors import LayereditError
+from layeredit.hints import WEB, speaking
 from layeredit.imageio import write_atomically
 from layeredit.scope import FileScope
 from layeredit.server.jobstore import JobRow, StoredMessage
@@ -50,6 +56,7 @@ from layeredit.server.worker import Interrupted, Job, as_request_error, new_job_
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 OWNER_FILE = "owner.json"  # its modification time is when the session was last used
 TOUCH_EVERY_S = 60.0  # how often a session in use has its last use written down
+VIEW_FILE = "view.json"  # the objects hidden from view
 NOT_FOUND = "no session with id {id!r} for this client; start one with POST /v1/sessions"
 # The tint of a candidate object in the picture shown next to its answer button.
 CHOICE_TINT = np.array([230, 25, 75])
@@ -140,6 +147,19 @@ class LiveSession:
     chat: ChatSession
     owner: str | None  # sha256 of the bearer token the session is bound to
     job: Job | None = None  # the message being answered
+    hidden: list[str] = field(default_factory=list)  # objects left out of the picture shown
+    shown: tuple[str, np.ndarray] | None = None  # (fingerprint of what it shows, picture): the last view
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A change to the mask named ``name``: found at ``point`` or in ``box``, painted (``mask``), or
+    forgotten (all None)."""
+
+    name: str
+    point: tuple[int, int] | None = None
+    box: tuple[int, int, int, int] | None = None
+    mask: np.ndarray | None = None
 
 
 class SessionManager:
@@ -246,7 +266,8 @@ class SessionManager:
             chat = ChatSession.resume(folder, self.planner, self.service.engine)
         except (SessionError, OSError, KeyError, ValueError) as exc:
             raise RequestError(500, f"session {session_id!r} cannot be resumed: {exc}") from None
-        return self._hold(self._attach(LiveSession(session_id, chat, owner)))
+        live = LiveSession(session_id, chat, owner, hidden=_read_hidden(folder / VIEW_FILE))
+        return self._hold(self._attach(live))
 
     def _hold(self, live: LiveSession) -> LiveSession:
         """Keep ``live`` in memory, letting the least recently used idle sessions go (to disk)."""
@@ -344,6 +365,7 @@ class SessionManager:
         store.mark(job_id, "done")
         return reply
 
+    @speaking(WEB)  # the worker thread does not share the request's context
     def _reply(self, chat: ChatSession, message: Message, progress: ProgressCallback) -> Reply:
         segmenter = self.service.point_segmenter
         chat.resolution = None if message.hd_strategy is None else ResolutionParams(message.hd_strategy)
@@ -352,7 +374,7 @@ class SessionManager:
         try:
             marked = dict(message.masks)
             for click in message.clicks:
-                marked[click.name] = segmenter.segment_point(chat.turn.image, click.x, click.y)
+                marked[click.name] = segmenter.segment_point(chat.turn.image[..., :3], click.x, click.y)
             if marked or message.replace_masks:
                 chat.set_masks(marked, replace=message.replace_masks)
             if message.choice is not None:
@@ -367,11 +389,75 @@ class SessionManager:
             chat.note(Reply(str(exc), "error", chat.current))
             raise
 
+    def mark(self, live: LiveSession, mark: Mark) -> Job:
+        """Queue a change to one mask of the current picture (segmenting runs on the model worker)."""
+        if not mark.name.strip():
+            raise RequestError(400, "a mark needs a name, e.g. 'lamp'")
+        chat = live.chat
+        segmenter = self.service.point_segmenter
+
+        def change(progress: ProgressCallback) -> np.ndarray | None:
+            progress(f"marking {mark.name}", 0, 1)
+            image = chat.turn.image[..., :3]
+            found = mark.mask
+            if mark.point is not None:
+                found = segmenter.segment_point(image, *mark.point)
+            elif mark.box is not None:
+                found = segmenter.segment_box(image, mark.box)
+            masks = dict(chat.turn.masks)
+            masks.pop(mark.name.strip().lower(), None)
+            if found is not None:
+                masks[mark.name] = found
+            chat.set_masks(masks, replace=True)
+            progress(f"marking {mark.name}", 1, 1)
+            return found
+
+        return self._run(live, change)
+
+    def hide(self, live: LiveSession, names: list[str]) -> None:
+        """Show the picture without the objects ``names`` (a view setting: no turn, edits keep it)."""
+        hidden = list(dict.fromkeys(name.strip().lower() for name in names if name.strip()))
+        text = json.dumps({"hidden": hidden}).encode()
+        write_atomically(self.folder / live.id / VIEW_FILE, lambda handle: handle.write(text))
+        live.hidden = hidden
+
+    def shown_picture(self, live: LiveSession) -> np.ndarray:
+        """The current picture as the view shows it: the hidden objects taken out (rendered once)."""
+        turn = live.chat.turn
+        hidden = {name: mask for name, mask in turn.masks.items() if name in live.hidden and mask.any()}
+        if not hidden:
+            return turn.image
+        fingerprint = hashlib.blake2b(turn.image.tobytes(), digest_size=16)
+        for name in sorted(hidden):  # a hidden object marked again is rendered again
+            fingerprint.update(name.encode() + b"\0" + np.packbits(hidden[name]).tobytes())
+        key = fingerprint.hexdigest()
+        if live.shown is not None and live.shown[0] == key:
+            return live.shown[1]
+        plan = {"operations": [{"op": "remove", "target": {"phrase": name}} for name in hidden]}
+        engine = self.service.engine
+
+        def render(progress: ProgressCallback) -> np.ndarray:
+            return edit(turn.image, plan, hidden, engine=engine, progress=progress).image
+
+        job = self.service.worker.submit(render)
+        job.wait()
+        if job.error is not None:
+            raise RequestError(422, f"cannot hide {', '.join(hidden)}: {job.error}")
+        live.shown = (key, job.result)
+        return job.result
+
     def step(self, live: LiveSession, direction: str) -> Reply:
         """Undo or redo at once (no model runs), unless a message is still being answered."""
         with self._lock:
             self._check_idle(live)
             return live.chat.respond(direction)
+
+    def _run(self, live: LiveSession, task: Any) -> Job:
+        """Run ``task`` on the worker now (a mark: not kept across restarts; the client waits for it)."""
+        with self._lock:
+            self._check_idle(live)
+            live.job = self.service.worker.submit(task)
+            return live.job
 
     @staticmethod
     def _check_idle(live: LiveSession) -> None:
@@ -405,6 +491,7 @@ class SessionManager:
         if chat.question is not None:
             question = {
                 "text": chat.question.text,
+                "missing": chat.question.missing,
                 "choices": [
                     {"label": c.label, "mask": None if c.mask is None else f"{base}/choices/{n}.png"}
                     for n, c in enumerate(chat.question.choices)
@@ -431,6 +518,9 @@ class SessionManager:
             "messages": list(chat.log),
             "question": question,
             "busy": busy,
+            # What the page shows: the current picture, or it without the hidden objects.
+            "hidden": [name for name in live.hidden if name in chat.turn.masks],
+            "shown": f"{base}/shown.png",
         }
 
     def turn_mask(self, live: LiveSession, number: int, name: str) -> np.ndarray:
@@ -468,3 +558,12 @@ class SessionManager:
         if not 0 <= number < len(turns):
             raise RequestError(404, f"no turn {number}; this session has turns 0 to {len(turns) - 1}")
         return turns[number]
+
+
+def _read_hidden(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    try:
+        return [str(name) for name in json.loads(path.read_text(encoding="utf-8"))["hidden"]]
+    except (OSError, KeyError, TypeError, ValueError):
+        return []  # a damaged view setting shows everything rather than losing the session

@@ -57,11 +57,18 @@ def decode_image(data: bytes, limits: Limits, what: str = "image") -> np.ndarray
     return pil_to_array(image, keep_alpha=True)
 
 
-def decode_mask(data: bytes, name: str, size: tuple[int, int], limits: Limits) -> np.ndarray:
-    """A bool mask (white, 1 or opaque = object) that must match the image's (width, height)."""
-    mask = mask_from_image(_open(data, f"mask {name!r}", limits))
+def decode_mask(
+    data: bytes, name: str, size: tuple[int, int], limits: Limits, filename: str | None = None
+) -> np.ndarray:
+    """A bool mask (white, 1 or opaque = object) that must match the image's (width, height).
+
+    Messages name the uploaded file (``filename``) as well as the object, so the sender knows which
+    of their files it was.
+    """
+    what = f"mask {name!r}" if not filename else f"mask file {PurePath(filename).name!r} (for {name!r})"
+    mask = mask_from_image(_open(data, what, limits))
     try:
-        check_mask_size(mask, size, f"mask {name!r}")
+        check_mask_size(mask, size, what)
     except MaskError as exc:
         raise RequestError(422, str(exc)) from None
     return mask

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from layeredit.hints import current, give_object
-from layeredit.hub import download_command
+from layeredit.hub import cached_on_this_machine, download_command
 from layeredit.plan import Target
 from layeredit.tools.defaults import (
     DEFAULT_BOX_THRESHOLD,
@@ -23,13 +23,6 @@ if TYPE_CHECKING:
     from layeredit.tools.grounding import Detection
     from layeredit.tools.perception import GroundedResolver, GroundingFinder, Located
     from layeredit.tools.segmentation import Segmenter
-
-
-def cached_on_this_machine(model: str) -> bool:
-    """True when a hub model's files are in the local Hugging Face cache."""
-    from huggingface_hub import try_to_load_from_cache
-
-    return isinstance(try_to_load_from_cache(model, "config.json"), str)
 
 
 class AutomaticResolver:

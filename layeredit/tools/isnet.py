@@ -25,6 +25,7 @@ import numpy as np
 
 from layeredit.errors import InputError, ModelLoadError
 from layeredit.tools.defaults import MODELS_DIR_VARIABLE
+from layeredit.tools.points import check_box
 
 if TYPE_CHECKING:
     from layeredit.tools.grounding import Box
@@ -168,6 +169,12 @@ class IsNetSegmenter:
     # PointSegmenter protocol --------------------------------------------------------------------
     def segment_point(self, image: np.ndarray, x: int, y: int) -> np.ndarray:
         return self.cut_point(image, x, y).mask
+
+    def segment_box(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        mask = self.cut_box(image, check_box(box, image.shape[1], image.shape[0])).mask
+        if not mask.any():
+            raise InputError(f"found no object inside the box {list(box)}; draw the box around the object")
+        return mask
 
     # The prompts --------------------------------------------------------------------------------
     def cut_box(self, image: np.ndarray, box: Box) -> Cutout:

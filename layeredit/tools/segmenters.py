@@ -10,7 +10,7 @@ import sys
 import typing
 from typing import TYPE_CHECKING
 
-from layeredit.tools.auto import cached_on_this_machine
+from layeredit.hub import cached_on_this_machine
 from layeredit.tools.defaults import DEFAULT_SAM_MODEL, SegmenterName
 from layeredit.tools.isnet import ISNET_HELP, find_isnet_model
 

@@ -1,9 +1,9 @@
 // The editor's chat as a server session (/v1/sessions): the same agent as `layeredit chat`.
-// The server keeps the conversation and its pictures, so a reload (or a server restart) shows
-// them again; this tab remembers only the session id. app.js draws the picture and the masks.
+// The server keeps the conversation, its pictures, the marked objects and what is hidden, so a
+// reload, a second tab on the same address or a server restart shows them again; the page keeps
+// only the session id, in its address (?session=ID). app.js draws the picture and the masks.
 "use strict";
 
-const SESSION_KEY = "layeredit-session";
 const TOKEN_KEY = "layeredit-token"; // a bearer token, when the server was started with one
 const POLL_MS = 200;
 
@@ -15,6 +15,7 @@ function authHeaders() {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
+// Every request of the page goes through here.
 async function api(path, options = {}) {
   const response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
   if (!response.ok) throw new Error(await errorText(response));
@@ -26,31 +27,25 @@ async function blobAt(url) {
 }
 
 // The page's picture history (app.js's `history`) as the session's turns up to the current one.
-// Only the last two pictures are shown (after, and before for the comparison), so only they load.
+// Only the last two pictures are shown (after, and before for the comparison), so only they load;
+// the current one as the view shows it (without the hidden objects).
 async function showTurns(view) {
   const shown = view.turns.slice(0, view.current + 1);
   const entries = await Promise.all(
     shown.map(async (turn, index) => {
+      const last = index === shown.length - 1;
       const needed = index >= shown.length - 2;
       const masks = new Map();
-      if (index === shown.length - 1) {
+      if (last) {
         for (const [name, url] of Object.entries(turn.masks)) masks.set(name, await blobAt(url));
       }
       const result =
         turn.number === 0
           ? null
-          : {
-              id: `${view.id}/${turn.number}`,
-              plan: turn.plan,
-              summary: turn.summary,
-              downloads: {
-                image: turn.image,
-                layers_zip: turn.layers && turn.layers.zip,
-                layers_psd: turn.layers && turn.layers.psd,
-                layers_ora: turn.layers && turn.layers.ora,
-              },
-            };
-      return { image: needed ? await blobAt(turn.image) : null, masks, result, turn: turn.number };
+          : { id: `${view.id}/${turn.number}`, plan: turn.plan, summary: turn.summary, downloads: { image: turn.image } };
+      const picture = last && view.hidden.length ? view.shown : turn.image;
+      const hidden = last ? view.hidden : [];
+      return { image: needed ? await blobAt(picture) : null, masks, result, turn: turn.number, hidden };
     }),
   );
   history.splice(0, history.length, ...entries);
@@ -85,7 +80,23 @@ function questionButtons(view) {
     button.onclick = () => answerQuestion(index);
     box.append(button);
   });
+  // An object the picture has no mask for: mark it, and the request runs again.
+  for (const name of view.question.missing || []) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "mark-it";
+    button.dataset.mark = name;
+    button.textContent = `Mark the ${name}`;
+    button.title = `Then click on the ${name} in the picture, or drag a box around it`;
+    button.onclick = () => window.layeredit.markFor(name, lastRequest(view));
+    box.append(button);
+  }
   return box;
+}
+
+function lastRequest(view) {
+  const asked = view.messages.filter((message) => message.role === "user");
+  return asked.length ? asked[asked.length - 1].text : null;
 }
 
 // The conversation as the server logged it, so the page says the same after a reload.
@@ -112,11 +123,15 @@ function showMessages(view) {
 
 async function showSession(view) {
   session = view;
-  sessionStorage.setItem(SESSION_KEY, view.id);
+  const address = new URL(location.href);
+  if (address.searchParams.get("session") !== view.id || address.searchParams.has("token")) {
+    address.searchParams.set("session", view.id);
+    address.searchParams.delete("token"); // kept in a cookie: the address is safe to copy
+    window.history.replaceState(null, "", address);
+  }
   document.body.dataset.session = view.id;
   showMessages(view);
   await showTurns(view);
-  $("redo").disabled = !view.can_redo || Boolean(view.busy);
   if (view.busy) {
     showProgress(view.busy);
     setState("busy");
@@ -127,11 +142,12 @@ async function showSession(view) {
         .finally(() => (polling = null));
     }
   } else {
-    $("progress").hidden = true;
+    finishProgress();
     setState("idle");
     $("redo").disabled = !view.can_redo;
   }
   document.body.dataset.turn = String(view.current);
+  document.dispatchEvent(new CustomEvent("layeredit:session", { detail: view }));
 }
 
 async function waitUntilIdle() {
@@ -148,14 +164,16 @@ async function run(step) {
   try {
     await step();
   } catch (error) {
+    $("progress").hidden = true;
     addMessage("error", error.message);
     setState(session ? "idle" : "error");
   }
 }
 
 // Resolves once the session is idle again and shown: the reply is on the page.
-async function post(path, form) {
+async function post(path, form, doing = "sending") {
   setState("busy");
+  startProgress(doing);
   const view = await (await api(path, { method: "POST", body: form })).json();
   await showSession(view);
   if (polling) await polling;
@@ -165,7 +183,7 @@ function startSession(file) {
   return run(async () => {
     const form = new FormData();
     form.append("image", file, file.name);
-    await post("/v1/sessions", form);
+    await post("/v1/sessions", form, `opening ${file.name}`);
   });
 }
 
@@ -179,10 +197,22 @@ function say(fields, shown) {
     const form = new FormData();
     for (const [name, value] of Object.entries(fields)) form.append(name, value);
     form.append("hd_strategy", $("hd-strategy").value); // the "Large photos" select
-    // The marks on the page are the current picture's masks: added, kept or removed there.
-    form.append("replace_masks", "true");
-    for (const [name, blob] of current().masks) form.append("masks", blob, `${name}.png`);
     await post(`/v1/sessions/${session.id}/messages`, form);
+  });
+}
+
+// A change of the session that is no turn (a mark, what is hidden): `fields` of POST `/{what}`.
+function change(what, fields, doing) {
+  if (!session || session.busy) return;
+  return run(async () => {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) {
+      // A file keeps its own name, so an error about it names the file the person chose.
+      if (value instanceof File) form.append(name, value, value.name);
+      else if (value instanceof Blob) form.append(name, value, `${fields.name || name}.png`);
+      else form.append(name, value);
+    }
+    await post(`/v1/sessions/${session.id}/${what}`, form, doing);
   });
 }
 
@@ -206,24 +236,27 @@ function answerQuestion(index) {
 
 function step(direction) {
   if (!session || session.busy) return;
-  return run(() => post(`/v1/sessions/${session.id}/${direction}`));
+  return run(() => post(`/v1/sessions/${session.id}/${direction}`, undefined, direction === "undo" ? "undoing" : "redoing"));
 }
 
 async function resumeSession() {
-  const id = sessionStorage.getItem(SESSION_KEY);
+  const id = new URL(location.href).searchParams.get("session");
   if (!id) return;
   try {
-    await showSession(await (await api(`/v1/sessions/${id}`)).json());
-  } catch {
-    sessionStorage.removeItem(SESSION_KEY); // gone (or another server): start afresh
+    await showSession(await (await api(`/v1/sessions/${encodeURIComponent(id)}`)).json());
+  } catch (error) {
+    addMessage("error", `${error.message} (open a picture to start a new one)`);
+    const address = new URL(location.href);
+    address.searchParams.delete("session");
+    window.history.replaceState(null, "", address);
   }
 }
 
-// For layers.js: its gestures are chat messages of this session, so Undo takes them back.
-Object.assign(window.layeredit, { say, session: () => session });
+// For marks.js and layers.js: their gestures are requests of this session.
+Object.assign(window.layeredit, { api, say, change, session: () => session });
 
 actions.openImage = startSession;
 actions.sendInstruction = sendMessage;
 actions.undo = () => step("undo");
-$("redo").addEventListener("click", () => step("redo"));
+actions.redo = () => step("redo");
 resumeSession();

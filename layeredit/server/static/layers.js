@@ -1,8 +1,9 @@
 // Direct manipulation in the web editor: a layers panel (front, back, hide/show, remove),
-// drag an object to move it, drag a corner of its frame to resize it. Every gesture is one message
-// of the chat session (chat.js): a drag as the session's drag gesture, the others as one edit-plan
-// operation, so each shows in the history as a turn and Undo takes it back.
-// The PSD download is the decomposition: the clean plate plus one layer per named object.
+// drag an object to move it, drag a corner of its frame to resize it. Every gesture but hide is one
+// message of the chat session (chat.js): a drag as the session's drag gesture, the others as one
+// edit-plan operation, so each shows in the history as a turn and Undo takes it back. Hide is a
+// view setting of the session: the picture is shown without the object, and later edits keep it so.
+// The zip, PSD and ORA downloads are one decomposition: the clean plate plus a layer per named object.
 "use strict";
 
 (() => {
@@ -52,7 +53,7 @@
   }
   $("stage").append(ghost, frame);
 
-  const picking = () => $("point-mode").getAttribute("aria-pressed") === "true";
+  const picking = () => Boolean(document.body.dataset.tool); // a marking tool has the pointer
   const busy = () => document.body.dataset.state === "busy";
 
   function pixels(image) {
@@ -102,7 +103,8 @@
     const y = Math.floor(point.y);
     if (x < 0 || y < 0 || x >= size.width || y >= size.height) return null;
     // The smallest object under the pointer: a ball in front of a player is what was meant.
-    const under = objects.filter((object) => object.mask[y * size.width + x]);
+    const hidden = hiddenNames();
+    const under = objects.filter((object) => object.mask[y * size.width + x] && !hidden.includes(object.name));
     return under.sort((a, b) => a.area - b.area)[0] || null;
   }
 
@@ -158,25 +160,33 @@
     return say({ text: JSON.stringify({ operations: [operation] }), said: shown }, shown);
   }
 
-  // The object the current turn hid: that turn was said "hide NAME" (see the panel's buttons).
-  function hiddenLayer() {
-    const view = api.session();
-    if (!view || view.current === 0) return null;
-    const messages = view.messages;
-    for (let i = messages.length - 1; i > 0; i--) {
-      const reply = messages[i];
-      if (reply.role === "user" || reply.kind !== "edit" || reply.turn !== view.current) continue;
-      const asked = messages[i - 1];
-      const match = asked.role === "user" ? /^hide (.+)$/.exec(asked.text) : null;
-      return match ? match[1] : null;
-    }
-    return null;
+  const hiddenNames = () => api.session()?.hidden || [];
+
+  function setHidden(names) {
+    if (!busy()) api.change("hidden", { names: JSON.stringify(names) }, "updating the view");
   }
 
   function renderPanel() {
     const list = $("layer-list");
     list.replaceChildren();
+    const hidden = hiddenNames();
     for (const object of objects) {
+      if (hidden.includes(object.name)) {
+        // Hidden from view (the edits still see it): listed, with a button that shows it again.
+        const row = document.createElement("li");
+        row.dataset.name = object.name;
+        row.className = "hidden-layer";
+        const label = document.createElement("span");
+        label.textContent = `${object.name} (hidden)`;
+        const show = document.createElement("button");
+        show.type = "button";
+        show.textContent = "show";
+        show.dataset.action = "show";
+        show.onclick = () => setHidden(hidden.filter((name) => name !== object.name));
+        row.append(label, show);
+        list.append(row);
+        continue;
+      }
       const row = document.createElement("li");
       row.dataset.name = object.name;
       const label = document.createElement("span");
@@ -187,7 +197,6 @@
       for (const [text, title, operation, shown] of [
         ["front", "bring in front of the other objects", { op: "reorder", target, position: "front" }, `bring ${object.name} to the front`],
         ["back", "send behind the other objects", { op: "reorder", target, position: "back" }, `send ${object.name} to the back`],
-        ["hide", "take it out of the picture; Show brings it back", { op: "remove", target }, `hide ${object.name}`],
         ["remove", "remove it and paint what was behind (Undo brings it back)", { op: "remove", target }, `remove ${object.name}`],
       ]) {
         const button = document.createElement("button");
@@ -198,22 +207,13 @@
         button.onclick = () => busy() || send(operation, shown);
         row.append(button);
       }
-      list.append(row);
-    }
-    // A layer hidden by the last turn stays listed; showing it takes that turn back.
-    const hidden = hiddenLayer();
-    if (hidden) {
-      const row = document.createElement("li");
-      row.dataset.name = hidden;
-      row.className = "hidden-layer";
-      const label = document.createElement("span");
-      label.textContent = `${hidden} (hidden)`;
-      const show = document.createElement("button");
-      show.type = "button";
-      show.textContent = "show";
-      show.dataset.action = "show";
-      show.onclick = () => busy() || $("undo").click();
-      row.append(label, show);
+      const hide = document.createElement("button");
+      hide.type = "button";
+      hide.textContent = "hide";
+      hide.title = "leave it out of the picture shown (later edits keep it hidden); Show brings it back";
+      hide.dataset.action = "hide";
+      hide.onclick = () => setHidden([...hidden, object.name]);
+      row.insertBefore(hide, row.lastChild);
       list.append(row);
     }
   }
@@ -227,13 +227,11 @@
     renderPanel();
     select(null);
     drawGhost(null);
-    const psd = $("download-psd");
-    psd.classList.toggle("disabled", objects.length === 0);
-    psd.title = "The clean background plate and one layer per named object, for a design tool";
+    for (const link of downloads) link.classList.toggle("disabled", objects.length === 0);
   });
 
   $("stage").addEventListener("pointerdown", (event) => {
-    if (picking() || busy() || event.button !== 0) return;
+    if (picking() || busy() || event.button !== 0 || event.target.closest("#split")) return;
     const point = toImage(event);
     const corner = event.target.dataset?.corner;
     const object = corner ? selected : objectAt(point);
@@ -293,22 +291,30 @@
     }
   });
 
-  // The PSD download decomposes the current picture with its named objects.
-  $("download-psd").addEventListener("click", async (event) => {
-    const entry = api.current();
-    if (!entry || entry.masks.size === 0) return;
-    event.preventDefault();
-    const form = new FormData();
-    form.append("image", entry.image, "image.png");
-    for (const [name, blob] of entry.masks) form.append("masks", blob, `${name}.png`);
-    const response = await fetch("/v1/decompose", { method: "POST", body: form });
-    if (!response.ok) {
-      api.addMessage("error", await api.errorText(response));
-      return;
-    }
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(await response.blob());
-    link.download = "layers.psd";
-    link.click();
-  });
+  // Each layer download decomposes the current picture with its named objects, so the three agree.
+  const downloads = ["download-zip", "download-psd", "download-ora"].map($);
+  for (const link of downloads) {
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const entry = api.current();
+      if (!entry || entry.masks.size === 0 || busy()) return;
+      const format = link.dataset.format;
+      const form = new FormData();
+      const view = api.session();
+      try {
+        // The picture itself, with the objects hidden from view (the view shows it without them).
+        const picture = await (await api.api(view.turns[view.current].image)).blob();
+        form.append("image", picture, "image.png");
+        form.append("format", format);
+        for (const [name, blob] of entry.masks) form.append("masks", blob, `${name}.png`);
+        const response = await api.api("/v1/decompose", { method: "POST", body: form });
+        const save = document.createElement("a");
+        save.href = URL.createObjectURL(await response.blob());
+        save.download = `layers.${format}`;
+        save.click();
+      } catch (error) {
+        api.addMessage("error", error.message);
+      }
+    });
+  }
 })();
