@@ -650,6 +650,9 @@ def resolve_ordinal(spec: NounSpec, origin: str | None) -> None:
         return
     if spec.select not in (None, "all") or (spec.select == "all" and not spec.implicit_all):
         return
+    if spec.ordinal is None and origin is not None:  # "the car from the left side of the frame"
+        spec.select, spec.implicit_all = lx.SIDE_SELECT[origin], False
+        return
     nth = spec.ordinal or 1
     side = origin or ("right" if spec.ordinal_from_end else "left")
     wording = f"{spec.text} from the {origin}" if origin else spec.text

@@ -63,7 +63,7 @@ from dataclasses import dataclass, field, replace
 from pydantic import ValidationError
 
 from layeredit.agent import lexicon as lx
-from layeredit.agent.errors import PlannerError, UnsupportedEditError
+from layeredit.agent.errors import PlannerError, UnaccountedWords, UnsupportedEditError
 from layeredit.agent.grammar import (
     HORIZONTAL,
     PRE_NOUN_WORDS,
@@ -168,6 +168,28 @@ def _unknown(fragment: str, reason: str = "") -> PlannerError:
     )
 
 
+def _unaccounted(words: list[str] | tuple[str, ...], clause: str | None = None) -> UnaccountedWords:
+    """The parse left ``words`` over: the request is refused (or asked about), never guessed at."""
+    fragment = " ".join(words)
+    where = f' in "{clause}"' if clause and clause != fragment else ""
+    return UnaccountedWords(
+        tuple(words),
+        f'could not understand "{fragment}"{where}; known verbs: {", ".join(lx.KNOWN_VERBS)} '
+        "(see layeredit plan --help)",
+    )
+
+
+def _check_object_words(spec: NounSpec, clause: str) -> None:
+    """An object's name and description are open words, but never a clause of their own: a subject,
+    a modal, a conjunction or a thank-you inside one means the parse swallowed what it did not
+    understand ("the poster but keep the text", "you'd be a lifesaver")."""
+    words = spec.text.split()
+    for i, word in enumerate(words):
+        if word.replace("'", "") in lx.NOT_IN_OBJECT_NAMES or "'" in word and not word.endswith(
+                ("'s", "s'")):
+            raise _unaccounted(words[i:], clause)
+
+
 def _continues_description(spec: NounSpec) -> bool:
     """Whether a noun phrase ends mid-description ("the dog sitting", "the line running across")."""
     last = spec.text.split()[-1]
@@ -199,6 +221,34 @@ def _split_anchors(items: list[Item]) -> list[Item]:
         split.append(replace(item, anchor=anchor, text=text, anchor_select=select))
         split.extend(_split_anchors(rest))
     return split
+
+
+def _described(spec: NounSpec, relation: Relative, clause: str) -> NounSpec:
+    """The object with a relation that only describes it ("the man in the grey coat on the right").
+
+    A where-word after the relation's object still selects: among matches of the described object
+    when the relation is an attribute ("in the coat", "on the shelf"), since the two are in one place;
+    when the relation is a side of another object, which of the two it picks is unclear, so it is asked.
+    An object placed against one of its own kind ("the dog to the right of the dog") is asked too.
+    """
+    anchor = analyse_noun(relation.anchor)
+    head = spec.phrase.split()[-1] if spec.phrase else None
+    if head is not None and anchor.phrase is not None and anchor.phrase.split()[-1] == head and (
+            relation.relation not in ("onto", "like", "than")):
+        raise PlannerError(
+            f'"{spec.text} {relation.text}" in "{clause}": which {head} is meant is unclear; say e.g. '
+            f'"the leftmost {head}", "the rightmost {head}" or "the second {head} from the left"'
+        )
+    described = analyse_noun([*spec.text.split(), *relation.text.split()])
+    if relation.anchor_select is not None:
+        if relation.relation != "onto":
+            raise PlannerError(
+                f'"{relation.text}" in "{clause}": does the place name the {head} or the '
+                f'{anchor.phrase}? say e.g. "the {relation.anchor_select} {head}"'
+            )
+        if described.select is None or described.implicit_all:
+            described.select, described.implicit_all = relation.anchor_select, False
+    return described
 
 
 def _is_motion(modifier: Modifier) -> bool:
@@ -272,7 +322,13 @@ class RulePlanner:
             raise PlannerError(f"image size must be positive, got {width}x{height}")
         normalised = normalise(instruction)
         if not normalised.clauses:
-            raise _unknown(instruction.strip())
+            raise _unaccounted(instruction.strip().split())
+        if normalised.conflicts:
+            kept = normalised.conflicts[0]
+            raise PlannerError(
+                f'"{kept}" contradicts the edit: what is edited changes with everything on it; say the '
+                "edit alone, or name something beside the object to keep (\"keep the wall behind it\")"
+            )
         session = _Session(normalised, (width, height), previous)
         for clause in normalised.clauses:
             try:
@@ -368,9 +424,9 @@ class _Session:
         if isinstance(first, NounChunk) and len(first.words) >= 2 and (
                 first.words[0] not in PRE_NOUN_WORDS
                 and (first.words[1] in lx.DETERMINERS or first.words[1] in ("it", "them"))):
-            raise _unknown(clause)
+            raise _unaccounted(clause.split())
         if not self.drafts:
-            raise _unknown(clause)
+            raise _unaccounted(clause.split())
         draft = self.drafts[-1]
         targets, modifiers = self._targets_and_modifiers(items, draft.verb.kind, clause)
         content = [m for m in modifiers if not isinstance(m, Filler)]
@@ -400,7 +456,7 @@ class _Session:
                     specs[-1] = analyse_noun([*specs[-1].text.split(), *item.words])
                     continue
                 if specs and not joined:
-                    raise _unknown(" ".join(item.words), f'in "{clause}"')
+                    raise _unaccounted(item.words, clause)
                 if specs and joined and kind != "swap":
                     specs[-1] = analyse_noun([*specs[-1].text.split(), "with", *item.words])
                 else:
@@ -434,7 +490,7 @@ class _Session:
                         "placed relative to another one ('move the cup next to the bowl')"
                     )
                 # for other edits it only describes the object: "the cat under the table"
-                specs[-1] = analyse_noun([*specs[-1].text.split(), *item.text.split()])
+                specs[-1] = _described(specs[-1], item, clause)
                 continue
             first_locative = several_locatives and locatives and item is locatives[0]
             selects, select = _selection_of(item, kind, clause_motion, bool(first_locative))
@@ -450,6 +506,7 @@ class _Session:
         return targets, kept
 
     def _resolve(self, spec: NounSpec, clause: str, kind: str) -> list[Target]:
+        _check_object_words(spec, clause)
         if kind in _TARGETLESS_KINDS and spec.phrase is not None and (
                 spec.phrase.split()[-1] in lx.CAMERA_WORDS | {"image", "picture", "photo"}):
             return []
@@ -559,7 +616,7 @@ class _Session:
         if any(isinstance(m, Comparative | Factor) or (isinstance(m, Relative) and m.relation == "like")
                for m in mods):
             return "resize"
-        raise appearance_refusal(draft.clause) or _unknown(draft.clause)
+        raise appearance_refusal(draft.clause) or _unaccounted(draft.clause.split())
 
     def _points(self, draft: _Draft) -> list[Point]:
         points = [self._point(m) for m in draft.modifiers if isinstance(m, Place | PointRef)]
