@@ -94,7 +94,9 @@ _KEEP_TAIL = re.compile(
     r"(?:^|\s+(?:but|and|while|whilst)\s+|\s+)(?:please\s+)?(?:keep|leave|preserve|keeping|leaving|preserving)"
     r"\s+(?P<kept>[^,;]*)$"
 )
-_KEEP_START = re.compile(r"^(?:but\s+|and\s+)?(?:please\s+)?(?:keep|leave|preserve|keeping|leaving|preserving)\s+")
+_KEEP_START = re.compile(
+    r"^(?:but\s+|and\s+)?(?:please\s+)?(?:keep|leave|preserve|keeping|leaving|preserving)\s+"
+)
 # What is kept lies outside the edited object: a constraint the engine meets anyway.
 _OUTSIDE = re.compile(
     r"\b(?:else|other|others|rest|everything|every\s+thing|all|anything|background|behind|around|under"
