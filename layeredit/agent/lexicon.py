@@ -285,3 +285,10 @@ def numbers_to_digits(text: str) -> str:
         return str(_number_value(words))
 
     return _NUMBER_RUN.sub(replace, text)
+
+
+def joins_noun_phrase(word: str) -> bool:
+    """Whether a determiner may follow ``word`` inside one noun phrase ("in the", "holding a", "of
+    the", "all the")."""
+    return word in POSTMODIFIERS or word in DETERMINERS or word in ALL_QUANTIFIERS or is_participle(
+        word) or word.isdigit() or word in ("one", "than", "as", "and", "half")

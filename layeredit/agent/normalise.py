@@ -181,6 +181,7 @@ def normalise(instruction: str) -> Normalised:
                      ("\u2013", "-"), ("\u2014", " , "), ("\u00d7", "x")):
         text = text.replace(old, new)
     text = re.sub(r"(\d),(\d{3})\b", r"\1\2", text)
+    text = re.sub(r"\s+-+\s+", " , ", text)  # "remove the lamp - thanks": a dash between words is a pause
 
     points: list[tuple[float, float, bool]] = []
 
@@ -223,7 +224,7 @@ def normalise(instruction: str) -> Normalised:
 
     def set_aside_kept(match: re.Match[str]) -> str:
         if not _OUTSIDE.search(match.group("kept")):
-            conflicts.append(match.group(0).strip())
+            conflicts.append(re.sub(r"^(?:but|and|while|whilst)\s+", "", match.group(0).strip()))
         return ""
 
     for raw in _CLAUSE_SPLIT.split(text):

@@ -58,6 +58,7 @@ in the instruction, or to ``previous`` (the last turn's target) in a chat.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from pydantic import ValidationError
@@ -179,15 +180,19 @@ def _unaccounted(words: list[str] | tuple[str, ...], clause: str | None = None) 
     )
 
 
-def _check_object_words(spec: NounSpec, clause: str) -> None:
+def _check_object_words(words: Sequence[str], clause: str) -> None:
     """An object's name and description are open words, but never a clause of their own: a subject,
     a modal, a conjunction or a thank-you inside one means the parse swallowed what it did not
-    understand ("the poster but keep the text", "you'd be a lifesaver")."""
-    words = spec.text.split()
+    understand ("the poster but keep the text", "you'd be a lifesaver"); so do words before a
+    determiner that no preposition or participle joins ("move zorp the dog")."""
     for i, word in enumerate(words):
         if word.replace("'", "") in lx.NOT_IN_OBJECT_NAMES or "'" in word and not word.endswith(
-                ("'s", "s'")):
+                ("'s", "s'")) or not re.search(r"[a-z0-9]", word):
             raise _unaccounted(words[i:], clause)
+        if i and word in lx.DETERMINERS and not lx.joins_noun_phrase(words[i - 1]):
+            loose = [w for w in words[:i] if w not in PRE_NOUN_WORDS]
+            if loose:
+                raise _unaccounted(loose, clause)
 
 
 def _continues_description(spec: NounSpec) -> bool:
@@ -221,6 +226,16 @@ def _split_anchors(items: list[Item]) -> list[Item]:
         split.append(replace(item, anchor=anchor, text=text, anchor_select=select))
         split.extend(_split_anchors(rest))
     return split
+
+
+def _before_a_verb(clause: str) -> list[str]:
+    """The words of a clause that does not start with a verb, up to the first one that could start
+    an edit ("zorp move the cat left" names "zorp"); all of them when none could."""
+    words = clause.split()
+    for i in range(1, len(words)):
+        if match_verb(" ".join(words[i:])) is not None:
+            return words[:i]
+    return words
 
 
 def _described(spec: NounSpec, relation: Relative, clause: str) -> NounSpec:
@@ -424,9 +439,9 @@ class _Session:
         if isinstance(first, NounChunk) and len(first.words) >= 2 and (
                 first.words[0] not in PRE_NOUN_WORDS
                 and (first.words[1] in lx.DETERMINERS or first.words[1] in ("it", "them"))):
-            raise _unaccounted(clause.split())
+            raise _unaccounted(_before_a_verb(clause))
         if not self.drafts:
-            raise _unaccounted(clause.split())
+            raise _unaccounted(_before_a_verb(clause))
         draft = self.drafts[-1]
         targets, modifiers = self._targets_and_modifiers(items, draft.verb.kind, clause)
         content = [m for m in modifiers if not isinstance(m, Filler)]
@@ -451,6 +466,7 @@ class _Session:
         joined = False
         for item in items:
             if isinstance(item, NounChunk):
+                _check_object_words(item.words, clause)
                 if specs and not joined and _continues_description(specs[-1]):
                     # the description goes on: "the line running across the top of the image"
                     specs[-1] = analyse_noun([*specs[-1].text.split(), *item.words])
@@ -506,10 +522,11 @@ class _Session:
         return targets, kept
 
     def _resolve(self, spec: NounSpec, clause: str, kind: str) -> list[Target]:
-        _check_object_words(spec, clause)
-        if kind in _TARGETLESS_KINDS and spec.phrase is not None and (
-                spec.phrase.split()[-1] in lx.CAMERA_WORDS | {"image", "picture", "photo"}):
-            return []
+        _check_object_words(spec.text.split(), clause)
+        if kind in _TARGETLESS_KINDS and spec.phrase is not None:
+            if spec.phrase.split()[-1] in lx.CAMERA_WORDS | {"image", "picture", "photo"}:
+                return []
+            raise _unaccounted(spec.text.split(), clause)  # the camera moves, never an object
         if spec.phrase is not None and spec.phrase.split()[-1] in _WHOLE_PICTURE and spec.select is None:
             raise refusal(clause, "editing the whole picture this way is not supported (objects in it can "
                                   "be edited; the camera can pan and zoom out)")
