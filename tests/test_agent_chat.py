@@ -177,7 +177,7 @@ def test_terminal_question_is_answered_by_number_even_after_a_resume(tmp_path, p
         "remove it",
         "sunglasses",
     ]
-    assert resumed.handle("3").startswith("error: could not understand")  # no question: a number is no edit
+    assert resumed.handle("3").startswith('I don\'t understand "3"')  # no question: a number is no edit
 
 
 def test_again_repeats_the_last_edit_and_hints_speak_chat_commands(tmp_path):
@@ -207,4 +207,27 @@ def test_a_partly_supported_request_offers_the_rest_answered_by_yes_or_no(tmp_pa
     assert session.handle("no") == "ok, nothing changed" and session.current == 0
     session.handle("move the boy left and rotate the ball")
     assert session.handle("yes").startswith("done: move boy (-0.20, +0.00)") and session.current == 1
-    assert session.handle("yes").startswith("error: could not understand")  # nothing was asked
+    assert session.handle("yes").startswith('I don\'t understand "yes"')  # nothing was asked
+
+
+def test_picking_another_object_for_a_missing_one_edits_it_by_its_own_name(tmp_path):
+    """The soccer case: with only a boy marked, "remove the ball" asks; odd answers ask again, and
+    the answer removes the boy as "remove boy", never storing the boy's mask under "ball"."""
+    odd = ["7", "\u00b9", "9" * 5000, "maybe"]
+    script = "\n".join(["remove the ball", *odd, "1", "history", "remove the ball", "quit"])
+    done = chat(
+        SOCCER / "image.jpg", "--mask", f"boy={SOCCER / 'boy.jpg'}", "--session-dir", tmp_path / "s",
+        stdin=script, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "  1) boy" in out
+    for answer in ['"7"', '"\u00b9"', f'"{"9" * 17}..."', '"maybe"']:
+        assert f"{answer} does not pick an answer: answer yes or no." in out
+    assert out.count("done:") == 1 and "done: remove boy [turn 1]" in out
+    assert "* 1: remove boy" in out
+    state = json.loads((tmp_path / "s" / "session.json").read_text())
+    assert [turn["instruction"] for turn in state["turns"]] == [None, "remove boy"]
+    assert [sorted(turn["masks"]) for turn in state["turns"]] == [["boy"], []]
+    last_answer = out.rsplit("* 1: remove boy", 1)[1]  # asked again: "ball" names no mask
+    assert "- 'ball': no mask for 'ball'" in last_answer

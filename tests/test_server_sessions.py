@@ -335,3 +335,25 @@ def test_a_plan_sent_by_a_gesture_shows_as_said_and_its_layers_download(tmp_path
             response = client.get(links[kind])
             assert response.status_code == 200 and response.content, response.text
         assert client.get(f"/v1/sessions/{sid}/turns/1/layers.tif").status_code == 404
+
+
+def test_picking_another_object_for_a_missing_one_edits_it_by_its_own_name(tmp_path):
+    """The soccer case over REST: odd answers ask again, choice=0 removes the boy as "remove boy",
+    and no mask is ever stored under "ball"."""
+    with TestClient(create_app(planner="rules", data_dir=tmp_path)) as client:
+        sid = start(client, SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")
+        asked = say(client, sid, "remove the ball")
+        assert [c["label"] for c in asked["question"]["choices"]] == ["boy"]
+        for odd in ["7", "\u00b9", "9" * 5000, "maybe"]:
+            again = say(client, sid, odd)
+            assert again["current"] == 0 and again["messages"][-1]["kind"] == "question"
+            assert "does not pick an answer: answer yes or no." in again["question"]["text"]
+            assert again["question"]["text"].count("does not pick an answer") == 1
+        out_of_range = client.post(f"/v1/sessions/{sid}/messages", data={"choice": 1})
+        assert out_of_range.status_code == 409
+        done = client.post(f"/v1/sessions/{sid}/messages", data={"choice": 0}, params={"wait": True}).json()
+        assert done["current"] == 1 and done["question"] is None
+        assert done["turns"][1]["summary"] == "remove boy" and done["turns"][1]["masks"] == {}
+        assert [t["masks"] for t in done["turns"]][0].keys() == {"boy"}
+        asked_again = say(client, sid, "remove the ball")  # "ball" still names nothing
+        assert asked_again["current"] == 1 and "'ball'" in asked_again["question"]["text"]
