@@ -42,6 +42,8 @@ _CONTRACTIONS = (
 )
 # Tags such as "[Request]" or "(urgent)" that open a post.
 _TAGS = re.compile(r"^\s*(?:\[[^\]]*\]\s*|\((?!\s*\d)[^)]*\)\s*)+")
+# "hi all, [Serious] remove ...": a tag in square brackets is set aside wherever it stands.
+_BRACKETED = re.compile(r"\[[^\]]*\]")
 _VERB_FILL = r"(?:change|alter|affect|touch|modify|edit|move|mess\s+with|ruin|distort|disturb|shift)"
 _KEEPING = (r"(?:untouched|unchanged|intact|alone|the\s+same|as\s+(?:it\s+is|they\s+are|is)|in\s+place"
             r"|as\s+before|exactly\s+(?:the\s+same|as\s+(?:it\s+is|is))|unaffected|unedited)")
@@ -175,7 +177,7 @@ def normalise(instruction: str) -> Normalised:
         files.append(match.group(1))
         return f" __file{len(files) - 1}__ "
 
-    text = _FILE.sub(keep_file, _TAGS.sub("", instruction))
+    text = _FILE.sub(keep_file, _BRACKETED.sub(" , ", _TAGS.sub("", instruction)))
     text = text.lower()
     for old, new in (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'),
                      ("\u2013", "-"), ("\u2014", " , "), ("\u00d7", "x")):
