@@ -44,6 +44,9 @@ SET_ASIDE = [
     ("remove the man in the red jacket on the right", [_op("remove", "man", "rightmost")]),
     ("remove the car from the left side of the frame", [_op("remove", "car", "leftmost")]),
     ("remove the man outdoors", [_op("remove", "man")]),
+    ("remove the cat behind the sofa, many thanks, Ana", [_op("remove", "cat")]),
+    ("move the bench left; bonus points if you can also remove the bird",
+     [_op("move", "bench", dx="-", dy="0")]),
 ]
 
 
@@ -60,6 +63,7 @@ def test_framing_offers_and_constraints_are_never_planned(text: str, expected: l
         ("remove the 2nd car from the right", "counted from the left"),
         ("remove the dog to the right of the dog", "which dog is meant is unclear"),
         ("remove the cup next to the plate on the left", "the cup or the plate?"),
+        ("remove the horse behind the horse", "which horse is meant is unclear"),
     ],
 )
 def test_a_request_that_cannot_be_read_one_way_is_asked(text: str, named: str) -> None:
@@ -118,7 +122,7 @@ def test_held_out_set_is_scored() -> None:
     rows = _rows("planner_requests_heldout.jsonl")
     wrong, refused = _score(rows)
     assert wrong == ["move the flowerpot right but keep the shadow under it as is"]
-    assert len(rows) >= 40 and len(refused) <= 2
+    assert len(rows) >= 40 and len(refused) <= 2, refused
     out_of_scope = [row for row in rows if row.get("out_of_scope")]
     for row in out_of_scope:
         with pytest.raises(PlannerError):

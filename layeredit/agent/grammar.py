@@ -85,6 +85,7 @@ class Relative:
 @dataclass(frozen=True)
 class Layer:
     position: Literal["front", "back"]
+    text: str = ""  # the words: "behind the sofa" also describes an object that is not reordered
 
 
 @dataclass(frozen=True)
@@ -364,12 +365,12 @@ _MODIFIERS: tuple[tuple[str, Callable[[re.Match[str]], Modifier]], ...] = (
      r"|\s+of\s+(?:everything|all|the\s+stack|the\s+others|the\s+other\s+\w+))?"
      r"|to\s+the\s+top\s+(?:layer|of\s+the\s+stack)|on\s+top(?:\s+of\b.*)?"
      r"|forwards?|frontwards?|above\s+everything(?:\s+else)?|(?:one\s+)?layer\s+up|front)",
-     lambda m: Layer("front")),
+     lambda m: Layer("front", m.group(0))),
     (r"(?:(?:to|into|in)\s+(?:the\s+)?(?:very\s+)?(?:back|background|rear|backdrop)(?:\s+layer"
      r"|\s+of\s+(?:everything|all|the\s+stack|the\s+others|the\s+other\s+\w+))?"
      r"|to\s+the\s+bottom\s+(?:layer|of\s+the\s+stack)|behind(?:\s.*)?|backwards?"
      r"|(?:one\s+)?layer\s+down|(?:beneath|underneath|below)\s+everything(?:\s+else)?|back)",
-     lambda m: Layer("back")),
+     lambda m: Layer("back", m.group(0))),
     (rf"(?:counting\s+|starting\s+|going\s+)?from\s+the\s+(?P<side>left|right|top|bottom)"
      rf"(?:\s+(?:side|end|edge))?{_OF_IMG}",
      lambda m: OrdinalOrigin(m.group("side"))),

@@ -292,3 +292,9 @@ def joins_noun_phrase(word: str) -> bool:
     the", "all the")."""
     return word in POSTMODIFIERS or word in DETERMINERS or word in ALL_QUANTIFIERS or is_participle(
         word) or word.isdigit() or word in ("one", "than", "as", "and", "half")
+
+# The end of a reorder's wording ("to the back", "in front of everything"), not an object.
+LAYER_WORDS = frozenset(
+    ["front", "back", "foreground", "background", "forefront", "rear", "backdrop", "layer", "stack",
+     "everything", "else", "all", "others", "forward", "forwards", "backward", "backwards", "behind"]
+)

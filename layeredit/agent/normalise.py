@@ -38,7 +38,7 @@ _CONTRACTIONS = (
     (r"\b(he|she|they|there)'s\b", r"\1 is"), (r"\bthey're\b", "they are"),
     (r"\b(?:doesn't|dont)\b", "do not"), (r"\bisn't\b", "is not"), (r"\bwon't\b", "will not"),
     (r"\byou'd\b", "you would"), (r"\byou're\b", "you are"), (r"\byou'll\b", "you will"),
-    (r"\bi'll\b", "i will"),
+    (r"\bi'll\b", "i will"), (r"\bur\s+(?=a|an|the\s+best|amazing|awesome|great)\b", "you are "),
 )
 # Tags such as "[Request]" or "(urgent)" that open a post.
 _TAGS = re.compile(r"^\s*(?:\[[^\]]*\]\s*|\((?!\s*\d)[^)]*\)\s*)+")
@@ -72,19 +72,25 @@ _ASIDE_CLAUSE = re.compile(
     r"|(?:the\s+)?rest\s+(?:should|can|must)\s+stay.*|nothing\s+else(?:\s.*)?"
     # sign-offs: about the helper, not the picture
     r"|you\s+(?:guys\s+|all\s+)?(?:would\s+be|will\s+be|are|rock)\b.*"
-    r"|(?:i\s+(?:am|would\s+be|will\s+be)\s+)?(?:happy|glad|willing)\s+to\s+(?:pay|tip|donate)(?:\s.*)?"
+    r"|(?:i\s+(?:am|would\s+be|will\s+be)\s+)?(?:happy|glad|willing)\s+to\s+(?:pay|tip|donate|send|venmo|chip\s+in)"
+    r"(?:\s.*)?|(?:many|big|huge|a\s+lot\s+of|lots\s+of)\s+thanks(?:\s.*)?"
     r"|(?:i\s+)?(?:would|will)\s+be\s+(?:\w+\s+)?(?:grateful|thankful)(?:\s.*)?"
     r"|(?:(?:kind|best|warm|many)\s+)?regards(?:\s.*)?|cheers(?:\s+\w+)?|(?:much|lots\s+of)\s+love(?:\s.*)?"
-    r"|god\s+bless(?:\s.*)?|bless\s+you|love\s+you(?:\s.*)?"
+    r"|god\s+bless(?:\s.*)?|bless\s+you(?:\s.*)?|love\s+you(?:\s.*)?"
     # remarks about the picture or the object: "it ruins the shot", "he photobombed us"
     r"|(?:it|he|she)\s+\w+(?:s|ed)\b.*)$"
+)
+# A thank-you after the request: what follows without a verb is its signature.
+_THANKS = re.compile(
+    r"(?:(?:many|big|huge|kind|best|warm|much|lots\s+of)\s+)?(?:thanks|thank|thx|tia|cheers|regards|love|bless)\b"
 )
 # Offered options are not requests: "feel free to put something else there", "you can also remove
 # the sign behind it if that's easier", "if you want, zoom out too".
 _OFFER = re.compile(
     r"^(?:(?:and|but|or|also)\s+)?(?:feel\s+free\b|(?:if\s+you\s+(?:want|like|prefer|wish)(?:\s+to)?\s+)?"
     r"you\s+(?:can|could|may|might)\s+(?:also|always|even)\b|if\s+you\s+(?:want|like|prefer|wish)\b"
-    r"|optionally\b|alternatively\b|or\s+(?:you\s+)?(?:can|could)\b|no\s+need\s+to\b)"
+    r"|optionally\b|alternatively\b|or\s+(?:you\s+)?(?:can|could)\b|no\s+need\s+to\b|(?:it\s+is\s+)?up\s+to\s+you\b)"
+    r"|\bif\s+you\s+(?:can|could)\s+(?:also|even)\b"
     r"|\bif\s+(?:that|it|this)\s+is\s+(?:easier|simpler|quicker|faster|better|more\s+convenient)\b"
     r"|\bif\s+(?:it\s+)?(?:helps|needed|necessary)\b"
 )
@@ -137,7 +143,7 @@ _CLAUSE_SPLIT = re.compile(
     r"then|and\s+also|also|and|plus|as\s+well\s+as|followed\s+by|after\s+which)\s+"
 )
 _LEADING = re.compile(
-    r"^(?:please|pls|plz|kindly|just|now|ok(?:ay)?|hey|hi|so|then|and|also|next|finally|lastly|guys|"
+    r"^(?:please|pls|plz|kindly|just|now|ok(?:ay)?|hey|hi|yo|heya|howdy|so|then|and|also|next|finally|lastly|guys|"
     r"(?:can|could|would|will)\s+(?:some|any)\s*(?:one|body)(?:\s+here)?(?:\s+(?:be\s+able|able)\s+to)?|"
     r"(?:can|could|would|will)\s+(?:you|u)(?:\s+guys|\s+all)?(?:\s+be\s+able\s+to)?|help(?:\s+me)?(?:\s+to)?|"
     r"(?:can|could|would|will)\s+(?:some|any)\s*(?:one|body)\s+help(?:\s+me)?(?:\s+to)?|(?:some|any)\s*(?:one|body)\s+"
@@ -184,6 +190,7 @@ def normalise(instruction: str) -> Normalised:
         text = text.replace(old, new)
     text = re.sub(r"(\d),(\d{3})\b", r"\1\2", text)
     text = re.sub(r"\s+-+\s+", " , ", text)  # "remove the lamp - thanks": a dash between words is a pause
+    text = re.sub(r"\b(?:lol|lmao|rofl|haha+)\b", " , ", text)  # a laugh ends what came before
 
     points: list[tuple[float, float, bool]] = []
 
@@ -229,13 +236,17 @@ def normalise(instruction: str) -> Normalised:
             conflicts.append(re.sub(r"^(?:but|and|while|whilst)\s+", "", match.group(0).strip()))
         return ""
 
+    signed_off = False
     for raw in _CLAUSE_SPLIT.split(text):
         clause = raw.strip(" -")
         if _KEEP_START.match(clause) and not _ASIDE_CLAUSE.match(clause):
             set_aside_kept(_KEEP_TAIL.search(clause))
             continue
         if _ASIDE_CLAUSE.match(clause):
+            signed_off = signed_off or bool(clauses and _THANKS.match(clause))
             continue
+        if signed_off and match_verb(_LEADING.sub("", clause)) is None:
+            continue  # after a thank-you, words without a verb sign off too: "many thanks, Ana"
         while True:
             clause = _KEEP_TAIL.sub(set_aside_kept, clause)
             stripped = _LEADING.sub("", clause)

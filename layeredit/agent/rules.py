@@ -238,6 +238,11 @@ def _before_a_verb(clause: str) -> list[str]:
     return words
 
 
+def _after_layer(text: str) -> tuple[str, ...]:
+    """The object in "behind the fence" / "in front of the car"."""
+    return tuple(re.sub(r"^(?:behind|in\s+front\s+of|on\s+top\s+of)\s*", "", text).split())
+
+
 def _described(spec: NounSpec, relation: Relative, clause: str) -> NounSpec:
     """The object with a relation that only describes it ("the man in the grey coat on the right").
 
@@ -507,6 +512,12 @@ class _Session:
                     )
                 # for other edits it only describes the object: "the cat under the table"
                 specs[-1] = _described(specs[-1], item, clause)
+                continue
+            if isinstance(item, Layer) and kind not in _PLACING_KINDS and specs and (
+                    len(item.text.split()) > 1 and item.text.split()[-1] not in lx.LAYER_WORDS):
+                # "remove the horse behind the fence": a where-word of the object, not a reorder
+                specs[-1] = _described(specs[-1], Relative(item.text, "beside", _after_layer(item.text)),
+                                       clause)
                 continue
             first_locative = several_locatives and locatives and item is locatives[0]
             selects, select = _selection_of(item, kind, clause_motion, bool(first_locative))
