@@ -52,6 +52,15 @@ Out-of-scope requests (recolour, restyle, retouch, rotate, crop, expressions, re
 objects) raise :class:`~layeredit.agent.errors.UnsupportedEditError` naming the clause; a request
 mixing them with supported edits is refused whole (the error carries the supported part).
 
+The rules never guess. A plan is returned only when every word of the request is either read by
+the grammar or set aside by the normaliser as framing (greetings, politeness, thanks and sign-offs,
+remarks, offered options, constraints on things beside the object). Words left over raise
+:class:`~layeredit.agent.errors.UnaccountedWords` naming them; object names are open words, but a
+subject, modal, conjunction or thank-you inside one means a clause was swallowed. Keeping part of
+what the edit changes ("flip the poster but keep the text as it is"), a where-word that may belong to
+either of two objects ("the cup next to the plate on the left") and an object placed against its own
+kind ("the dog to the right of the dog") raise :class:`PlannerError` asking which is meant.
+
 Pronouns ("it", "them", "that", "the copy", "the one on the left") refer to the previous target
 in the instruction, or to ``previous`` (the last turn's target) in a chat.
 """
