@@ -28,7 +28,10 @@ def _rows(name: str) -> list[dict[str, Any]]:
 
 
 def _op(op: str, phrase: str, select: str | None = None, **fields: Any) -> dict[str, Any]:
-    return {"op": op, "target": {"phrase": phrase, **({"select": select} if select else {})}, **fields}
+    target = {"phrase": phrase, **({"select": select} if select else {})}
+    if "index" in fields:
+        target["index"] = fields.pop("index")
+    return {"op": op, "target": target, **fields}
 
 
 # The classes, in its own paraphrases: each plans only what was asked.
@@ -45,6 +48,8 @@ SET_ASIDE = [
     ("remove the car from the left side of the frame", [_op("remove", "car", "leftmost")]),
     ("remove the man outdoors", [_op("remove", "man")]),
     ("remove the cat behind the sofa, many thanks, Ana", [_op("remove", "cat")]),
+    ("remove the chair second from the left", [_op("remove", "chair", "index", index=1)]),
+    ("remove the chair first, then the table", [_op("remove", "chair"), _op("remove", "table")]),
     ("move the bench left; bonus points if you can also remove the bird",
      [_op("move", "bench", dx="-", dy="0")]),
 ]

@@ -580,7 +580,11 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
         if kept and ends_description and lx.starts_description(word, following, kept[-1]):
             described = [*kept, *words[i:]] if not last else []
             break
-        if kept and word not in ("far", "very") and word not in lx.POSITION_ADJECTIVES:
+        if kept and last and word in lx.ORDINALS and spec.ordinal is None:
+            # "the chair second (from the left)"; "remove the chair first" says when, and the
+            # plan keeps the order written anyway
+            spec.ordinal = lx.ORDINALS[word] if lx.ORDINALS[word] > 1 else None
+        elif kept and word not in ("far", "very") and word not in lx.POSITION_ADJECTIVES:
             kept.append(word)
         elif word in lx.DETERMINERS and not last:
             pass
