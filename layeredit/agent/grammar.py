@@ -665,10 +665,11 @@ def resolve_ordinal(spec: NounSpec, origin: str | None) -> None:
         spec.select, spec.index = "index", nth - 1
     elif nth == 1:
         spec.select, spec.index = lx.SIDE_SELECT[side], None
+    elif side == "right":  # "the second car from the right", "the penultimate car"
+        spec.select, spec.index = "index", -nth
     else:
         raise PlannerError(
-            f'cannot select "{wording}": a match is picked by its position '
-            f'counted from the left, and how many there are is not known yet; say "the '
-            f'{lx.SIDE_SELECT[side]} {spec.phrase or "one"}" or count from the left'
+            f'cannot select "{wording}": matches are counted from the left or from the right, not '
+            f'from the {side}; say "the {lx.SIDE_SELECT[side]} {spec.phrase or "one"}" or count across'
         )
     spec.implicit_all = False
