@@ -132,7 +132,7 @@ def test_held_out_set_is_scored() -> None:
     assert len(rows) >= 40 and len(refused) <= 2, refused
     out_of_scope = [row for row in rows if row.get("out_of_scope")]
     for row in out_of_scope:
-        with pytest.raises(PlannerError):
+        with pytest.raises(UnsupportedEditError):
             PLANNER.plan(row["text"], SIZE)
 
 
