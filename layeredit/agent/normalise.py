@@ -80,6 +80,13 @@ _ASIDE_CLAUSE = re.compile(
     # remarks about the picture or the object: "it ruins the shot", "he photobombed us"
     r"|(?:it|he|she)\s+\w+(?:s|ed)\b.*)$"
 )
+# A remark about the object ("it looks odd") is set aside, but not one that says where it is ("he is
+# the tall one on the left"): that selects, and unread, it must be refused.
+_REMARK = re.compile(r"^(?:it|this|that|he|she|they|which)\s")
+_WHERE = re.compile(
+    r"\b(?:left|right|top|bottom|middle|center|centre|front|back|behind|corner|side|first|second|third"
+    r"|last|biggest|smallest|largest|tallest)\b"
+)
 # A thank-you after the request: what follows without a verb is its signature.
 _THANKS = re.compile(
     r"(?:(?:many|big|huge|kind|best|warm|much|lots\s+of)\s+)?(?:thanks|thank|thx|tia|cheers|regards|love|bless)\b"
@@ -167,6 +174,10 @@ _TRAILING = re.compile(
 )
 
 
+def _is_aside(clause: str) -> bool:
+    return bool(_ASIDE_CLAUSE.match(clause)) and not (_REMARK.match(clause) and _WHERE.search(clause))
+
+
 @dataclass
 class Normalised:
     clauses: list[str]
@@ -242,7 +253,7 @@ def normalise(instruction: str) -> Normalised:
         if _KEEP_START.match(clause) and not _ASIDE_CLAUSE.match(clause):
             set_aside_kept(_KEEP_TAIL.search(clause))
             continue
-        if _ASIDE_CLAUSE.match(clause):
+        if _is_aside(clause):
             signed_off = signed_off or bool(clauses and _THANKS.match(clause))
             continue
         if signed_off and match_verb(_LEADING.sub("", clause)) is None:
@@ -261,6 +272,6 @@ def normalise(instruction: str) -> Normalised:
             without = re.sub(r"^first(?:\s+of\s+all)?\s+", "", clause)
             if match_verb(without) is not None:
                 clause = without
-        if clause and clause not in ("first", "first of all") and not _ASIDE_CLAUSE.match(clause):
+        if clause and clause not in ("first", "first of all") and not _is_aside(clause):
             clauses.append(clause)
     return Normalised(clauses, files, points, conflicts)
