@@ -71,6 +71,8 @@ def test_framing_offers_and_constraints_are_never_planned(text: str, expected: l
         ("remove the dog to the right of the dog", "which dog is meant is unclear"),
         ("remove the cup next to the plate on the left", "the cup or the plate?"),
         ("remove the horse behind the horse", "which horse is meant is unclear"),
+        ("remove the bike, the one on the left", "the same bike or another one?"),
+        ("move the sign to the left a bit, maybe 50px", "two distances for one direction"),
         # a remark that says where is never set aside unread
         ("remove my ex from this photo, he's the tall one on the far left", "could not understand"),
     ],

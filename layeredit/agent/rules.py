@@ -237,6 +237,12 @@ def _split_anchors(items: list[Item]) -> list[Item]:
     return split
 
 
+def _names_the_same_one(chunk: NounChunk) -> bool:
+    """Whether a noun phrase is "the one ..." (the object named before, told apart)."""
+    return chunk.words[:1] == ("one",) or (
+        len(chunk.words) >= 2 and chunk.words[0] in ("the", "that", "this") and chunk.words[1] == "one")
+
+
 def _before_a_verb(clause: str) -> list[str]:
     """The words of a clause that does not start with a verb, up to the first one that could start
     an edit ("zorp move the cat left" names "zorp"); all of them when none could."""
@@ -459,6 +465,14 @@ class _Session:
         draft = self.drafts[-1]
         targets, modifiers = self._targets_and_modifiers(items, draft.verb.kind, clause)
         content = [m for m in modifiers if not isinstance(m, Filler)]
+        if isinstance(first, NounChunk) and _names_the_same_one(first) and draft.targets:
+            # "remove the bike, the one on the left" tells the bike apart; "remove the cup and the
+            # one on the right" adds another: the words alone do not say which
+            phrase = draft.targets[-1].phrase
+            raise PlannerError(
+                f'"{clause}" after "{draft.clause}": the same {phrase} or another one? say e.g. '
+                f'"{draft.verb.text} the {phrase} on the left" or "{draft.verb.text} both {phrase}s"'
+            )
         if not targets:
             draft.modifiers.extend(modifiers)
         elif not content or not draft.has_content():
@@ -816,6 +830,10 @@ class _Session:
             steps.append((0, draft.verb.default_dy, pending.pop(0) if pending else None))
         if not steps and self.previous_motion and self.previous_motion[0] == kind:
             return self._repeat(draft, pending[0] if pending else None)
+        if pending and steps:
+            raise PlannerError(
+                f'"{draft.clause}": two distances for one direction; give one, e.g. "a bit" or "50 pixels"'
+            )
         if pending and not steps:
             raise PlannerError(
                 f'"{draft.clause}": which direction? add "left", "right", "up" or "down"'
