@@ -32,7 +32,9 @@ class Target(_Strict):
         default=None, description="Which matches to use; omitted means the best-scoring one."
     )
     index: int | None = Field(
-        default=None, ge=0, description="With select='index': 0-based position, left to right."
+        default=None,
+        description="With select='index': 0-based position, left to right; a negative index counts "
+        "from the right (-1 is the rightmost, -2 the second from the right).",
     )
     description: str | None = Field(
         default=None,

@@ -177,7 +177,7 @@ def test_terminal_question_is_answered_by_number_even_after_a_resume(tmp_path, p
         "remove it",
         "sunglasses",
     ]
-    assert resumed.handle("3").startswith("error: could not understand")  # no question: a number is no edit
+    assert resumed.handle("3").startswith('I don\'t understand "3"')  # no question: a number is no edit
 
 
 def test_again_repeats_the_last_edit_and_hints_speak_chat_commands(tmp_path):
@@ -207,4 +207,22 @@ def test_a_partly_supported_request_offers_the_rest_answered_by_yes_or_no(tmp_pa
     assert session.handle("no") == "ok, nothing changed" and session.current == 0
     session.handle("move the boy left and rotate the ball")
     assert session.handle("yes").startswith("done: move boy (-0.20, +0.00)") and session.current == 1
-    assert session.handle("yes").startswith("error: could not understand")  # nothing was asked
+    assert session.handle("yes").startswith('I don\'t understand "yes"')  # nothing was asked
+
+
+def test_a_missing_object_is_never_answered_by_another_one(tmp_path):
+    """The soccer case: with only a boy marked, "remove the ball" asks for the ball's mask and
+    offers no other object; "1", "yes", odd answers never edit the boy nor store his mask as "ball"."""
+    odd = ["1", "yes", "7", "\u00b9", "9" * 5000, "maybe"]
+    script = "\n".join(["remove the ball", *odd, "history", "quit"])
+    done = chat(
+        SOCCER / "image.jpg", "--mask", f"boy={SOCCER / 'boy.jpg'}", "--session-dir", tmp_path / "s",
+        stdin=script, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "- 'ball': no mask for 'ball'" in out and "1) boy" not in out
+    assert "done:" not in out and "remove boy" not in out
+    state = json.loads((tmp_path / "s" / "session.json").read_text())
+    assert [turn["instruction"] for turn in state["turns"]] == [None]
+    assert [sorted(turn["masks"]) for turn in state["turns"]] == [["boy"]]

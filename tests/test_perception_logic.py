@@ -101,6 +101,8 @@ def picked_boxes(select: str | None, index: int | None = None) -> list[tuple[flo
         ("index", 0, [1]),
         ("index", 1, [3]),
         ("index", 3, [2]),
+        ("index", -1, [2]),  # counted from the right: "the second cat from the right" is -2
+        ("index", -2, [0]),
     ],
 )
 def test_selection_over_detections_is_exact(select, index, expected):
@@ -110,6 +112,8 @@ def test_selection_over_detections_is_exact(select, index, expected):
 def test_index_past_the_matches_says_how_many_were_found():
     with pytest.raises(SelectionError, match="only 4 found"):
         picked_boxes("index", 4)
+    with pytest.raises(SelectionError, match="number 5 from the right was asked for, but only 4 found"):
+        picked_boxes("index", -5)
 
 
 def test_only_the_selected_boxes_are_segmented_and_the_image_is_embedded_per_resolve():

@@ -335,3 +335,18 @@ def test_a_plan_sent_by_a_gesture_shows_as_said_and_its_layers_download(tmp_path
             response = client.get(links[kind])
             assert response.status_code == 200 and response.content, response.text
         assert client.get(f"/v1/sessions/{sid}/turns/1/layers.tif").status_code == 404
+
+
+def test_a_missing_object_is_never_answered_by_another_one(tmp_path):
+    """The soccer case over REST: "remove the ball" with only a boy marked offers no choice, so
+    choice=0 is refused and odd answers edit nothing; no mask is ever stored under "ball"."""
+    with TestClient(create_app(planner="rules", data_dir=tmp_path)) as client:
+        sid = start(client, SOCCER / "image.jpg", boy=SOCCER / "boy.jpg")
+        asked = say(client, sid, "remove the ball")
+        assert asked["question"]["choices"] == [] and asked["question"]["missing"] == ["ball"]
+        assert client.post(f"/v1/sessions/{sid}/messages", data={"choice": 0}).status_code == 409
+        for odd in ["1", "yes", "\u00b9", "9" * 5000, "maybe"]:
+            again = say(client, sid, odd)
+            assert again["current"] == 0, odd
+        final = client.get(f"/v1/sessions/{sid}").json()
+        assert len(final["turns"]) == 1 and final["turns"][0]["masks"].keys() == {"boy"}

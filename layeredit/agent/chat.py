@@ -198,6 +198,9 @@ class ChatSession:
         try:
             if question is not None and picked is None and NO.fullmatch(text):
                 reply = Reply("ok, nothing changed", "info", self.current)
+            elif question is not None and picked is None and question.unanswered(text):
+                again = question.again(text)
+                reply = Reply(again.text, "question", self.current, self.planner_name, again)
             elif text.lower() in ("undo", "redo"):
                 reply = self.undo() if text.lower() == "undo" else self.redo()
             elif text.lower().rstrip(".!") in REPEAT_LINES:

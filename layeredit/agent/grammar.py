@@ -85,6 +85,7 @@ class Relative:
 @dataclass(frozen=True)
 class Layer:
     position: Literal["front", "back"]
+    text: str = ""  # the words: "behind the sofa" also describes an object that is not reordered
 
 
 @dataclass(frozen=True)
@@ -364,12 +365,12 @@ _MODIFIERS: tuple[tuple[str, Callable[[re.Match[str]], Modifier]], ...] = (
      r"|\s+of\s+(?:everything|all|the\s+stack|the\s+others|the\s+other\s+\w+))?"
      r"|to\s+the\s+top\s+(?:layer|of\s+the\s+stack)|on\s+top(?:\s+of\b.*)?"
      r"|forwards?|frontwards?|above\s+everything(?:\s+else)?|(?:one\s+)?layer\s+up|front)",
-     lambda m: Layer("front")),
+     lambda m: Layer("front", m.group(0))),
     (r"(?:(?:to|into|in)\s+(?:the\s+)?(?:very\s+)?(?:back|background|rear|backdrop)(?:\s+layer"
      r"|\s+of\s+(?:everything|all|the\s+stack|the\s+others|the\s+other\s+\w+))?"
      r"|to\s+the\s+bottom\s+(?:layer|of\s+the\s+stack)|behind(?:\s.*)?|backwards?"
      r"|(?:one\s+)?layer\s+down|(?:beneath|underneath|below)\s+everything(?:\s+else)?|back)",
-     lambda m: Layer("back")),
+     lambda m: Layer("back", m.group(0))),
     (rf"(?:counting\s+|starting\s+|going\s+)?from\s+the\s+(?P<side>left|right|top|bottom)"
      rf"(?:\s+(?:side|end|edge))?{_OF_IMG}",
      lambda m: OrdinalOrigin(m.group("side"))),
@@ -579,7 +580,11 @@ def analyse_noun(words: Sequence[str]) -> NounSpec:
         if kept and ends_description and lx.starts_description(word, following, kept[-1]):
             described = [*kept, *words[i:]] if not last else []
             break
-        if kept and word not in ("far", "very") and word not in lx.POSITION_ADJECTIVES:
+        if kept and last and word in lx.ORDINALS and spec.ordinal is None:
+            # "the chair second (from the left)"; "remove the chair first" says when, and the
+            # plan keeps the order written anyway
+            spec.ordinal = lx.ORDINALS[word] if lx.ORDINALS[word] > 1 else None
+        elif kept and word not in ("far", "very") and word not in lx.POSITION_ADJECTIVES:
             kept.append(word)
         elif word in lx.DETERMINERS and not last:
             pass
@@ -650,6 +655,9 @@ def resolve_ordinal(spec: NounSpec, origin: str | None) -> None:
         return
     if spec.select not in (None, "all") or (spec.select == "all" and not spec.implicit_all):
         return
+    if spec.ordinal is None and origin is not None:  # "the car from the left side of the frame"
+        spec.select, spec.implicit_all = lx.SIDE_SELECT[origin], False
+        return
     nth = spec.ordinal or 1
     side = origin or ("right" if spec.ordinal_from_end else "left")
     wording = f"{spec.text} from the {origin}" if origin else spec.text
@@ -657,10 +665,11 @@ def resolve_ordinal(spec: NounSpec, origin: str | None) -> None:
         spec.select, spec.index = "index", nth - 1
     elif nth == 1:
         spec.select, spec.index = lx.SIDE_SELECT[side], None
+    elif side == "right":  # "the second car from the right", "the penultimate car"
+        spec.select, spec.index = "index", -nth
     else:
         raise PlannerError(
-            f'cannot select "{wording}": a match is picked by its position '
-            f'counted from the left, and how many there are is not known yet; say "the '
-            f'{lx.SIDE_SELECT[side]} {spec.phrase or "one"}" or count from the left'
+            f'cannot select "{wording}": matches are counted from the left or from the right, not '
+            f'from the {side}; say "the {lx.SIDE_SELECT[side]} {spec.phrase or "one"}" or count across'
         )
     spec.implicit_all = False

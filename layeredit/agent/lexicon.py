@@ -84,8 +84,33 @@ POSTMODIFIERS = frozenset(
         "close", "wearing", "holding", "carrying", "that", "which", "who", "whose", "where",
         "across", "along", "alongside", "between", "among", "like", "into", "onto", "without",
         "within", "around", "atop", "toward", "towards", "to", "of", "for",
+        # where-words without an object: "the man outdoors", "the kids upstairs"
+        "indoors", "outdoors", "upstairs", "downstairs", "nearby", "overhead", "offshore",
     ]
 )
+# Words that never name or describe an object: they belong to a clause of their own (a subject,
+# a modal, a conjunction: "you'd be a lifesaver", "but keep the text") or to the social frame of a
+# request ("cheers", "kind regards", "happy to pay"). Found inside a noun phrase, they mean the
+# parse swallowed words it did not understand.
+CLAUSE_WORDS = frozenset(
+    [
+        "i", "you", "u", "we", "ya", "yall", "he", "she", "they",
+        "would", "could", "will", "shall", "should", "might", "must", "may", "cannot",
+        "be", "been", "am", "was", "were", "do", "does", "did", "not", "never", "look", "looks",
+        "but", "if", "unless", "because", "although", "though", "or", "whether", "until",
+        "whilst", "either", "neither", "nor",
+    ]
+)
+SOCIAL_WORDS = frozenset(
+    [
+        "thanks", "thank", "thx", "tia", "cheers", "regards", "love", "lifesaver", "grateful",
+        "thankful", "appreciate", "appreciated", "bless", "kudos", "lol", "lmao", "haha", "xoxo",
+        "paying", "tipping", "honestly", "seriously", "literally", "please", "pls", "plz", "mate",
+        "buddy", "bro", "dude", "sorry", "hate", "hates", "owe", "feel", "easier", "simpler",
+        "whatever", "asap",
+    ]
+)
+NOT_IN_OBJECT_NAMES = CLAUSE_WORDS | SOCIAL_WORDS
 # "a pair of shoes", "a bunch of flowers": the noun after "of" is the object.
 COLLECTIVE_NOUNS = frozenset(
     [
@@ -260,3 +285,16 @@ def numbers_to_digits(text: str) -> str:
         return str(_number_value(words))
 
     return _NUMBER_RUN.sub(replace, text)
+
+
+def joins_noun_phrase(word: str) -> bool:
+    """Whether a determiner may follow ``word`` inside one noun phrase ("in the", "holding a", "of
+    the", "all the")."""
+    return word in POSTMODIFIERS or word in DETERMINERS or word in ALL_QUANTIFIERS or is_participle(
+        word) or word.isdigit() or word in ("one", "than", "as", "and", "half")
+
+# The end of a reorder's wording ("to the back", "in front of everything"), not an object.
+LAYER_WORDS = frozenset(
+    ["front", "back", "foreground", "background", "forefront", "rear", "backdrop", "layer", "stack",
+     "everything", "else", "all", "others", "forward", "forwards", "backward", "backwards", "behind"]
+)

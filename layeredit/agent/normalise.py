@@ -5,13 +5,20 @@ What people write around an edit is set aside, never planned: tags ("[Request]")
 politeness ("could someone please", "I'd really appreciate it if"), thanks and tips ("thx",
 "will tip $5"), and constraints that the engine guarantees anyway, since everything outside the
 edit is preserved ("and keep everything else the same", "but don't change the background",
-"without changing her pose", "leaving the other signs untouched", "if possible").
+"without changing her pose", "leaving the other signs untouched", "if possible"), sign-offs ("you'd
+be a lifesaver", "happy to pay for this"), remarks about the picture ("it ruins the shot") and offered
+options, which are not requests ("feel free to put something else there", "you can also remove the
+sign if that's easier").
+
+Keeping something that the edit itself may change ("flip the poster but keep the text as it is") is
+not set aside: the request contradicts itself, and the planner asks. Keeping something beside the
+edited object ("but keep the pattern behind it") is a constraint the engine meets anyway.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from layeredit.agent import lexicon as lx
 from layeredit.agent.grammar import match_verb
@@ -30,16 +37,20 @@ _CONTRACTIONS = (
     (r"\bwe'd\b", "we would"), (r"\bcan't\b", "cannot"), (r"\bdon't\b", "do not"),
     (r"\b(he|she|they|there)'s\b", r"\1 is"), (r"\bthey're\b", "they are"),
     (r"\b(?:doesn't|dont)\b", "do not"), (r"\bisn't\b", "is not"), (r"\bwon't\b", "will not"),
+    (r"\byou'd\b", "you would"), (r"\byou're\b", "you are"), (r"\byou'll\b", "you will"),
+    (r"\bi'll\b", "i will"), (r"\bur\s+(?=a|an|the\s+best|amazing|awesome|great)\b", "you are "),
 )
 # Tags such as "[Request]" or "(urgent)" that open a post.
 _TAGS = re.compile(r"^\s*(?:\[[^\]]*\]\s*|\((?!\s*\d)[^)]*\)\s*)+")
+# "hi all, [Serious] remove ...": a tag in square brackets is set aside wherever it stands.
+_BRACKETED = re.compile(r"\[[^\]]*\]")
 _VERB_FILL = r"(?:change|alter|affect|touch|modify|edit|move|mess\s+with|ruin|distort|disturb|shift)"
 _KEEPING = (r"(?:untouched|unchanged|intact|alone|the\s+same|as\s+(?:it\s+is|they\s+are|is)|in\s+place"
             r"|as\s+before|exactly\s+(?:the\s+same|as\s+(?:it\s+is|is))|unaffected|unedited)")
 # Constraints inside a clause: cut from the marker to the end of the clause.
 _CONSTRAINT_TAIL = re.compile(
     rf"\s+(?:(?:but|and|while|whilst)\s+)?(?:without\s+\w+ing\b|(?:do\s+not|never|not)\s+{_VERB_FILL}\b"
-    rf"|(?:keeping|leaving|preserving)\b|so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are|does|do)\s+not\b"
+    rf"|so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are|does|do)\s+not\b"
     rf"|so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are)\s+no\s+longer\b|if\s+(?:possible|you\s+can)\b"
     r"|so\s+(?:that\s+)?(?:it|they|he|she)\s+(?:is|are|will|can|fits?|sits?|lines?\s+up|matches)\b)"
     r"[^,;]*"
@@ -57,8 +68,54 @@ _ASIDE_CLAUSE = re.compile(
     r"|help(?:\s+please)?|(?:can|could)\s+(?:anyone|someone|somebody)\s+help(?:\s+me)?"
     r"|(?:and\s+|but\s+)?(?:please\s+)?(?:keep|leave|preserve)\s+(?:everything|all|the\s+rest|anything|the\s+others?"
     rf"|every\s*thing)(?:\s+else)?(?:\s+.*)?|(?:but\s+)?(?:do\s+not|never|not)\s+{_VERB_FILL}\b.*"
-    r"|without\s+\w+ing\b.*|leaving\s.*|(?:if\s+)?possible|if\s+you\s+can|no\s+worries(?:\s.*)?"
-    r"|(?:the\s+)?rest\s+(?:should|can|must)\s+stay.*|nothing\s+else(?:\s.*)?)$"
+    r"|without\s+\w+ing\b.*|(?:if\s+)?possible|if\s+you\s+can|no\s+worries(?:\s.*)?"
+    r"|(?:the\s+)?rest\s+(?:should|can|must)\s+stay.*|nothing\s+else(?:\s.*)?"
+    # sign-offs: about the helper, not the picture
+    r"|you\s+(?:guys\s+|all\s+)?(?:would\s+be|will\s+be|are|rock)\b.*"
+    r"|(?:i\s+(?:am|would\s+be|will\s+be)\s+)?(?:happy|glad|willing)\s+to\s+(?:pay|tip|donate|send|venmo|chip\s+in)"
+    r"(?:\s.*)?|(?:many|big|huge|a\s+lot\s+of|lots\s+of)\s+thanks(?:\s.*)?"
+    r"|(?:i\s+)?(?:would|will)\s+be\s+(?:\w+\s+)?(?:grateful|thankful)(?:\s.*)?"
+    r"|(?:(?:kind|best|warm|many)\s+)?regards(?:\s.*)?|cheers(?:\s+\w+)?|(?:much|lots\s+of)\s+love(?:\s.*)?"
+    r"|god\s+bless(?:\s.*)?|bless\s+you(?:\s.*)?|love\s+you(?:\s.*)?"
+    # remarks about the picture or the object: "it ruins the shot", "he photobombed us"
+    r"|(?:it|he|she)\s+\w+(?:s|ed)\b.*)$"
+)
+# A remark about the object ("it looks odd") is set aside, but not one that says where it is ("he is
+# the tall one on the left"): that selects, and unread, it must be refused.
+_REMARK = re.compile(r"^(?:it|this|that|he|she|they|which)\s")
+_WHERE = re.compile(
+    r"\b(?:left|right|top|bottom|middle|center|centre|front|back|behind|corner|side|first|second|third"
+    r"|last|biggest|smallest|largest|tallest)\b"
+)
+# A thank-you after the request: what follows without a verb is its signature.
+_THANKS = re.compile(
+    r"(?:(?:many|big|huge|kind|best|warm|much|lots\s+of)\s+)?(?:thanks|thank|thx|tia|cheers|regards|love|bless)\b"
+)
+# Offered options are not requests: "feel free to put something else there", "you can also remove
+# the sign behind it if that's easier", "if you want, zoom out too".
+_OFFER = re.compile(
+    r"^(?:(?:and|but|or|also)\s+)?(?:feel\s+free\b|(?:if\s+you\s+(?:want|like|prefer|wish)(?:\s+to)?\s+)?"
+    r"you\s+(?:can|could|may|might)\s+(?:also|always|even)\b|if\s+you\s+(?:want|like|prefer|wish)\b"
+    r"|optionally\b|alternatively\b|or\s+(?:you\s+)?(?:can|could)\b|no\s+need\s+to\b|(?:it\s+is\s+)?up\s+to\s+you\b)"
+    r"|\bif\s+you\s+(?:can|could)\s+(?:also|even)\b"
+    r"|\bif\s+(?:that|it|this)\s+is\s+(?:easier|simpler|quicker|faster|better|more\s+convenient)\b"
+    r"|\bif\s+(?:it\s+)?(?:helps|needed|necessary)\b"
+)
+_OFFER_TAIL = re.compile(
+    r"\s+(?:but|and|or)\s+(?=feel\s+free\b|you\s+(?:can|could|may|might)\s+(?:also|always|even)\b).*$"
+)
+# "but keep the pattern behind it", "while keeping the letters the same": what is to stay as it is.
+_KEEP_TAIL = re.compile(
+    r"(?:^|\s+(?:but|and|while|whilst)\s+|\s+)(?:please\s+)?(?:keep|leave|preserve|keeping|leaving|preserving)"
+    r"\s+(?P<kept>[^,;]*)$"
+)
+_KEEP_START = re.compile(
+    r"^(?:but\s+|and\s+)?(?:please\s+)?(?:keep|leave|preserve|keeping|leaving|preserving)\s+"
+)
+# What is kept lies outside the edited object: a constraint the engine meets anyway.
+_OUTSIDE = re.compile(
+    r"\b(?:else|other|others|rest|everything|every\s+thing|all|anything|background|behind|around|under"
+    r"|underneath|below|beneath|beside|next\s+to|near|nearby|surrounding|surroundings|sky|scene)\b"
 )
 # "remove my ex, he's the one on the left": the identifying clause selects among matches.
 _IDENTIFYING = re.compile(
@@ -93,7 +150,7 @@ _CLAUSE_SPLIT = re.compile(
     r"then|and\s+also|also|and|plus|as\s+well\s+as|followed\s+by|after\s+which)\s+"
 )
 _LEADING = re.compile(
-    r"^(?:please|pls|plz|kindly|just|now|ok(?:ay)?|hey|hi|so|then|and|also|next|finally|lastly|guys|"
+    r"^(?:please|pls|plz|kindly|just|now|ok(?:ay)?|hey|hi|yo|heya|howdy|so|then|and|also|next|finally|lastly|guys|"
     r"(?:can|could|would|will)\s+(?:some|any)\s*(?:one|body)(?:\s+here)?(?:\s+(?:be\s+able|able)\s+to)?|"
     r"(?:can|could|would|will)\s+(?:you|u)(?:\s+guys|\s+all)?(?:\s+be\s+able\s+to)?|help(?:\s+me)?(?:\s+to)?|"
     r"(?:can|could|would|will)\s+(?:some|any)\s*(?:one|body)\s+help(?:\s+me)?(?:\s+to)?|(?:some|any)\s*(?:one|body)\s+"
@@ -117,11 +174,17 @@ _TRAILING = re.compile(
 )
 
 
+def _is_aside(clause: str) -> bool:
+    return bool(_ASIDE_CLAUSE.match(clause)) and not (_REMARK.match(clause) and _WHERE.search(clause))
+
+
 @dataclass
 class Normalised:
     clauses: list[str]
     files: list[str]
     points: list[tuple[float, float, bool]]  # x, y, in pixels
+    # "keep the text as it is": things to keep that the edit itself may change
+    conflicts: list[str] = field(default_factory=list)
 
 
 def normalise(instruction: str) -> Normalised:
@@ -131,12 +194,14 @@ def normalise(instruction: str) -> Normalised:
         files.append(match.group(1))
         return f" __file{len(files) - 1}__ "
 
-    text = _FILE.sub(keep_file, _TAGS.sub("", instruction))
+    text = _FILE.sub(keep_file, _BRACKETED.sub(" , ", _TAGS.sub("", instruction)))
     text = text.lower()
     for old, new in (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'),
                      ("\u2013", "-"), ("\u2014", " , "), ("\u00d7", "x")):
         text = text.replace(old, new)
     text = re.sub(r"(\d),(\d{3})\b", r"\1\2", text)
+    text = re.sub(r"\s+-+\s+", " , ", text)  # "remove the lamp - thanks": a dash between words is a pause
+    text = re.sub(r"\b(?:lol|lmao|rofl|haha+)\b", " , ", text)  # a laugh ends what came before
 
     points: list[tuple[float, float, bool]] = []
 
@@ -171,12 +236,30 @@ def normalise(instruction: str) -> Normalised:
     text = re.sub(r"\s+", " ", text).strip()
     text = _IDENTIFYING.sub(" ", text)
 
-    clauses = []
+    segments = (_OFFER_TAIL.sub("", segment) for segment in re.split(r"\s*[,;]\s*", text))
+    text = " , ".join(segment for segment in segments if not _OFFER.search(segment))
+
+    clauses: list[str] = []
+    conflicts: list[str] = []
+
+    def set_aside_kept(match: re.Match[str]) -> str:
+        if not _OUTSIDE.search(match.group("kept")):
+            conflicts.append(re.sub(r"^(?:but|and|while|whilst)\s+", "", match.group(0).strip()))
+        return ""
+
+    signed_off = False
     for raw in _CLAUSE_SPLIT.split(text):
         clause = raw.strip(" -")
-        if _ASIDE_CLAUSE.match(clause):
+        if _KEEP_START.match(clause) and not _ASIDE_CLAUSE.match(clause):
+            set_aside_kept(_KEEP_TAIL.search(clause))
             continue
+        if _is_aside(clause):
+            signed_off = signed_off or bool(clauses and _THANKS.match(clause))
+            continue
+        if signed_off and match_verb(_LEADING.sub("", clause)) is None:
+            continue  # after a thank-you, words without a verb sign off too: "many thanks, Ana"
         while True:
+            clause = _KEEP_TAIL.sub(set_aside_kept, clause)
             stripped = _LEADING.sub("", clause)
             stripped = _TRAILING.sub("", stripped)
             stripped = _CONSTRAINT_TAIL.sub("", stripped)
@@ -189,6 +272,6 @@ def normalise(instruction: str) -> Normalised:
             without = re.sub(r"^first(?:\s+of\s+all)?\s+", "", clause)
             if match_verb(without) is not None:
                 clause = without
-        if clause and clause not in ("first", "first of all") and not _ASIDE_CLAUSE.match(clause):
+        if clause and clause not in ("first", "first of all") and not _is_aside(clause):
             clauses.append(clause)
-    return Normalised(clauses, files, points)
+    return Normalised(clauses, files, points, conflicts)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from layeredit.admission.names import choice_number
-from layeredit.agent.errors import PlannerError
+from layeredit.agent.errors import PlannerError, UnaccountedWords
 from layeredit.agent.executor import AgentOutcome
 from layeredit.agent.lexicon import SINGULAR_PRONOUNS
 from layeredit.plan import Antecedent, EditPlan, Target
@@ -28,7 +28,18 @@ CLAUSE_BREAK = re.compile(r"\s*(?:[,;]|\band then\b|\bthen\b|\band\b)\s*")
 FOLLOW_UP = re.compile(r"\b(?:more|further|farther|again|less|bit|little|left|right|up|down)\b", re.I)
 YES = re.compile(r"(?:y|yes|yeah|yep|sure|ok|okay|please|please do|do it|go ahead|fine)\W*", re.IGNORECASE)
 NO = re.compile(r"(?:n|no|nope|no thanks|cancel|never mind|nevermind)\W*", re.IGNORECASE)
+# A choice's number as people type it: "2", "2.", "#2", "(2)".
+NUMBER = re.compile(r"[#(]?\s*([0-9]{1,4})\s*[.)]?", re.ASCII)
+# Messages shaped like an answer that pick no choice: numbers out of range or in other scripts
+# ("7", "¹", "٣"), a "yes" to several choices, a shrug. They are asked again, never planned.
+UNSURE = re.compile(
+    r"(?:maybe|perhaps|not sure|unsure|dunno|don'?t know|idk|hm+|either|both|any|whichever|whatever|\?+)\W*",
+    re.IGNORECASE,
+)
 PRONOUN_WORDS = frozenset(phrase for phrase in SINGULAR_PRONOUNS if " " not in phrase)
+
+_NOT_PICKED_TEXT = " does not pick an answer: answer "
+_NOT_PICKED = re.compile(rf'^".*"{_NOT_PICKED_TEXT}[^\n]*\n')
 
 PlanFunction = Callable[[str, Antecedent | None], EditPlan]
 
@@ -71,12 +82,28 @@ class Question:
 
     def answer(self, text: str) -> Choice | None:
         """The choice ``text`` picks: its number, or "yes" when there is only one; else None."""
-        number = choice_number(text, len(self.choices))
+        written = NUMBER.fullmatch(text.strip())  # "2", "#2", "(2)", "2."
+        number = None if written is None else choice_number(written.group(1), len(self.choices))
         if number is not None:
             return self.choices[number - 1]
-        if len(self.choices) == 1 and YES.fullmatch(text):
+        if len(self.choices) == 1 and YES.fullmatch(text.strip()):
             return self.choices[0]
         return None
+
+    def unanswered(self, text: str) -> bool:
+        """Whether ``text`` reads as an answer to this question that picks none of its choices."""
+        text = text.strip()
+        if not self.choices or self.answer(text) is not None or NO.fullmatch(text):
+            return False
+        numeric = bool(text) and all(c.isnumeric() or c in "#.() -+,_" for c in text)
+        return numeric or bool(YES.fullmatch(text)) or bool(UNSURE.fullmatch(text))
+
+    def again(self, text: str) -> Question:
+        """The same question, saying that ``text`` did not answer it."""
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        how = "yes or no" if len(self.choices) == 1 else f"with a number from 1 to {len(self.choices)}"
+        asked = _NOT_PICKED.sub("", self.text, count=1)  # said once, however often it is asked again
+        return Question(f'"{shown}"{_NOT_PICKED_TEXT}{how}.\n{asked}', self.choices)
 
     def prompt(self) -> str:
         """The question as a terminal shows it: numbered choices, answered by their number."""
@@ -130,7 +157,7 @@ def question_after_planner_error(
             return Question(f'Which object do you mean in "{instruction}"?', choices)
     clauses = [c for c in CLAUSE_BREAK.split(instruction.strip()) if c]
     if len(clauses) < 2:
-        return None
+        return _ask_about_words(instruction, error)
     possible, impossible = [], []
     for clause in clauses:
         try:
@@ -140,14 +167,25 @@ def question_after_planner_error(
         else:
             possible.append(clause)
     if not possible or not impossible:
-        return None
+        return _ask_about_words(instruction, error)
     doable = " and ".join(possible)
     try:
         shown = first_object(plan, doable, masks, previous)
     except PlannerError:
-        return None
+        return _ask_about_words(instruction, error)
     text = "I can't do " + "; ".join(impossible) + f". Shall I just {doable}?"
     return Question(text, [Choice(f"only: {doable}", doable, mask=shown)])
+
+
+def _ask_about_words(instruction: str, error: PlannerError) -> Question | None:
+    """For words the planner could not account for: ask what they mean rather than guess."""
+    if not isinstance(error, UnaccountedWords):
+        return None
+    words = " ".join(error.words)
+    return Question(
+        f'I don\'t understand "{words}" in "{instruction.strip()}", so I have not changed anything. '
+        "What should I do? Say the edit in other words, or without that part."
+    )
 
 
 def question_after_grounding(

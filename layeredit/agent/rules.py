@@ -52,18 +52,28 @@ Out-of-scope requests (recolour, restyle, retouch, rotate, crop, expressions, re
 objects) raise :class:`~layeredit.agent.errors.UnsupportedEditError` naming the clause; a request
 mixing them with supported edits is refused whole (the error carries the supported part).
 
+The rules never guess. A plan is returned only when every word of the request is either read by
+the grammar or set aside by the normaliser as framing (greetings, politeness, thanks and sign-offs,
+remarks, offered options, constraints on things beside the object). Words left over raise
+:class:`~layeredit.agent.errors.UnaccountedWords` naming them; object names are open words, but a
+subject, modal, conjunction or thank-you inside one means a clause was swallowed. Keeping part of
+what the edit changes ("flip the poster but keep the text as it is"), a where-word that may belong to
+either of two objects ("the cup next to the plate on the left") and an object placed against its own
+kind ("the dog to the right of the dog") raise :class:`PlannerError` asking which is meant.
+
 Pronouns ("it", "them", "that", "the copy", "the one on the left") refer to the previous target
 in the instruction, or to ``previous`` (the last turn's target) in a chat.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from pydantic import ValidationError
 
 from layeredit.agent import lexicon as lx
-from layeredit.agent.errors import PlannerError, UnsupportedEditError
+from layeredit.agent.errors import PlannerError, UnaccountedWords, UnsupportedEditError
 from layeredit.agent.grammar import (
     HORIZONTAL,
     PRE_NOUN_WORDS,
@@ -168,6 +178,32 @@ def _unknown(fragment: str, reason: str = "") -> PlannerError:
     )
 
 
+def _unaccounted(words: list[str] | tuple[str, ...], clause: str | None = None) -> UnaccountedWords:
+    """The parse left ``words`` over: the request is refused (or asked about), never guessed at."""
+    fragment = " ".join(words)
+    where = f' in "{clause}"' if clause and clause != fragment else ""
+    return UnaccountedWords(
+        tuple(words),
+        f'could not understand "{fragment}"{where}; known verbs: {", ".join(lx.KNOWN_VERBS)} '
+        "(see layeredit plan --help)",
+    )
+
+
+def _check_object_words(words: Sequence[str], clause: str) -> None:
+    """An object's name and description are open words, but never a clause of their own: a subject,
+    a modal, a conjunction or a thank-you inside one means the parse swallowed what it did not
+    understand ("the poster but keep the text", "you'd be a lifesaver"); so do words before a
+    determiner that no preposition or participle joins ("move zorp the dog")."""
+    for i, word in enumerate(words):
+        if word.replace("'", "") in lx.NOT_IN_OBJECT_NAMES or "'" in word and not word.endswith(
+                ("'s", "s'")) or not re.search(r"[a-z0-9]", word):
+            raise _unaccounted(words[i:], clause)
+        if i and word in lx.DETERMINERS and not lx.joins_noun_phrase(words[i - 1]):
+            loose = [w for w in words[:i] if w not in PRE_NOUN_WORDS]
+            if loose:
+                raise _unaccounted(loose, clause)
+
+
 def _continues_description(spec: NounSpec) -> bool:
     """Whether a noun phrase ends mid-description ("the dog sitting", "the line running across")."""
     last = spec.text.split()[-1]
@@ -199,6 +235,55 @@ def _split_anchors(items: list[Item]) -> list[Item]:
         split.append(replace(item, anchor=anchor, text=text, anchor_select=select))
         split.extend(_split_anchors(rest))
     return split
+
+
+def _names_the_same_one(chunk: NounChunk) -> bool:
+    """Whether a noun phrase is "the one ..." (the object named before, told apart)."""
+    return chunk.words[:1] == ("one",) or (
+        len(chunk.words) >= 2 and chunk.words[0] in ("the", "that", "this") and chunk.words[1] == "one")
+
+
+def _before_a_verb(clause: str) -> list[str]:
+    """The words of a clause that does not start with a verb, up to the first one that could start
+    an edit ("zorp move the cat left" names "zorp"); all of them when none could."""
+    words = clause.split()
+    for i in range(1, len(words)):
+        if match_verb(" ".join(words[i:])) is not None:
+            return words[:i]
+    return words
+
+
+def _after_layer(text: str) -> tuple[str, ...]:
+    """The object in "behind the fence" / "in front of the car"."""
+    return tuple(re.sub(r"^(?:behind|in\s+front\s+of|on\s+top\s+of)\s*", "", text).split())
+
+
+def _described(spec: NounSpec, relation: Relative, clause: str) -> NounSpec:
+    """The object with a relation that only describes it ("the man in the grey coat on the right").
+
+    A where-word after the relation's object still selects: among matches of the described object
+    when the relation is an attribute ("in the coat", "on the shelf"), since the two are in one place;
+    when the relation is a side of another object, which of the two it picks is unclear, so it is asked.
+    An object placed against one of its own kind ("the dog to the right of the dog") is asked too.
+    """
+    anchor = analyse_noun(relation.anchor)
+    head = spec.phrase.split()[-1] if spec.phrase else None
+    if head is not None and anchor.phrase is not None and anchor.phrase.split()[-1] == head and (
+            relation.relation not in ("onto", "like", "than")):
+        raise PlannerError(
+            f'"{spec.text} {relation.text}" in "{clause}": which {head} is meant is unclear; say e.g. '
+            f'"the leftmost {head}", "the rightmost {head}" or "the second {head} from the left"'
+        )
+    described = analyse_noun([*spec.text.split(), *relation.text.split()])
+    if relation.anchor_select is not None:
+        if relation.relation != "onto":
+            raise PlannerError(
+                f'"{relation.text}" in "{clause}": does the place name the {head} or the '
+                f'{anchor.phrase}? say e.g. "the {relation.anchor_select} {head}"'
+            )
+        if described.select is None or described.implicit_all:
+            described.select, described.implicit_all = relation.anchor_select, False
+    return described
 
 
 def _is_motion(modifier: Modifier) -> bool:
@@ -272,7 +357,13 @@ class RulePlanner:
             raise PlannerError(f"image size must be positive, got {width}x{height}")
         normalised = normalise(instruction)
         if not normalised.clauses:
-            raise _unknown(instruction.strip())
+            raise _unaccounted(instruction.strip().split())
+        if normalised.conflicts:
+            kept = normalised.conflicts[0]
+            raise PlannerError(
+                f'"{kept}" contradicts the edit: what is edited changes with everything on it; say the '
+                "edit alone, or name something beside the object to keep (\"keep the wall behind it\")"
+            )
         session = _Session(normalised, (width, height), previous)
         for clause in normalised.clauses:
             try:
@@ -368,12 +459,20 @@ class _Session:
         if isinstance(first, NounChunk) and len(first.words) >= 2 and (
                 first.words[0] not in PRE_NOUN_WORDS
                 and (first.words[1] in lx.DETERMINERS or first.words[1] in ("it", "them"))):
-            raise _unknown(clause)
+            raise _unaccounted(_before_a_verb(clause))
         if not self.drafts:
-            raise _unknown(clause)
+            raise _unaccounted(_before_a_verb(clause))
         draft = self.drafts[-1]
         targets, modifiers = self._targets_and_modifiers(items, draft.verb.kind, clause)
         content = [m for m in modifiers if not isinstance(m, Filler)]
+        if isinstance(first, NounChunk) and _names_the_same_one(first) and draft.targets:
+            # "remove the bike, the one on the left" tells the bike apart; "remove the cup and the
+            # one on the right" adds another: the words alone do not say which
+            phrase = draft.targets[-1].phrase
+            raise PlannerError(
+                f'"{clause}" after "{draft.clause}": the same {phrase} or another one? say e.g. '
+                f'"{draft.verb.text} the {phrase} on the left" or "{draft.verb.text} both {phrase}s"'
+            )
         if not targets:
             draft.modifiers.extend(modifiers)
         elif not content or not draft.has_content():
@@ -395,12 +494,13 @@ class _Session:
         joined = False
         for item in items:
             if isinstance(item, NounChunk):
+                _check_object_words(item.words, clause)
                 if specs and not joined and _continues_description(specs[-1]):
                     # the description goes on: "the line running across the top of the image"
                     specs[-1] = analyse_noun([*specs[-1].text.split(), *item.words])
                     continue
                 if specs and not joined:
-                    raise _unknown(" ".join(item.words), f'in "{clause}"')
+                    raise _unaccounted(item.words, clause)
                 if specs and joined and kind != "swap":
                     specs[-1] = analyse_noun([*specs[-1].text.split(), "with", *item.words])
                 else:
@@ -434,7 +534,13 @@ class _Session:
                         "placed relative to another one ('move the cup next to the bowl')"
                     )
                 # for other edits it only describes the object: "the cat under the table"
-                specs[-1] = analyse_noun([*specs[-1].text.split(), *item.text.split()])
+                specs[-1] = _described(specs[-1], item, clause)
+                continue
+            if isinstance(item, Layer) and kind not in _PLACING_KINDS and specs and (
+                    len(item.text.split()) > 1 and item.text.split()[-1] not in lx.LAYER_WORDS):
+                # "remove the horse behind the fence": a where-word of the object, not a reorder
+                specs[-1] = _described(specs[-1], Relative(item.text, "beside", _after_layer(item.text)),
+                                       clause)
                 continue
             first_locative = several_locatives and locatives and item is locatives[0]
             selects, select = _selection_of(item, kind, clause_motion, bool(first_locative))
@@ -450,9 +556,11 @@ class _Session:
         return targets, kept
 
     def _resolve(self, spec: NounSpec, clause: str, kind: str) -> list[Target]:
-        if kind in _TARGETLESS_KINDS and spec.phrase is not None and (
-                spec.phrase.split()[-1] in lx.CAMERA_WORDS | {"image", "picture", "photo"}):
-            return []
+        _check_object_words(spec.text.split(), clause)
+        if kind in _TARGETLESS_KINDS and spec.phrase is not None:
+            if spec.phrase.split()[-1] in lx.CAMERA_WORDS | {"image", "picture", "photo"}:
+                return []
+            raise _unaccounted(spec.text.split(), clause)  # the camera moves, never an object
         if spec.phrase is not None and spec.phrase.split()[-1] in _WHOLE_PICTURE and spec.select is None:
             raise refusal(clause, "editing the whole picture this way is not supported (objects in it can "
                                   "be edited; the camera can pan and zoom out)")
@@ -559,7 +667,7 @@ class _Session:
         if any(isinstance(m, Comparative | Factor) or (isinstance(m, Relative) and m.relation == "like")
                for m in mods):
             return "resize"
-        raise appearance_refusal(draft.clause) or _unknown(draft.clause)
+        raise appearance_refusal(draft.clause) or _unaccounted(draft.clause.split())
 
     def _points(self, draft: _Draft) -> list[Point]:
         points = [self._point(m) for m in draft.modifiers if isinstance(m, Place | PointRef)]
@@ -722,6 +830,10 @@ class _Session:
             steps.append((0, draft.verb.default_dy, pending.pop(0) if pending else None))
         if not steps and self.previous_motion and self.previous_motion[0] == kind:
             return self._repeat(draft, pending[0] if pending else None)
+        if pending and steps:
+            raise PlannerError(
+                f'"{draft.clause}": two distances for one direction; give one, e.g. "a bit" or "50 pixels"'
+            )
         if pending and not steps:
             raise PlannerError(
                 f'"{draft.clause}": which direction? add "left", "right", "up" or "down"'

@@ -40,7 +40,7 @@ _REASONS: tuple[tuple[str, str], ...] = (
      r"|hair(?:style|cut)?|younger|older|skinnier|slimmer\s+face)\b",
      "changing a person's expression, pose or appearance is not supported"),
     (r"^(?:add|write|put|type|insert|place)\s+(?:some\s+|the\s+|a\s+|my\s+)?(?:text|words?|caption|title"
-     r"|quote|watermark|signature|name|date)\b",
+     r"|quote|watermark|signature|name|date)\b|^(?:write|type|print|spell|letter)\b",
      "adding text is not supported"),
     (r"^(?:replace|substitute)\b|\bswap\s+out\b|\b(?:with|by)\s+(?:a|an|some)\s+\w+\s+instead\b"
      r"|^(?:change|turn|transform|convert|make|morph)\s+.+?\s+(?:into|to)\s+(?:a|an|some)\s+",
@@ -59,6 +59,13 @@ _REASONS: tuple[tuple[str, str], ...] = (
      r"(?!.*__file)",
      "adding new objects is not supported (only copies of objects in the picture, or objects from "
      "another image: 'insert the dog from dog.png')"),
+    (r"^(?:add|put|place|draw|give)\s+(?!(?:the|a|an|this|that|it|them|another|one\s+more|a\s+second"
+     r"|an\s+extra|\d+\s+more|cop(?:y|ies))\b)(?:\w+\s+){1,2}(?:to|on|onto)\s+"
+     r"(?:the|a|an|his|her|my|their|our)\b(?!.*__file)",
+     "adding new objects is not supported (only copies of objects in the picture, or objects from "
+     "another image: 'insert the dog from dog.png')"),
+    (r"^(?:make|get|have)\s+(?:\w+\s+){0,4}look\b(?!\s+like)",
+     "changing how an object or a person looks is not supported"),
 )
 _PATTERNS = tuple((re.compile(pattern), reason) for pattern, reason in _REASONS)
 # Verbs that change how an object looks rather than where it is or how big it is.

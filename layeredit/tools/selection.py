@@ -30,7 +30,8 @@ class Candidate:
 def select_candidates(candidates: Sequence[Candidate], target: Target) -> list[int]:
     """Indices into ``candidates`` that ``target.select`` picks, in left-to-right order.
 
-    No selection means the best-scoring match; ``index`` counts matches left to right from 0.
+    No selection means the best-scoring match; ``index`` counts matches left to right from 0, and
+    from the right when negative (-1 is the rightmost).
     """
     if not candidates:
         return []
@@ -42,9 +43,10 @@ def select_candidates(candidates: Sequence[Candidate], target: Target) -> list[i
         return order
     if select == "index":
         assert target.index is not None  # guaranteed by Target's validator
-        if target.index >= len(order):
+        if not -len(order) <= target.index < len(order):
+            side, number = ("left", target.index + 1) if target.index >= 0 else ("right", -target.index)
             raise SelectionError(
-                f"'{target.phrase}' number {target.index + 1} from the left was asked for, "
+                f"'{target.phrase}' number {number} from the {side} was asked for, "
                 f"but only {len(order)} found"
             )
         return [order[target.index]]
