@@ -1,7 +1,7 @@
-"""The weight-free engine: OpenCV inpainting plus feathered alpha compositing.
+"""The weight-free engine: PatchMatch hole filling plus feathered alpha compositing.
 
-Holes are filled at a bounded working size with full-resolution texture restored
-(:mod:`layeredit.engine.fill`), so the cost stays close to linear in the pixel count.
+Holes are filled by :mod:`layeredit.engine.fill` (PatchMatch, or a smooth fill where its library
+cannot load), at a bounded working size so the cost stays close to linear in the pixel count.
 
 It renders the same :class:`~layeredit.engine.scene.Scene` as the diffusion engine, so it is both
 a fast preview and the baseline the diffusion engine is measured against.
@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import time
 
-import cv2
 import numpy as np
 
 from layeredit.engine.base import EditResult, ProgressCallback, RenderedLayer, SceneRenderer
 from layeredit.engine.fill import fill_hole
 from layeredit.engine.resolution import ResolutionParams
 from layeredit.engine.scene import Layer, Scene, SceneParams
-from layeredit.errors import InputError
 from layeredit.plan import EditPlan
 from layeredit.tools.masks import dilate, feather, shift
 
@@ -42,21 +40,12 @@ def composite(base: np.ndarray, scene: Scene) -> tuple[np.ndarray, list[Rendered
     return np.clip(np.round(canvas), 0, 255).astype(np.uint8), rendered
 
 
-def inpaint(image: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
-    """Fill ``hole`` from its surroundings (Telea); pixels outside the hole are untouched."""
-    if not hole.any():
-        return image.copy()
-    if hole.all():
-        raise InputError("the whole image would have to be painted; nothing is left to paint from")
-    filled = cv2.inpaint(image, hole.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
-    return np.where(hole[..., None], filled, image)
-
-
 class PixelEngine(SceneRenderer):
-    """Edits without model weights; holes are filled by OpenCV's Telea inpainting.
+    """Edits without model weights; holes are filled by PatchMatch (:mod:`layeredit.engine.fill`).
 
-    ``fill_side``: a hole's neighbourhood is painted at most at this side's square area (Telea's
-    fill is smooth, so painting it smaller loses nothing the restored texture does not bring back).
+    ``inpaint_radius`` and ``fill_side`` tune the smooth fallback fill: its Telea radius, and the
+    side of the square area a hole's neighbourhood is painted at (the fill is smooth, so painting it
+    smaller loses nothing the restored texture does not bring back).
     ``working_side``: the square area a resized photo is edited at (layeredit.engine.resolution).
     """
 
@@ -64,7 +53,7 @@ class PixelEngine(SceneRenderer):
     # How a photo larger than ``working_side`` is edited when the caller does not say (None: auto);
     # layeredit.engine.options.make_engine sets it from the options the engine was built with.
     resolution: ResolutionParams | None = None
-    uses_refine_mask = False  # Telea's fill copies no features, so there is nothing to keep out
+    uses_refine_mask = False  # a fill from the picture's own pixels: no learned features to keep out
 
     def __init__(
         self,
@@ -81,15 +70,12 @@ class PixelEngine(SceneRenderer):
     def run_scene(
         self, scene: Scene, plan: EditPlan, progress: ProgressCallback | None = None, full_size: bool = False
     ) -> EditResult:
-        """Render a compiled scene; ``full_size`` paints the hole at full size (Telea on the whole
-        picture, the direct path whose cost grows much faster than the pixel count)."""
+        """Render a compiled scene; ``full_size`` paints the hole without shrinking it first (the
+        direct path, whose cost grows much faster than the pixel count)."""
         timings: dict[str, float] = {}
         start = time.perf_counter()
         radius = scene.px(self.inpaint_radius)
-        if full_size:
-            background = inpaint(scene.background, scene.hole, radius)
-        else:
-            background = fill_hole(scene.background, scene.hole, radius, self.fill_side)
+        background = fill_hole(scene.background, scene.hole, radius, None if full_size else self.fill_side)
         timings["inpaint"] = time.perf_counter() - start
         if progress:
             progress("inpaint", 1, 2)
