@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -13,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from layeredit.agent.planner_options import PlannerOptions
 from layeredit.api import Box, edit
-from layeredit.cli_options import build_params, dataclass_options
+from layeredit.cli_options import build_params, dataclass_options, grouped_options
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.designedit.config import DEFAULT_MODEL, DesignEditConfig
 from layeredit.engine.layers import LayerStack
@@ -93,12 +93,7 @@ engine_option = click.option(
 )
 
 
-llm_option = click.option(
-    "--llm",
-    metavar="PROVIDER:MODEL",
-    help="Planner: 'rules' (offline, the default) or a LangChain chat model such as openai:gpt-4o-mini "
-    "(default from $LAYEREDIT_LLM).",
-)
+planner_options = grouped_options(PlannerOptions, "planner")
 
 
 device_option = click.option(
@@ -220,7 +215,7 @@ class DeferredDesignEdit:
     help="Also write every layer as an RGBA PNG, layers.psd, layers.ora and the plan into this folder.",
 )
 @click.option("--plan-only", is_flag=True, help="Print the edit plan as JSON and stop.")
-@llm_option
+@planner_options
 @model_option
 @device_option
 @click.option(
@@ -241,7 +236,7 @@ def edit_command(
     engine: str,
     save_layers: Path | None,
     plan_only: bool,
-    llm: str | None,
+    planner: PlannerOptions,
     model: str | None,
     device: str | None,
     refine_mask: Path | None,
@@ -252,11 +247,11 @@ def edit_command(
     named = _parse_pairs(masks, "--mask", "cat=cat.png")
     parsed_boxes = _parse_boxes(boxes)
     plan: str | EditPlan = instruction
-    if plan_only or llm or os.environ.get("LAYEREDIT_LLM"):
+    if plan_only or planner.spec != "rules":
         from layeredit.agent.llm import plan_instruction
 
         pixels = load_image(image)
-        plan = plan_instruction(instruction, (pixels.shape[1], pixels.shape[0]), llm, pixels)
+        plan = plan_instruction(instruction, (pixels.shape[1], pixels.shape[0]), planner, pixels)
     if plan_only:
         click.echo(plan.to_json(indent=2))
         return
@@ -296,11 +291,12 @@ def edit_command(
 @engine_option
 @click.option("--model", metavar="ID_OR_PATH", help=f"designedit: diffusers model [{DEFAULT_MODEL}].")
 @device_option
+@planner_options
 @dataclass_options(SceneParams)
 @dataclass_options(DesignEditConfig, skip=("progress_bar",))
 def batch_command(
     manifest: Path, out_dir: Path, workers: int | None, ray: str | None, dry_run: bool, engine: str,
-    model: str | None, device: str | None, **tuning: Any,
+    model: str | None, device: str | None, planner: PlannerOptions, **tuning: Any,
 ) -> None:  # fmt: skip
     """Run every edit of MANIFEST (JSON Lines or CSV, one edit a line) into a folder.
 
@@ -310,7 +306,7 @@ def batch_command(
     from layeredit.batch.jobs import RunSettings
 
     options = {name: value for name, value in tuning.items() if value is not None}
-    settings = RunSettings(engine, model, device, options)
+    settings = RunSettings(engine, model, device, options, planner)
     sys.exit(run_batch(manifest, out_dir, settings, workers, ray, dry_run))
 
 
@@ -322,8 +318,8 @@ def batch_command(
     show_default=True,
     help="Image size WIDTHxHEIGHT, used to convert pixel amounts.",
 )
-@llm_option
-def plan_command(instruction: str, size: str, llm: str | None) -> None:
+@planner_options
+def plan_command(instruction: str, size: str, planner: PlannerOptions) -> None:
     """Print the edit plan for INSTRUCTION as JSON.
 
     With INSTRUCTION '-', read one instruction per line from standard input and print one JSON
@@ -333,14 +329,14 @@ def plan_command(instruction: str, size: str, llm: str | None) -> None:
 
     image_size = _parse_size(size)
     if instruction != "-":
-        click.echo(plan_instruction(instruction, image_size, llm).to_json(indent=2))
+        click.echo(plan_instruction(instruction, image_size, planner).to_json(indent=2))
         return
     for line in sys.stdin:
         text = line.strip()
         if not text:
             continue
         try:
-            click.echo(plan_instruction(text, image_size, llm).to_json())
+            click.echo(plan_instruction(text, image_size, planner).to_json())
         except LayereditError as exc:
             click.echo(json.dumps({"error": error_text(exc)}))
 
@@ -359,7 +355,7 @@ def plan_command(instruction: str, size: str, llm: str | None) -> None:
 )
 @mask_option
 @engine_option
-@llm_option
+@planner_options
 @model_option
 @device_option
 @perception_options
@@ -373,7 +369,7 @@ def chat_command(
     session_dir: Path | None,
     masks: tuple[str, ...],
     engine: str,
-    llm: str | None,
+    planner: PlannerOptions,
     model: str | None,
     device: str | None,
     finding: dict[str, Any],
@@ -388,7 +384,7 @@ def chat_command(
         raise click.UsageError("give either IMAGE (a new chat) or --resume DIR (continue a chat)")
     runner = build_engine(engine, model, device, None, tuning)
     finder = AutomaticResolver(device=device, **finding)
-    open_chat(image, resume, session_dir, named, runner, llm, finder, root)
+    open_chat(image, resume, session_dir, named, runner, planner, finder, root)
 
 
 @cli.command("mcp")
@@ -448,12 +444,12 @@ def segment_command(
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port.")
 @engine_option
-@llm_option
+@planner_options
 @perception_options
 @device_option
 @serve_access_options
 def serve_command(
-    host: str, port: int, engine: str, llm: str | None, finding: dict[str, Any], device: str | None,
+    host: str, port: int, engine: str, planner: PlannerOptions, finding: dict[str, Any], device: str | None,
     serving: ServeSettings,
 ) -> None:  # fmt: skip
     """Run the web editor (open http://HOST:PORT/) and the REST API (docs at /docs)."""
@@ -467,7 +463,7 @@ def serve_command(
             f"the server needs the server extra ({exc.name} is missing): pip install 'layeredit[server]'"
         ) from None
     serving.warn_if_exposed(host)
-    planner = make_planner(llm)  # a bad --llm is reported before the server starts
+    chat_planner = make_planner(planner)  # a bad --llm is reported before the server starts
     click.echo(f"layeredit editor on http://{host}:{port}/ (API docs at /docs)", err=True)
     finder = AutomaticResolver(device=device, **finding)
     text_resolver = None if finder.missing_models() else finder
@@ -479,7 +475,7 @@ def serve_command(
         clicks = SamPointSegmenter(make_segmenter(finding["sam_model"], device))
     app = create_app(
         engine=engine, text_resolver=text_resolver, point_segmenter=clicks, limits=serving.limits(),
-        access=serving.access(), storage=serving.storage(), planner=planner,
+        access=serving.access(), storage=serving.storage(), planner=chat_planner,
         data_dir=serving.data_dir / "sessions",
     )  # fmt: skip
     # SIGTERM: stop taking requests, give open ones a moment, then the running edit is re-queued.

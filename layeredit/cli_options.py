@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable
@@ -56,3 +57,18 @@ def build_params(cls: type[Params], options: dict[str, Any]) -> Params:
     """An instance of ``cls`` from the options that were given (others keep their defaults)."""
     names = {field.name for field in dataclasses.fields(cls)}
     return cls(**{name: value for name, value in options.items() if name in names and value is not None})
+
+
+def grouped_options(cls: type[Params], name: str) -> Callable[[Callable], Callable]:
+    """The flags of ``cls`` (as :func:`dataclass_options`); the command receives one instance as ``name``."""
+    fields = [field.name for field in dataclasses.fields(cls)]
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def with_group(*args: Any, **options: Any) -> Any:
+            given = {field: options.pop(field) for field in fields}
+            return command(*args, **{name: build_params(cls, given)}, **options)
+
+        return dataclass_options(cls)(with_group)
+
+    return decorate

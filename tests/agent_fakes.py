@@ -96,3 +96,61 @@ class FakeOpenAI:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class JsonChatServer:
+    """``/v1/chat/completions`` on 127.0.0.1 answering with scripted message contents (JSON text).
+
+    It checks the request as llama.cpp's server would: every message's content must be a string.
+    ``reject_formats`` are ``response_format`` types it answers with HTTP 400, like a server without them.
+    """
+
+    def __init__(self, answers: list[str], reject_formats: tuple[str, ...] = ()):
+        self.answers = list(answers)
+        self.reject_formats = reject_formats
+        self.requests: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                owner.requests.append(body)
+                kind = (body.get("response_format") or {}).get("type")
+                if not all(isinstance(m.get("content"), str) for m in body["messages"]):
+                    self._send(500, {"error": {"message": 'can only concatenate str (not "list") to str'}})
+                elif kind in owner.reject_formats:
+                    self._send(400, {"error": {"message": f"response_format {kind} is not supported"}})
+                else:
+                    message = {"role": "assistant", "content": owner.answers.pop(0)}
+                    choice = {"index": 0, "finish_reason": "stop", "message": message}
+                    self._send(200, {
+                        "id": f"chatcmpl-{len(owner.requests)}", "object": "chat.completion", "created": 0,
+                        "model": body["model"], "choices": [choice],
+                        "usage": {"prompt_tokens": 500, "completion_tokens": 20, "total_tokens": 520},
+                    })  # fmt: skip
+
+            def _send(self, status: int, reply: dict[str, Any]) -> None:
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> JsonChatServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -14,6 +14,7 @@ import numpy as np
 from layeredit.agent.errors import PlannerError, UnsupportedEditError
 from layeredit.agent.executor import AgentOutcome, EditAgent, MasksThenDetection, ObjectFinder, last_target
 from layeredit.agent.llm import Planner
+from layeredit.agent.planner_options import PlannerOptions
 from layeredit.agent.questions import (
     NO,
     Choice,
@@ -452,7 +453,7 @@ def open_chat(
     session_dir: Path | None,
     masks: dict[str, str],
     engine: Engine,
-    llm: str | None,
+    llm: PlannerOptions | str | None,
     finder: MaskResolver | None = None,
     root: Path | None = None,
 ) -> None:

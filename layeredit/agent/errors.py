@@ -29,3 +29,11 @@ class UnsupportedEditError(PlannerError):
         """The same refusal, asking whether to do ``supported`` (the rest of the request) alone."""
         message = f'{self}. Shall I do only "{supported}"? Send that on its own.'
         return UnsupportedEditError(self.clause, self.reason, message, supported)
+
+
+class UnaccountedWords(PlannerError):
+    """The rules could not account for every word of the request; ``words`` are the ones left over."""
+
+    def __init__(self, words: tuple[str, ...], message: str):
+        super().__init__(message)
+        self.words = words

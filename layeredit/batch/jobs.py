@@ -17,6 +17,8 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from layeredit.agent.llm import plan_instruction
+from layeredit.agent.planner_options import PlannerOptions
 from layeredit.api import make_plan
 from layeredit.batch.manifest import ManifestLine
 from layeredit.engine.designedit.config import DesignEditConfig
@@ -37,6 +39,11 @@ class RunSettings:
     model: str | None = None
     device: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # per-line options override these
+    planner: PlannerOptions = field(default_factory=PlannerOptions)  # reads the lines' instructions
+
+    def __post_init__(self) -> None:
+        if isinstance(self.planner, dict):  # settings sent to Ray workers travel as plain dicts
+            object.__setattr__(self, "planner", PlannerOptions(**self.planner))
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,10 @@ def prepare(entry: ManifestLine, base: Path, settings: RunSettings) -> Job:
         picture_size(refine, "refine mask")
     boxes = {name: tuple(int(round(v)) for v in box) for name, box in fields.get("boxes", {}).items()}
     options = check_options({**settings.options, **fields.get("options", {})})
-    plan = make_plan(fields["instruction"] if "instruction" in fields else fields["plan"], size)
+    if "instruction" in fields:
+        plan = plan_instruction(fields["instruction"], size, settings.planner)
+    else:
+        plan = make_plan(fields["plan"], size)
     output = fields.get("output") or f"{entry.number}-{image.stem}.png"
     check_output_name(output)
     inputs = {
