@@ -29,7 +29,7 @@ from layeredit.agent.llm import make_planner  # noqa: E402
 from layeredit.agent.planner_options import PlannerOptions  # noqa: E402
 from tests.test_planner import op_matches  # noqa: E402 - the dev sets' own notion of a right plan
 
-SETS = ("planner_dev.jsonl", "planner_requests_dev.jsonl")
+SETS = (ROOT / "tests" / "data" / "planner_dev.jsonl", ROOT / "tests" / "data" / "planner_requests_dev.jsonl")
 
 
 @dataclass
@@ -64,12 +64,11 @@ COLUMNS = ("planner", "requests", "right (in scope)", "silently wrong", "refused
 HEADER = "| " + " | ".join(COLUMNS) + " |\n" + "|---" * len(COLUMNS) + "|"
 
 
-def examples() -> list[dict[str, Any]]:
+def examples(files: list[Path]) -> list[dict[str, Any]]:
     found = []
-    for name in SETS:
-        for line in (ROOT / "tests" / "data" / name).read_text().splitlines():
-            if line.strip():
-                found.append({**json.loads(line), "set": name})
+    for file in files:
+        lines = [line for line in file.read_text().splitlines() if line.strip()]
+        found += [{**json.loads(line), "set": file.name} for line in lines]
     return found
 
 
@@ -127,8 +126,9 @@ def main() -> None:
     parser.add_argument("--model", help="GGUF file: also score the model alone and the hybrid")
     parser.add_argument("--stride", type=int, default=1, help="the model alone: every N-th in-scope request")
     parser.add_argument("--json", type=Path, help="write every score and failure here")
+    parser.add_argument("--sets", type=Path, nargs="+", default=list(SETS), help="JSON Lines request sets")
     args = parser.parse_args()
-    cases = examples()
+    cases = examples(args.sets)
     scores = [score("rules", make_planner("rules"), cases)]
     if args.model:
         spec = f"llamacpp:{Path(args.model).expanduser()}"
