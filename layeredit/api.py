@@ -15,7 +15,7 @@ from layeredit.engine.alpha import edited_alpha
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
-from layeredit.engine.resolution import HighResolution, ResolutionParams, Strategy
+from layeredit.engine.resolution import DEFAULT_HD_STRATEGY, HighResolution, ResolutionParams, Strategy
 from layeredit.errors import InputError, clip
 from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
@@ -117,7 +117,7 @@ def edit(
     refine_mask: MaskLike | None = None,
     resolver: MaskResolver | None = None,
     progress: ProgressCallback | None = None,
-    hd_strategy: Strategy | ResolutionParams = "auto",
+    hd_strategy: Strategy | ResolutionParams = DEFAULT_HD_STRATEGY,
     sources: Mapping[str, MaskLike] | None = None,
 ) -> EditResult:
     """Edit ``image`` as ``instruction`` says.

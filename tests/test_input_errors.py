@@ -77,12 +77,12 @@ def test_a_damaged_session_file_is_reported_not_crashed_on(tmp_path, content):
 
 
 def test_a_bug_is_reported_as_one(monkeypatch, tmp_path):
-    import layeredit.cli
+    import layeredit.cli.edit
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr(layeredit.cli, "edit", broken)
+    monkeypatch.setattr(layeredit.cli.edit, "edit", broken)
     code, _, err = run_cli("edit", SOCCER, "remove the boy", "--mask", f"boy={BOY}", "-o", tmp_path / "o.png")
     assert code == 1 and "internal error (a bug in layeredit): ZeroDivisionError: oops" in err
     assert "LAYEREDIT_DEBUG=1" in err and "Traceback" not in err

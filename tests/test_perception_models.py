@@ -14,7 +14,6 @@ from layeredit.engine.layers import LayerStack
 from layeredit.engine.pixel import PixelEngine
 from layeredit.imageio import load_image, save_image
 from layeredit.plan import EditPlan, Target
-from layeredit.server.points import SamPointSegmenter
 from layeredit.tools.grounding import (
     SURVEY_VOCABULARY,
     GroundingThresholds,
@@ -23,6 +22,7 @@ from layeredit.tools.grounding import (
     make_grounder,
 )
 from layeredit.tools.perception import CombinedResolver, GroundedResolver, make_resolver
+from layeredit.tools.points import SamPointSegmenter
 from layeredit.tools.resolve import NamedMasks, TargetNotFoundError, box_mask
 from layeredit.tools.segment import segment_image
 from layeredit.tools.segmentation import TransformersSegmenter, make_segmenter

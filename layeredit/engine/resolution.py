@@ -40,6 +40,7 @@ from layeredit.plan import EditPlan, Pan, ZoomOut
 
 Strategy = Literal["auto", "crop", "resize", "original"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
+DEFAULT_HD_STRATEGY: Strategy = "auto"  # the one place this default is written
 
 # auto crops only when the engine sees the window at least this much sharper (per side) than it
 # would see the whole photo resized: below that, a crop only loses context.
@@ -49,7 +50,7 @@ MIN_DETAIL_GAIN = 1.25
 @dataclass(frozen=True)
 class ResolutionParams:
     hd_strategy: Strategy = field(
-        default="auto",
+        default=DEFAULT_HD_STRATEGY,
         metadata={
             "help": "How photos larger than the engine's working size are edited: crop (a window "
             "around the edit, at the working size), resize (a downscaled copy; untouched pixels stay "

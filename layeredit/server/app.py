@@ -16,14 +16,13 @@ from fastapi.staticfiles import StaticFiles
 from layeredit.agent.llm import Planner, make_planner
 from layeredit.api import make_plan
 from layeredit.engine.base import Engine
-from layeredit.engine.resolution import Strategy
+from layeredit.engine.resolution import DEFAULT_HD_STRATEGY, Strategy
 from layeredit.errors import LayereditError, error_text
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available
 from layeredit.server.access import AccessGuard, AccessPolicy
 from layeredit.server.jobstore import StoredRequest
 from layeredit.server.layers_api import layers_router
 from layeredit.server.limits import BodySizeLimit
-from layeredit.server.points import PointSegmenter
 from layeredit.server.schemas import (
     EditResponse,
     ErrorBody,
@@ -38,6 +37,7 @@ from layeredit.server.session_routes import session_router
 from layeredit.server.sessions import SessionManager
 from layeredit.server.uploads import Limits, RequestError, png_data_url
 from layeredit.tools.masks import bbox
+from layeredit.tools.points import PointSegmenter
 from layeredit.tools.resolve import MaskResolver
 
 STATIC = Path(__file__).parent / "static"
@@ -165,7 +165,7 @@ def create_app(
         masks: MaskFiles = None,
         boxes: BoxesField = None,
         sources: SourceFiles = None,
-        hd_strategy: HdStrategy = "auto",
+        hd_strategy: HdStrategy = DEFAULT_HD_STRATEGY,
     ) -> EditResponse:
         """Edit the image and wait for the result (the PNG comes back base64-encoded in ``image``)."""
         request = _prepare(image, instruction, masks, boxes, sources, hd_strategy)
@@ -178,7 +178,7 @@ def create_app(
         masks: MaskFiles = None,
         boxes: BoxesField = None,
         sources: SourceFiles = None,
-        hd_strategy: HdStrategy = "auto",
+        hd_strategy: HdStrategy = DEFAULT_HD_STRATEGY,
     ) -> JobResponse:
         """Queue an edit and return at once; poll ``GET /v1/jobs/{id}`` for progress and the result."""
         job = service.submit_edit(_prepare(image, instruction, masks, boxes, sources, hd_strategy))

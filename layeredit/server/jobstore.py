@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from layeredit.engine.base import EditResult, RenderedLayer
+from layeredit.engine.resolution import DEFAULT_HD_STRATEGY
 from layeredit.export import layer_file_stem
 from layeredit.imageio import write_atomically
 from layeredit.plan import EditPlan
@@ -47,7 +48,7 @@ class StoredRequest:
     masks: dict[str, np.ndarray]
     boxes: dict[str, tuple[int, int, int, int]]
     sources: dict[str, np.ndarray]  # uploaded pictures that ``insert`` takes objects from, by file name
-    hd_strategy: str = "auto"  # how a photo larger than the engine's working size is edited
+    hd_strategy: str = DEFAULT_HD_STRATEGY  # how a photo larger than the engine's working size is edited
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class JobStore:
             masks={name: _read_png(folder / file).astype(bool) for name, file in spec["masks"].items()},
             boxes={name: tuple(box) for name, box in spec["boxes"].items()},  # type: ignore[misc]
             sources={name: _read_png(folder / file) for name, file in spec["sources"].items()},
-            hd_strategy=spec.get("hd_strategy", "auto"),
+            hd_strategy=spec.get("hd_strategy", DEFAULT_HD_STRATEGY),
         )
 
     # -- status --------------------------------------------------------------------------------

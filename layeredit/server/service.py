@@ -16,13 +16,12 @@ import numpy as np
 
 from layeredit.api import check_names_used, edit, make_plan, named_masks, resolve_engine
 from layeredit.engine.base import EditResult, Engine, ProgressCallback, RenderedLayer
-from layeredit.engine.resolution import Strategy
+from layeredit.engine.resolution import DEFAULT_HD_STRATEGY, Strategy
 from layeredit.errors import LayereditError, clip, error_text
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available
 from layeredit.hints import REST, speaking
 from layeredit.plan import EditPlan, Insert, Target
 from layeredit.server.jobstore import JobStore, StoredRequest
-from layeredit.server.points import GrabCutPointSegmenter, PointSegmenter
 from layeredit.server.schemas import Downloads, EditResponse, JobResponse
 from layeredit.server.tracking import masks_after_edit
 from layeredit.server.uploads import (
@@ -35,6 +34,7 @@ from layeredit.server.uploads import (
     png_data_url,
 )
 from layeredit.server.worker import Interrupted, Job, Worker, as_request_error, new_job_id
+from layeredit.tools.points import GrabCutPointSegmenter, PointSegmenter
 from layeredit.tools.resolve import MaskResolver, TargetNotFoundError
 
 TEXT_SEGMENTATION_MISSING = (
@@ -99,7 +99,7 @@ class EditorService:
         mask_files: Sequence[tuple[str | None, bytes]],
         boxes: str | None,
         source_files: Sequence[tuple[str | None, bytes]] = (),
-        hd_strategy: Strategy = "auto",
+        hd_strategy: Strategy = DEFAULT_HD_STRATEGY,
     ) -> StoredRequest:
         """Everything checkable before queueing, so a bad request fails at once with a clear 4xx."""
         if image is None:

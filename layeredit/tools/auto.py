@@ -9,17 +9,17 @@ import numpy as np
 from layeredit.hints import current, give_object
 from layeredit.hub import download_command
 from layeredit.plan import Target
+from layeredit.tools.defaults import (
+    DEFAULT_BOX_THRESHOLD,
+    DEFAULT_GROUNDING_MODEL,
+    DEFAULT_SAM_MODEL,
+    DEFAULT_TEXT_THRESHOLD,
+)
 from layeredit.tools.resolve import TargetNotFoundError, head_noun
 
 if TYPE_CHECKING:
     from layeredit.tools.grounding import Detection
     from layeredit.tools.perception import GroundedResolver, GroundingFinder, Located
-
-# The perception defaults, defined here once: this module loads no model libraries.
-DEFAULT_GROUNDING_MODEL = "IDEA-Research/grounding-dino-tiny"
-DEFAULT_SAM_MODEL = "facebook/sam-vit-base"
-DEFAULT_BOX_THRESHOLD = 0.35  # least confidence for a detected box
-DEFAULT_TEXT_THRESHOLD = 0.25  # least confidence that a box is the phrase
 
 
 def cached_on_this_machine(model: str) -> bool:

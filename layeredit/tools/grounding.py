@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from layeredit.errors import ModelLoadError
-from layeredit.tools.auto import DEFAULT_BOX_THRESHOLD, DEFAULT_GROUNDING_MODEL, DEFAULT_TEXT_THRESHOLD
+from layeredit.tools.defaults import DEFAULT_BOX_THRESHOLD, DEFAULT_GROUNDING_MODEL, DEFAULT_TEXT_THRESHOLD
 from layeredit.tools.models import default_device, first_line, load_once, require_package
 
 DEFAULT_NMS_IOU = 0.5

@@ -16,7 +16,7 @@ import torch
 
 from layeredit.errors import ModelLoadError
 from layeredit.hub import download_command, quiet_loading
-from layeredit.tools.auto import DEFAULT_GROUNDING_MODEL, DEFAULT_SAM_MODEL
+from layeredit.tools.defaults import DEFAULT_GROUNDING_MODEL, DEFAULT_SAM_MODEL
 
 LoadedModel = TypeVar("LoadedModel")
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from layeredit.errors import ModelLoadError
-from layeredit.tools.auto import DEFAULT_SAM_MODEL
+from layeredit.tools.defaults import DEFAULT_SAM_MODEL
 from layeredit.tools.grounding import Box
 from layeredit.tools.models import default_device, load_once, require_package
 

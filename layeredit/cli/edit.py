@@ -1,0 +1,145 @@
+"""``layeredit edit`` and ``layeredit plan``: one instruction, one picture (or only its plan)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from layeredit.agent.planner_options import PlannerOptions
+from layeredit.api import edit
+from layeredit.cli.common import (
+    box_option,
+    device_option,
+    engine_option,
+    mask_option,
+    model_option,
+    parse_boxes,
+    parse_masks,
+    parse_size,
+    perception_options,
+    planner_options,
+)
+from layeredit.cli.engines import build_engine
+from layeredit.cli_options import build_params, dataclass_options
+from layeredit.engine.designedit.config import DesignEditConfig
+from layeredit.engine.resolution import ResolutionParams
+from layeredit.engine.scene import SceneParams
+from layeredit.errors import LayereditError, error_text
+from layeredit.export import write_layers
+from layeredit.imageio import check_writable, load_image, save_image
+from layeredit.plan import EditPlan
+from layeredit.tools.auto import AutomaticResolver
+
+
+@click.command("edit")
+@click.argument("image", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("instruction")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the edited image (format from the suffix).",
+)
+@mask_option
+@box_option
+@engine_option
+@click.option(
+    "--save-layers",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write every layer as an RGBA PNG, layers.psd, layers.ora and the plan into this folder.",
+)
+@click.option("--plan-only", is_flag=True, help="Print the edit plan as JSON and stop.")
+@planner_options
+@model_option
+@device_option
+@click.option(
+    "--refine-mask",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="designedit: mask of features beside a removed object (e.g. lettering) to keep out of its hole.",
+)
+@perception_options
+@dataclass_options(SceneParams)
+@dataclass_options(DesignEditConfig)
+@dataclass_options(ResolutionParams)
+def edit_command(
+    image: Path,
+    instruction: str,
+    output: Path | None,
+    masks: tuple[str, ...],
+    boxes: tuple[str, ...],
+    engine: str,
+    save_layers: Path | None,
+    plan_only: bool,
+    planner: PlannerOptions,
+    model: str | None,
+    device: str | None,
+    refine_mask: Path | None,
+    finding: dict[str, Any],
+    **tuning: Any,
+) -> None:
+    """Edit IMAGE as INSTRUCTION says ("move the cat left and remove the lamp")."""
+    named = parse_masks(masks)
+    parsed_boxes = parse_boxes(boxes)
+    plan: str | EditPlan = instruction
+    if plan_only or planner.spec != "rules":
+        from layeredit.agent.llm import plan_instruction
+
+        pixels = load_image(image)
+        plan = plan_instruction(instruction, (pixels.shape[1], pixels.shape[0]), planner, pixels)
+    if plan_only:
+        click.echo(plan.to_json(indent=2))
+        return
+    if output is None:
+        raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
+    check_writable(output)
+    hd = build_params(ResolutionParams, tuning)
+    tuning = {name: value for name, value in tuning.items() if not hasattr(hd, name)}
+    runner = build_engine(engine, model, device, refine_mask, tuning)
+    finder = AutomaticResolver(device=device, **finding)
+    result = edit(
+        image, plan, masks=named, boxes=parsed_boxes, engine=runner, refine_mask=refine_mask, resolver=finder,
+        hd_strategy=hd,
+    )
+    save_image(result.image, output)
+    click.echo(f"plan: {result.plan.summary()}", err=True)
+    if save_layers is not None:
+        write_layers(result, save_layers)
+        click.echo(f"layers: {len(result.layers)} written to {save_layers}", err=True)
+    stats = result.stats
+    how = f", {stats['hd_strategy']} at {stats['hd_size']}" if "hd_strategy" in stats else ""
+    click.echo(f"wrote {output} ({result.timings['total']:.2f} s{how})", err=True)
+
+
+@click.command("plan")
+@click.argument("instruction")
+@click.option(
+    "--size",
+    default="1000x1000",
+    show_default=True,
+    help="Image size WIDTHxHEIGHT, used to convert pixel amounts.",
+)
+@planner_options
+def plan_command(instruction: str, size: str, planner: PlannerOptions) -> None:
+    """Print the edit plan for INSTRUCTION as JSON.
+
+    With INSTRUCTION '-', read one instruction per line from standard input and print one JSON
+    plan per line ({"error": "..."} for a line that cannot be understood).
+    """
+    from layeredit.agent.llm import plan_instruction
+
+    image_size = parse_size(size)
+    if instruction != "-":
+        click.echo(plan_instruction(instruction, image_size, planner).to_json(indent=2))
+        return
+    for line in sys.stdin:
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            click.echo(plan_instruction(text, image_size, planner).to_json())
+        except LayereditError as exc:
+            click.echo(json.dumps({"error": error_text(exc)}))
