@@ -196,3 +196,18 @@ def test_plan_problems_name_what_the_request_does_not_say(instruction, plan, pro
 def test_plan_problems_accept_what_the_request_says(instruction, plan):
     parsed = EditPlan.parse({"operations": [plan]})
     assert plan_problems(parsed, instruction, previous=Target(phrase="boy")) == []
+
+
+@pytest.mark.parametrize(
+    ("instruction", "plan", "problem"),
+    [
+        ("move the cat to the right of the dog", {"op": "move", "target": {"phrase": "cat"},
+         "beside": {"anchor": {"phrase": "dog"}}}, 'says "right of" the dog, the plan drops it'),
+        ("make the puppy as big as the cat", _op("resize", "puppy", scale=1.3), "like another object"),
+        ("make the moon twice as large", _op("resize", "moon", "all", scale=2.0), 'does not say "all"'),
+    ],
+)  # fmt: skip
+def test_failures_the_model_alone_showed_in_the_bench_are_caught(instruction, plan, problem):
+    problems = plan_problems(EditPlan.parse({"operations": [plan]}), instruction)
+    assert any(problem in p for p in problems), problems
+    assert not any("does not ask to resize" in p for p in problems)

@@ -20,7 +20,7 @@ OPERATION_CUES: dict[str, tuple[str, ...]] = {
     "remove": ("remov", "eras", "delet", "get rid", "take out", "take away", "eliminat", "clear", "cut out",
                "lose", "without", "gone", "disappear", "vanish", "must go", "has to go", "got to go",
                "go away", "edit out", "photoshop out", "rid"),
-    "resize": ("bigger", "smaller", "larger", "resiz", "scal", "enlarg", "shrink", "grow", "size", "reduc",
+    "resize": ("bigger", "smaller", "large", "resiz", "scal", "enlarg", "shrink", "grow", "size", "reduc",
                "doubl", "half", "tiny", "huge", "big", "small", "tall", "short", "%"),
     "flip": ("flip", "mirror", "upside", "reverse"),
     "duplicate": ("duplicat", "copy", "copies", "clone", "another", "second one", "twice", "repeat"),
@@ -85,6 +85,7 @@ def plan_problems(
             problems += _target_problems(target, text, words, known)
         if not has_numbers:
             problems += _amount_problems(op, text)
+        problems += _relation_problems(op, text)
     return list(dict.fromkeys(problems))
 
 
@@ -106,6 +107,19 @@ def _target_problems(target: Target, text: str, words: set[str], known: set[str]
         pass
     elif target.select is not None and not re.search(SELECT_CUES[target.select], text):
         problems.append(f'the request does not say "{target.select}" for "{target.phrase}"')
+    return problems
+
+
+def _relation_problems(op: Operation, text: str) -> list[str]:
+    """A side or a size the request takes from another object must stay tied to that object."""
+    problems = []
+    beside = getattr(op, "beside", None)
+    named_side = re.search(r"\b(left of|right of|above|below|under|on top of)\b", text)
+    if beside is not None and beside.side is None and named_side:
+        said = named_side.group(1)
+        problems.append(f'the request says "{said}" the {beside.anchor.phrase}, the plan drops it')
+    if isinstance(op, Resize) and op.like is None and re.search(r"\bas (big|large|tall|small) as\b", text):
+        problems.append(f"the request sizes the {op.target.phrase} like another object, the plan does not")
     return problems
 
 
