@@ -211,3 +211,16 @@ def test_failures_the_model_alone_showed_in_the_bench_are_caught(instruction, pl
     problems = plan_problems(EditPlan.parse({"operations": [plan]}), instruction)
     assert any(problem in p for p in problems), problems
     assert not any("does not ask to resize" in p for p in problems)
+
+
+def test_in_a_chat_an_unbacked_plan_changes_nothing_and_says_why(tmp_path, soccer):
+    from layeredit.agent.chat import ChatSession
+    from layeredit.engine.pixel import PixelEngine
+
+    image, boy = soccer
+    largest = {"operations": [{"op": "remove", "target": {"phrase": "boy", "select": "largest"}}]}
+    hybrid, backend = _hybrid(largest)
+    session = ChatSession.start(image, tmp_path / "s", hybrid, PixelEngine(), {"boy": boy})
+    reply = session.handle("the boy should be gone")
+    assert 'does not say "largest" for "boy"' in reply and "known verbs" not in reply
+    assert session.current == 0 and len(backend.asked) == 1  # no edit was made

@@ -54,7 +54,7 @@ class HybridPlanner:
         except UnsupportedEditError:
             raise  # an out-of-scope edit stays refused, whatever a model would make of it
         except PlannerError as not_understood:
-            rules_said = str(not_understood)
+            rules_said = str(not_understood).split("; known verbs", 1)[0]  # not the whole vocabulary
         plan = self.llm.plan(instruction, image_size, previous, image=image, detections=detections)
         return checked(plan, instruction, detections, previous, rules_said)
 
