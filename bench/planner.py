@@ -45,7 +45,7 @@ class Score:
     tokens_in: int = 0
     tokens_out: int = 0
     model_calls: int = 0
-    failures: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)  # every request: verdict, plan, error
 
     def row(self) -> str:
         in_scope = self.seen - self.out_of_scope
@@ -108,9 +108,8 @@ def score(name: str, planner: Any, cases: list[dict[str, Any]]) -> Score:
         else:
             result.wrong += 1
             verdict = "silently wrong"
-        if verdict not in ("right",) and not (verdict == "refused" and case.get("expect_error")):
-            result.failures.append({"text": case["text"], "verdict": verdict, "plan": got, "error": error,
-                                    "expected": case.get("ops")})  # fmt: skip
+        result.answers.append({"text": case["text"], "verdict": verdict, "plan": got, "error": error,
+                               "expected": case.get("ops")})  # fmt: skip
         print(f"  {name}: {verdict:22s} {result.seconds[-1]:6.1f} s  {case['text'][:70]}", flush=True)
     return result
 
@@ -125,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", help="GGUF file: also score the model alone and the hybrid")
     parser.add_argument("--stride", type=int, default=1, help="the model alone: every N-th in-scope request")
-    parser.add_argument("--json", type=Path, help="write every score and failure here")
+    parser.add_argument("--json", type=Path, help="write the scores and every answer here")
     parser.add_argument("--sets", type=Path, nargs="+", default=list(SETS), help="JSON Lines request sets")
     args = parser.parse_args()
     cases = examples(args.sets)
