@@ -224,3 +224,19 @@ def test_in_a_chat_an_unbacked_plan_changes_nothing_and_says_why(tmp_path, socce
     reply = session.handle("the boy should be gone")
     assert 'does not say "largest" for "boy"' in reply and "known verbs" not in reply
     assert session.current == 0 and len(backend.asked) == 1  # no edit was made
+
+
+def test_planner_bench_scores_the_rules_on_the_dev_sets_with_nothing_silently_wrong(monkeypatch):
+    import importlib.util
+
+    from tests.conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("bench_planner", REPO / "bench" / "planner.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_planner", bench)  # its dataclasses look themselves up there
+    spec.loader.exec_module(bench)
+    score = bench.score("rules", make_planner("rules"), bench.examples(list(bench.SETS)))
+    assert (score.seen, score.wrong, score.refused, score.out_refused) == (103, 0, 0, score.out_of_scope)
+    assert score.right == score.seen - score.out_of_scope and score.out_of_scope == 11
+    assert score.row().startswith("| rules | 103 | 92/92 (100%) | 0 | 0 | 11/11 |")
