@@ -23,7 +23,7 @@ from layeredit.agent.prompting import DetectionLike
 from layeredit.errors import InputError
 from layeredit.plan import Antecedent, EditPlan, PlanError, Target, plan_json_schema
 
-DEFAULT_SMALL_PROMPT_VERSION = 1
+DEFAULT_SMALL_PROMPT_VERSION = 2
 REFUSE_KEY = "refuse"
 # Operations a text request can ask for; "insert" needs a second image file, which only the API names.
 _TEXT_OPERATIONS = ("Move", "Remove", "Resize", "Flip", "Duplicate", "Swap", "Reorder", "Pan", "ZoomOut")
