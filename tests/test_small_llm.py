@@ -46,11 +46,12 @@ def _hybrid(*answers: dict[str, Any] | str) -> tuple[HybridPlanner, ScriptedBack
 
 
 def test_the_prompt_is_short_and_its_examples_are_valid_plans():
-    prefix = SmallPrompt.load(1).prefix()
+    prefix = SmallPrompt.load().prefix()
     assert prefix[0]["role"] == "system" and "refuse" in prefix[0]["content"]
     assert [m["role"] for m in prefix[1:3]] == ["user", "assistant"]
     # ~4 characters a token: the whole fixed prefix stays well under 1,000 tokens
     assert sum(len(m["content"]) for m in prefix) < 2600
+    assert SmallPrompt.load().version == 2 and SmallPrompt.load(1).version == 1  # released versions stay
     for answer in [m["content"] for m in prefix if m["role"] == "assistant"]:
         data = json.loads(answer)
         assert "refuse" in data or EditPlan.parse(data)
