@@ -12,7 +12,10 @@ $(STAMP): pyproject.toml
 		{ echo "layeredit needs Python 3.10 or newer (found $$($(PYTHON) --version))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,agent,server,layers,original,ray,segment]'
+	# llama-cpp-python builds from source for minutes; a prebuilt wheel beside the checkout is used first.
+	if ls ../shared/wheels/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+		$(BIN)/python -m pip install --quiet ../shared/wheels/llama_cpp_python-*.whl; fi
+	$(BIN)/python -m pip install --quiet -e '.[dev,agent,server,layers,original,ray,segment,llm-local]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
@@ -35,7 +35,39 @@ def plan_call(args: dict[str, Any], call_id: str = "call_1") -> AIMessage:
     return AIMessage(content="", tool_calls=[{"name": "submit_edit_plan", "args": args, "id": call_id}])
 
 
-class FakeOpenAI:
+def send_json(handler: BaseHTTPRequestHandler, status: int, reply: dict[str, Any]) -> None:
+    data = json.dumps(reply).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+Served = TypeVar("Served", bound="LocalServer")
+
+
+class LocalServer:
+    """An HTTP server on a free port of 127.0.0.1, running while the ``with`` block does."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self: Served) -> Served:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeOpenAI(LocalServer):
     """``/v1/chat/completions`` on 127.0.0.1 answering each request with the next scripted tool call."""
 
     def __init__(self, tool_arguments: list[str]):
@@ -72,27 +104,47 @@ class FakeOpenAI:
                     ],
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                 }
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, 200, reply)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.serve(Handler)
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
-    def __enter__(self) -> FakeOpenAI:
-        self.thread.start()
-        return self
+class JsonChatServer(LocalServer):
+    """``/v1/chat/completions`` on 127.0.0.1 answering with scripted message contents (JSON text).
 
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    It checks the request as llama.cpp's server would: every message's content must be a string.
+    ``reject_formats`` are ``response_format`` types it answers with HTTP 400, like a server without them.
+    """
+
+    def __init__(self, answers: list[str], reject_formats: tuple[str, ...] = ()):
+        self.answers = list(answers)
+        self.reject_formats = reject_formats
+        self.requests: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                owner.requests.append(body)
+                kind = (body.get("response_format") or {}).get("type")
+                if not all(isinstance(m.get("content"), str) for m in body["messages"]):
+                    llama_cpp_error = 'can only concatenate str (not "list") to str'
+                    send_json(self, 500, {"error": {"message": llama_cpp_error}})
+                elif kind in owner.reject_formats:
+                    send_json(self, 400, {"error": {"message": f"response_format {kind} is not supported"}})
+                else:
+                    message = {"role": "assistant", "content": owner.answers.pop(0)}
+                    choice = {"index": 0, "finish_reason": "stop", "message": message}
+                    send_json(self, 200, {
+                        "id": f"chatcmpl-{len(owner.requests)}", "object": "chat.completion", "created": 0,
+                        "model": body["model"], "choices": [choice],
+                        "usage": {"prompt_tokens": 500, "completion_tokens": 20, "total_tokens": 520},
+                    })  # fmt: skip
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.serve(Handler)

@@ -129,7 +129,7 @@ def test_agent_revises_a_plan_once_with_the_detections(soccer):
         image, "remove the kid"
     )
     assert outcome.revised and outcome.result is not None and not outcome.missing
-    revision = json.loads(model.seen[-1][1].content[0]["text"])
+    revision = json.loads(model.seen[-1][1].content)
     assert revision["detected_objects"][0]["label"] == "boy"
     assert revision["previous_plan"]["operations"][0]["target"]["phrase"] == "child"
     assert "child" in revision["problems_with_previous_plan"][0]

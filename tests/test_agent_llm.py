@@ -17,7 +17,7 @@ from layeredit.agent.prompting import PlannerPrompt
 from layeredit.agent.rules import RulePlanner
 from layeredit.imageio import load_image
 from layeredit.plan import EditPlan, Target
-from tests.agent_fakes import FakeOpenAI, ToolCallingFakeModel, plan_call, scripted
+from tests.agent_fakes import FakeOpenAI, JsonChatServer, ToolCallingFakeModel, plan_call, scripted
 from tests.conftest import SAMPLES
 
 MOVE_BOY = {"operations": [{"op": "move", "target": {"phrase": "boy"}, "dx": -0.2}]}
@@ -63,7 +63,7 @@ def test_tool_call_with_an_invalid_plan_gets_the_validation_error_then_succeeds(
     assert [m.tool_call_id for m in feedback] == ["c1", "c2"]
     assert "operations.0.resize: scale 1.0 leaves the object unchanged" in feedback[0].content
     assert "unknown op 'teleport'" in feedback[1].content
-    request = json.loads(last_request[1].content[0]["text"])
+    request = json.loads(last_request[1].content)  # a plain string: no image, no content parts
     assert request["instruction"] == "move the boy left" and request["previous_target"] == {"phrase": "boy"}
 
 
@@ -103,7 +103,7 @@ def test_an_image_is_sent_only_to_models_that_read_images():
     assert [b["type"] for b in blocks] == ["text", "image"] and blocks[1]["mime_type"] == "image/jpeg"
     text_only = ToolCallingFakeModel(messages=scripted(plan_call(MOVE_BOY)))
     LLMPlanner(text_only).plan("move the boy left", (512, 512), image=image)
-    assert [b["type"] for b in text_only.seen[-1][1].content] == ["text"]
+    assert isinstance(text_only.seen[-1][1].content, str)  # no image: a plain string, not a part list
 
 
 @pytest.mark.parametrize(
@@ -125,7 +125,7 @@ def test_prompt_injection_stays_data_and_yields_a_plan_or_a_refusal(instruction,
     )
     with pytest.raises(PlannerError, match="declined"):
         LLMPlanner(model).plan(instruction, (512, 512))
-    request = model.seen[0][1].content[0]["text"]
+    request = model.seen[0][1].content
     assert json.loads(request)["instruction"] == instruction  # one JSON string: it cannot break out
     assert "there is no tool 'run_shell'" in model.seen[1][-1].content
     assert sorted(tmp_path.iterdir()) == before
@@ -153,6 +153,7 @@ def test_real_openai_client_against_a_local_server():
         first["messages"][0]["role"] == "system"
         and "planner of a photo editor" in first["messages"][0]["content"]
     )
+    assert isinstance(first["messages"][1]["content"], str)  # llama.cpp's server 500s on part lists
     tool = first["tools"][0]["function"]
     assert tool["name"] == "submit_edit_plan" and tool["parameters"]["$defs"]["Move"]
     assert first["tool_choice"] == "required"
@@ -161,14 +162,15 @@ def test_real_openai_client_against_a_local_server():
 
 
 def test_cli_plan_with_an_llm_from_the_environment(tmp_path):
-    with FakeOpenAI([json.dumps(MOVE_BOY)]) as server:
+    with JsonChatServer([json.dumps(MOVE_BOY)]) as server:
         env = {
             "OPENAI_BASE_URL": server.base_url,
             "OPENAI_API_KEY": "test-key",
             "LAYEREDIT_LLM": "openai:gpt-4o-mini",
         }
         done = subprocess.run(
-            [sys.executable, "-m", "layeredit.cli", "plan", "shift the boy a little to the left"],
+            [sys.executable, "-m", "layeredit.cli", "plan", "shift the boy a little to the left",
+             "--llm-mode", "alone"],
             capture_output=True, text=True, timeout=120, env={**_base_env(), **env}, cwd=tmp_path,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -29,7 +29,7 @@ from layeredit.plan import EditPlan  # noqa: E402
 from layeredit.server import create_app  # noqa: E402
 from layeredit.tools.resolve import box_mask  # noqa: E402
 from layeredit.tools.selection import Candidate, select_candidates  # noqa: E402
-from tests.agent_fakes import FakeOpenAI, ToolCallingFakeModel, plan_call, scripted  # noqa: E402
+from tests.agent_fakes import JsonChatServer, ToolCallingFakeModel, plan_call, scripted  # noqa: E402
 from tests.conftest import SAMPLES  # noqa: E402
 
 SOCCER = SAMPLES / "soccer"
@@ -235,12 +235,12 @@ def test_llm_planner_revises_once_and_the_reply_names_it(tmp_path):
     assert reply["kind"] == "edit" and "revised" in reply["text"]
     assert reply["planner"] == done["planner"] == "llm ToolCallingFakeModel"
     assert EditPlan.parse(done["turns"][1]["plan"]) == EditPlan.parse(MOVE_BOY)
-    revision = json.loads(model.seen[-1][1].content[0]["text"])
+    revision = json.loads(model.seen[-1][1].content)
     assert revision["detected_objects"][0]["label"] == "boy"
 
 
 def test_real_openai_client_plans_the_session_from_the_environment(tmp_path, monkeypatch):
-    with FakeOpenAI([json.dumps(MOVE_BOY)]) as server:
+    with JsonChatServer([json.dumps(MOVE_BOY)]) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")
         monkeypatch.setenv("LAYEREDIT_LLM", "openai:gpt-4o-mini")
@@ -251,7 +251,8 @@ def test_real_openai_client_plans_the_session_from_the_environment(tmp_path, mon
     assert EditPlan.parse(done["turns"][1]["plan"]) == EditPlan.parse(MOVE_BOY)
     request = server.requests[0]
     assert "nudge the lad leftwards" in json.dumps(request["messages"])
-    assert request["tools"][0]["function"]["name"] == "submit_edit_plan"
+    assert request["response_format"]["type"] == "json_schema"
+    assert all(isinstance(message["content"], str) for message in request["messages"])
 
 
 class TwoBalls:

@@ -15,6 +15,7 @@ from layeredit.admission.outputs import claim_output
 from layeredit.agent.errors import PlannerError, UnsupportedEditError
 from layeredit.agent.executor import EditAgent, MasksThenDetection, ObjectFinder, last_target
 from layeredit.agent.llm import Planner
+from layeredit.agent.planner_options import PlannerOptions
 from layeredit.agent.questions import (
     NO,
     Choice,
@@ -454,7 +455,7 @@ def open_chat(
     session_dir: Path | None,
     masks: dict[str, str],
     engine: Engine,
-    llm: str | None,
+    llm: PlannerOptions | str | None,
     finder: MaskResolver | None = None,
     root: Path | None = None,
     resolution: ResolutionParams | None = None,

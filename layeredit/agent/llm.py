@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,7 +19,9 @@ import numpy as np
 from PIL import Image
 
 from layeredit.agent.errors import PlannerError
+from layeredit.agent.planner_options import PlannerOptions
 from layeredit.agent.prompting import DEFAULT_PROMPT_VERSION, DetectionLike, PlannerPrompt, request_json
+from layeredit.agent.small_llm import SmallModelPlanner
 from layeredit.errors import InputError
 from layeredit.plan import Antecedent, EditPlan, PlanError, plan_json_schema
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage, BaseMessage
 
-LLM_ENV_VAR = "LAYEREDIT_LLM"
 PLAN_TOOL = "submit_edit_plan"
 DECLINE_TOOL = "decline_instruction"
 DEFAULT_MAX_RETRIES = 2
@@ -48,19 +48,44 @@ class _BadReply(Exception):
     """A model answer that is not a valid plan; the message is fed back to the model."""
 
 
-def make_planner(spec: str | None = None) -> Planner:
-    """``rules`` (offline, the default) or ``PROVIDER:MODEL`` such as ``openai:gpt-4o-mini``.
+def make_planner(options: PlannerOptions | str | None = None) -> Planner:
+    """The planner ``options`` name: the rules (the default), or a model behind the rules (hybrid).
 
-    Without ``spec`` the ``LAYEREDIT_LLM`` environment variable decides.
+    ``llamacpp:PATH.gguf`` runs a local model in process, ``openai:MODEL`` talks to any
+    OpenAI-compatible server (both answer in schema-constrained JSON with a short prompt for small
+    models); any other ``PROVIDER:MODEL`` such as ``anthropic:claude-…`` is a LangChain chat model.
+    A string is the ``--llm`` value alone; without one, ``LAYEREDIT_LLM`` decides.
     """
-    spec = (spec or os.environ.get(LLM_ENV_VAR) or "rules").strip()
-    if spec == "rules":
-        from layeredit.agent.rules import RulePlanner
+    if not isinstance(options, PlannerOptions):
+        options = PlannerOptions(llm=options)
+    spec = options.spec
+    from layeredit.agent.rules import RulePlanner
 
+    if spec == "rules":
         return RulePlanner()
+    model = _model_planner(spec, options)
+    if options.llm_mode == "alone":
+        return model
+    from layeredit.agent.hybrid import HybridPlanner
+
+    return HybridPlanner(model)
+
+
+def _model_planner(spec: str, options: PlannerOptions) -> LLMPlanner | SmallModelPlanner:
     provider, sep, model_name = spec.partition(":")
     if not sep or not provider or not model_name:
-        raise InputError(f"--llm must be 'rules' or PROVIDER:MODEL such as openai:gpt-4o-mini, got {spec!r}")
+        raise InputError(
+            "--llm must be 'rules' or PROVIDER:MODEL such as llamacpp:PATH.gguf or openai:gpt-4o-mini, "
+            f"got {spec!r}"
+        )
+    if provider == "llamacpp":
+        from layeredit.agent.llm_backends import LlamaCppBackend
+
+        return SmallModelPlanner(LlamaCppBackend(model_name))
+    if provider == "openai":
+        from layeredit.agent.llm_backends import OpenAICompatBackend
+
+        return SmallModelPlanner(OpenAICompatBackend(model_name, options.llm_base_url))
     try:
         from langchain.chat_models import init_chat_model
     except ImportError:
@@ -126,9 +151,10 @@ class LLMPlanner:
     def _ask(self, request: str, image: np.ndarray | None) -> EditPlan:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        content: list[str | dict[str, Any]] = [{"type": "text", "text": request}]
+        # A plain string unless there is an image: some servers (llama.cpp's) reject content-part lists.
+        content: str | list[str | dict[str, Any]] = request
         if image is not None and self.send_image:
-            content.append(image_block(image))
+            content = [{"type": "text", "text": request}, image_block(image)]
         messages: list[BaseMessage] = [
             SystemMessage(self.prompt.system_text(self.tool_calling)),
             HumanMessage(content),
@@ -266,18 +292,21 @@ def _first_line(exc: BaseException) -> str:
 
 
 def plan_instruction(
-    instruction: str, image_size: tuple[int, int], llm: str | None = None, image: np.ndarray | None = None
+    instruction: str,
+    image_size: tuple[int, int],
+    llm: PlannerOptions | str | None = None,
+    image: np.ndarray | None = None,
 ) -> EditPlan:
     """The plan for ``instruction`` from the planner ``llm`` names (see :func:`make_planner`).
 
     Plan JSON is taken as it is, whichever planner is configured.
     """
-    spec = (llm or os.environ.get(LLM_ENV_VAR) or "rules").strip()
-    if spec == "rules" or instruction.lstrip().startswith("{"):
+    options = llm if isinstance(llm, PlannerOptions) else PlannerOptions(llm=llm)
+    if options.spec == "rules" or instruction.lstrip().startswith("{"):
         from layeredit.agent.plans import make_plan
 
         return make_plan(instruction, image_size)
-    planner = make_planner(spec)
-    if isinstance(planner, LLMPlanner):
+    planner = make_planner(options)
+    if hasattr(planner, "revise"):  # planners that read the picture (LLMs, the hybrid)
         return planner.plan(instruction, image_size, image=image)
     return planner.plan(instruction, image_size)

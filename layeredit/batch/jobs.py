@@ -18,6 +18,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from layeredit.agent.planner_options import PlannerOptions
 from layeredit.api import make_plan
 from layeredit.batch.manifest import ManifestLine
 from layeredit.editing import Planner
@@ -40,7 +41,11 @@ class RunSettings:
     model: str | None = None
     device: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # per-line options override these
-    llm: str | None = None  # the planner of the lines' instructions (see make_planner); None: rules
+    planner: PlannerOptions = field(default_factory=PlannerOptions)  # reads the lines' instructions
+
+    def __post_init__(self) -> None:
+        if isinstance(self.planner, dict):  # settings sent to Ray workers travel as plain dicts
+            object.__setattr__(self, "planner", PlannerOptions(**self.planner))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ class Batch:
         writers = OutputClaims()
         from layeredit.agent.llm import make_planner  # the rules unless an LLM is asked for
 
-        planner = make_planner(settings.llm)
+        planner = make_planner(settings.planner)
         for entry in lines:
             try:
                 job = prepare(entry, base, settings, planner)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from layeredit.agent.options import PlannerOptions
+from layeredit.agent.planner_options import PlannerOptions
 from layeredit.cli.common import engine_options, planner_options
 from layeredit.engine.options import EngineOptions
 
@@ -38,5 +38,5 @@ def batch_command(
     from layeredit.batch.jobs import RunSettings
 
     choice = engine.choice
-    settings = RunSettings(choice.engine, choice.model, choice.device, engine.tuning(), planner.llm)
+    settings = RunSettings(choice.engine, choice.model, choice.device, engine.tuning(), planner)
     sys.exit(run_batch(manifest, out_dir, settings, workers, ray, dry_run))

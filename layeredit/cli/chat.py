@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from layeredit.agent.options import PlannerOptions
+from layeredit.agent.planner_options import PlannerOptions
 from layeredit.cli.common import engine_options, mask_option, parse_masks, perception_options, planner_options
 from layeredit.cli.engines import build_engine
 from layeredit.engine.options import EngineOptions
@@ -50,4 +50,4 @@ def chat_command(
         raise click.UsageError("give either IMAGE (a new chat) or --resume DIR (continue a chat)")
     runner = build_engine(engine)
     finder = AutomaticResolver.from_options(perception, engine.choice.device)
-    open_chat(image, resume, session_dir, named, runner, planner.llm, finder, root, engine.resolution)
+    open_chat(image, resume, session_dir, named, runner, planner, finder, root, engine.resolution)

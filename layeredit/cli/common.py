@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from layeredit.agent.options import PlannerOptions
+from layeredit.agent.planner_options import PlannerOptions
 from layeredit.api import Box
 from layeredit.cli_options import dataclass_options, options_object
 from layeredit.engine.options import OPTION_CLASSES, EngineChoice, EngineOptions

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from layeredit.agent.options import PlannerOptions
+from layeredit.agent.planner_options import PlannerOptions
 from layeredit.api import edit
 from layeredit.cli.common import (
     box_option,
@@ -73,11 +72,11 @@ def edit_command(
     named = parse_masks(masks)
     parsed_boxes = parse_boxes(boxes)
     plan: str | EditPlan = instruction
-    if plan_only or planner.llm or os.environ.get("LAYEREDIT_LLM"):
+    if plan_only or planner.spec != "rules":
         from layeredit.agent.llm import plan_instruction
 
         pixels = load_image(image)
-        plan = plan_instruction(instruction, (pixels.shape[1], pixels.shape[0]), planner.llm, pixels)
+        plan = plan_instruction(instruction, (pixels.shape[1], pixels.shape[0]), planner, pixels)
     if plan_only:
         click.echo(plan.to_json(indent=2))
         return
@@ -117,15 +116,15 @@ def plan_command(instruction: str, size: str, planner: PlannerOptions) -> None:
     """
     from layeredit.agent.llm import plan_instruction
 
-    image_size, llm = parse_size(size), planner.llm
+    image_size = parse_size(size)
     if instruction != "-":
-        click.echo(plan_instruction(instruction, image_size, llm).to_json(indent=2))
+        click.echo(plan_instruction(instruction, image_size, planner).to_json(indent=2))
         return
     for line in sys.stdin:
         text = line.strip()
         if not text:
             continue
         try:
-            click.echo(plan_instruction(text, image_size, llm).to_json())
+            click.echo(plan_instruction(text, image_size, planner).to_json())
         except LayereditError as exc:
             click.echo(json.dumps({"error": error_text(exc)}))

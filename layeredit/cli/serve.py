@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from layeredit.agent.options import PlannerOptions
+from layeredit.agent.planner_options import PlannerOptions
 from layeredit.cli.common import engine_options, perception_options, planner_options
 from layeredit.cli.engines import build_engine
 from layeredit.cli.serve_options import ServeSettings
@@ -37,7 +37,7 @@ def serve_command(
             f"the server needs the server extra ({exc.name} is missing): pip install 'layeredit[server]'"
         ) from None
     serving.warn_if_exposed()
-    chat_planner = make_planner(planner.llm)  # a bad --llm is reported before the server starts
+    chat_planner = make_planner(planner)  # a bad --llm is reported before the server starts
     runner = build_engine(engine)
     if isinstance(runner, DeferredDesignEdit):
         runner.loaded()  # a model that cannot load stops the server before it listens
