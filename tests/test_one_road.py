@@ -31,13 +31,13 @@ from layeredit.imageio import load_image, save_image
 from layeredit.integrations.mcp_server import build_server
 from layeredit.plan import EditPlan
 from layeredit.server import create_app
-from tests.agent_fakes import FakeOpenAI
+from tests.agent_fakes import JsonChatServer
 from tests.cli_inprocess import run_cli
 
 LLM = "openai:gpt-4o-mini"
 # What the fake model answers to every request: words the rules cannot read become this plan.
 LLM_PLAN = {"operations": [{"op": "move", "target": {"phrase": "ball"}, "dx": 0.15, "dy": 0.0}]}
-LLM_WORDS = "could you scoot the round red thing over a little"
+LLM_WORDS = "scooch the ball right a tad"  # words the rules cannot account for: the model plans
 REFINE_REFUSED = "a refine mask only applies to the designedit engine"
 
 Outcome = np.ndarray | str  # the edited picture, or why the interface refused
@@ -257,7 +257,7 @@ def png_pixels(data: bytes) -> np.ndarray:
 def llm_env(monkeypatch: pytest.MonkeyPatch):
     """A local OpenAI-compatible server answering every request with LLM_PLAN."""
     monkeypatch.delenv("LAYEREDIT_LLM", raising=False)
-    with FakeOpenAI([json.dumps(LLM_PLAN)] * 20) as fake:
+    with JsonChatServer([json.dumps(LLM_PLAN)] * 20) as fake:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")
         yield fake

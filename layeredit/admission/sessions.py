@@ -37,6 +37,7 @@ class QuestionRecord(BaseModel):
 
     text: str = Field(max_length=MAX_TEXT)
     choices: list[ChoiceRecord] = Field(max_length=64)
+    missing: list[Name] = Field(default_factory=list, max_length=64)  # objects to mark (the web button)
 
 
 class SessionRecord(BaseModel):

@@ -8,6 +8,7 @@ llama.cpp keeps the evaluated prompt, so the fixed prompt prefix is read once, n
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -65,9 +66,12 @@ def _load_llama(path: str, context: int, threads: int | None) -> Any:
     except ImportError:
         raise InputError(f"--llm llamacpp: needs llama-cpp-python: {LOCAL_EXTRA_HINT}") from None
     try:
-        return Llama(model_path=path, n_ctx=context, n_threads=threads, verbose=False)
+        model = Llama(model_path=path, n_ctx=context, n_threads=threads, verbose=False)
     except (ValueError, RuntimeError) as exc:
         raise InputError(f"cannot load the GGUF model {path}: {exc}") from None
+    # Freed before interpreter shutdown: llama.cpp's own finaliser fails once module globals are gone.
+    atexit.register(model.close)
+    return model
 
 
 @cache
