@@ -43,7 +43,7 @@ from layeredit.agent.llm import Planner
 from layeredit.agent.session import SESSION_FILE, SessionError
 from layeredit.api import edit
 from layeredit.engine.base import EditResult, ProgressCallback
-from layeredit.engine.resolution import ResolutionParams
+from layeredit.engine.resolution import resolution_given
 from layeredit.errors import LayereditError
 from layeredit.hints import WEB, speaking
 from layeredit.imageio import write_atomically
@@ -111,7 +111,7 @@ class Message:
     choice: int | None = None
     drag: Drag | None = None
     said: str | None = None
-    hd_strategy: str | None = None  # None: the engine's own resolution strategy
+    resolution: Mapping[str, Any] = field(default_factory=dict)  # ResolutionParams fields given, by name
     sources: Mapping[str, np.ndarray] = field(default_factory=dict)
     refine_mask: np.ndarray | None = None
 
@@ -134,6 +134,9 @@ class Message:
         refine = None if refine_key is None else masks.pop(refine_key)
         clicks = [Click(**click) for click in fields.pop("clicks")]
         drag = fields.pop("drag")
+        legacy = fields.pop("hd_strategy", None)  # stored by a server that kept only the strategy's name
+        if legacy is not None:
+            fields["resolution"] = {"hd_strategy": legacy}
         if drag is not None:
             drag = Drag(drag["name"], tuple(drag["start"]), tuple(drag["end"]))  # type: ignore[arg-type]
         return cls(
@@ -298,7 +301,7 @@ class SessionManager:
         choice: int | None,
         drag: Drag | None = None,
         said: str | None = None,
-        resolution: ResolutionParams | None = None,
+        resolution: Mapping[str, Any] | None = None,
         sources: Mapping[str, np.ndarray] | None = None,
         refine_mask: np.ndarray | None = None,
     ) -> Job:
@@ -315,10 +318,9 @@ class SessionManager:
             raise RequestError(409, "there is no question with that answer any more; send a new message")
         if choice is None and drag is None and not (text and text.strip()):
             raise RequestError(400, "no message: send what to do in the form field 'text'")
-        hd_strategy = None if resolution is None else resolution.hd_strategy
         message = Message(
-            text, dict(masks), clicks, replace_masks, choice, drag, said, hd_strategy, dict(sources or {}),
-            refine_mask,
+            text, dict(masks), clicks, replace_masks, choice, drag, said, dict(resolution or {}),
+            dict(sources or {}), refine_mask,
         )  # fmt: skip
         store = self.service.store
         with self._lock:
@@ -368,7 +370,8 @@ class SessionManager:
     @speaking(WEB)  # the worker thread does not share the request's context
     def _reply(self, chat: ChatSession, message: Message, progress: ProgressCallback) -> Reply:
         segmenter = self.service.point_segmenter
-        chat.resolution = None if message.hd_strategy is None else ResolutionParams(message.hd_strategy)
+        own = getattr(self.service.engine, "resolution", None)
+        chat.resolution = resolution_given(own, message.resolution) if message.resolution else None
         chat.sources = dict(message.sources)
         chat.refine_mask = message.refine_mask
         try:
