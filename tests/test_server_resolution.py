@@ -76,3 +76,6 @@ def test_a_resolution_option_out_of_range_is_a_422_with_the_reason(client, field
     for route in ("/v1/edit", "/v1/jobs"):
         response = client.post(route, files=FILES, data={"instruction": "remove the boy", **fields})
         assert response.status_code == 422 and response.json()["detail"] == message
+    session = client.post("/v1/sessions", files=FILES).json()["id"]
+    response = client.post(f"/v1/sessions/{session}/messages", data={"text": "remove the boy", **fields})
+    assert response.status_code == 422 and response.json()["detail"] == message

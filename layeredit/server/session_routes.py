@@ -15,15 +15,7 @@ from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_l
 from layeredit.server.forms import ImageFile, MaskFiles, RefineFile, ResolutionForm, SourceFiles, read_upload
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.sessions import Click, Drag, LiveSession, Mark, SessionManager, bearer_token
-from layeredit.server.uploads import (
-    Limits,
-    RequestError,
-    check_resolution,
-    decode_image,
-    decode_mask,
-    mask_name,
-    png_bytes,
-)
+from layeredit.server.uploads import Limits, RequestError, decode_image, decode_mask, mask_name, png_bytes
 
 ERRORS = {status: {"model": ErrorBody} for status in (400, 404, 409, 413, 422)}
 CLICKS_HELP = 'Objects marked by a click, JSON: [{"name": "boy", "x": 120, "y": 300}].'
@@ -115,7 +107,7 @@ def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
             pictures[name] = decode_image(read_upload(upload, limits), limits, f"source {name!r}")
         job = sessions.send(
             live, text, named, parse_clicks(clicks), replace_masks, choice, parse_drag(drag), said,
-            check_resolution(resolution), pictures, refine,
+            resolution, pictures, refine,
         )  # fmt: skip
         if wait:
             job.wait()

@@ -50,7 +50,7 @@ from layeredit.imageio import write_atomically
 from layeredit.scope import FileScope
 from layeredit.server.jobstore import JobRow, StoredMessage
 from layeredit.server.service import EditorService, ServerStorage
-from layeredit.server.uploads import RequestError
+from layeredit.server.uploads import RequestError, check_resolution
 from layeredit.server.worker import Interrupted, Job, as_request_error, new_job_id
 
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -309,9 +309,10 @@ class SessionManager:
 
         The message is ``text``, the answer ``choice`` to the pending question, or a ``drag``;
         ``said`` is how a ``text`` shows in the conversation (a gesture's plan JSON as "hide boy").
-        ``resolution`` is how a large photo is edited; ``sources`` are the pictures an insert of
-        this message may take objects from, by the name the instruction gives them; ``refine_mask``
-        marks features the edit must not copy into a removed object's hole.
+        ``resolution`` is how a large photo is edited (ResolutionParams fields given, by name; the
+        rest: the engine's); ``sources`` are the pictures an insert of this message may take
+        objects from, by the name the instruction gives them; ``refine_mask`` marks features the
+        edit must not copy into a removed object's hole.
         """
         chat = live.chat
         if choice is not None and (chat.question is None or not 0 <= choice < len(chat.question.choices)):
@@ -319,7 +320,7 @@ class SessionManager:
         if choice is None and drag is None and not (text and text.strip()):
             raise RequestError(400, "no message: send what to do in the form field 'text'")
         message = Message(
-            text, dict(masks), clicks, replace_masks, choice, drag, said, dict(resolution or {}),
+            text, dict(masks), clicks, replace_masks, choice, drag, said, check_resolution(resolution or {}),
             dict(sources or {}), refine_mask,
         )  # fmt: skip
         store = self.service.store
