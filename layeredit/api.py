@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from layeredit.agent.plans import default_planner, make_plan  # noqa: F401  (mak
 from layeredit.editing import EditOptions, Planner, run_edit
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.pixel import PixelEngine
-from layeredit.engine.resolution import ResolutionParams, Strategy
+from layeredit.engine.resolution import ResolutionParams, Strategy, resolution_given
 from layeredit.errors import InputError, clip
 from layeredit.imageio import as_rgb_array, load_image
 from layeredit.plan import EditPlan, Insert
@@ -106,7 +105,7 @@ def edit(
     refine_mask: MaskLike | None = None,
     resolver: MaskResolver | None = None,
     progress: ProgressCallback | None = None,
-    hd_strategy: Strategy | ResolutionParams | None = None,
+    hd_strategy: Strategy | ResolutionParams | Mapping[str, Any] | None = None,
     sources: Mapping[str, MaskLike] | None = None,
     planner: Planner | None = None,
 ) -> EditResult:
@@ -124,7 +123,8 @@ def edit(
 
     ``hd_strategy`` says how a photo larger than the engine's working size is edited: "crop",
     "resize", "original" or "auto" (layeredit.engine.resolution), or ResolutionParams with the
-    crop margin and size trigger too; None: the engine's own ``resolution`` (an engine made from
+    crop margin and size trigger too, or a mapping of some of its fields by name (the rest: the
+    engine's own); None: the engine's own ``resolution`` (an engine made from
     options carries them, layeredit.engine.options), else auto. ``result.stats["hd_strategy"]``
     says which one ran.
     Returns the edited image with the plan, the layers and per-stage timings.
@@ -148,8 +148,9 @@ def edit(
 
     runner = resolve_engine(engine)
     if isinstance(hd_strategy, str):  # the strategy named; the engine's margin and trigger stay
-        own = getattr(runner, "resolution", None) or ResolutionParams()
-        hd_strategy = replace(own, hd_strategy=hd_strategy)
+        hd_strategy = {"hd_strategy": hd_strategy}
+    if isinstance(hd_strategy, Mapping):
+        hd_strategy = resolution_given(getattr(runner, "resolution", None), hd_strategy)
     options = EditOptions(
         resolution=hd_strategy,
         sources=load_source,

@@ -48,3 +48,34 @@ def test_unknown_hd_strategy_is_a_422(client):
     tiles = {"instruction": "remove the boy", "hd_strategy": "tiles"}
     response = client.post("/v1/edit", files=FILES, data=tiles)
     assert response.status_code == 422 and "hd_strategy" in response.json()["detail"]
+
+
+def test_every_resolution_field_reaches_the_edit(client, soccer):
+    image, boy = soccer
+    # auto with a trigger below the photo's 512 px side no longer edits it at its original size.
+    fields = {"instruction": "remove the boy", "hd_strategy": "auto", "hd_trigger": 256, "hd_crop_margin": 8}
+    response = client.post("/v1/edit", files=FILES, data=fields)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    resolution = ResolutionParams("auto", hd_crop_margin=8.0, hd_trigger=256)
+    expected = edit(image, "remove the boy", masks={"boy": boy}, hd_strategy=resolution)
+    assert body["stats"]["hd_strategy"] == expected.stats["hd_strategy"] != "original"
+    with Image.open(io.BytesIO(base64.b64decode(body["image"]))) as png:
+        np.testing.assert_array_equal(np.asarray(png), expected.image)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"hd_crop_margin": "-1"}, "hd crop margin must be a finite number >= 0, got -1.0"),
+        ({"hd_crop_margin": "nan"}, "hd crop margin must be a finite number >= 0, got nan"),
+        ({"hd_trigger": "0"}, "hd trigger must be a positive number of pixels, got 0"),
+    ],
+)
+def test_a_resolution_option_out_of_range_is_a_422_with_the_reason(client, fields, message):
+    for route in ("/v1/edit", "/v1/jobs"):
+        response = client.post(route, files=FILES, data={"instruction": "remove the boy", **fields})
+        assert response.status_code == 422 and response.json()["detail"] == message
+    session = client.post("/v1/sessions", files=FILES).json()["id"]
+    response = client.post(f"/v1/sessions/{session}/messages", data={"text": "remove the boy", **fields})
+    assert response.status_code == 422 and response.json()["detail"] == message

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Literal, Protocol, get_args
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol, get_args
 
 from layeredit.engine.base import EditResult, Engine, ProgressCallback
 from layeredit.engine.layers import LayerStack
@@ -72,10 +73,15 @@ class ResolutionParams:
         if self.hd_strategy not in STRATEGIES:
             known = ", ".join(STRATEGIES)
             raise InputError(f"unknown hd strategy {self.hd_strategy!r}; choose one of {known}")
-        if self.hd_crop_margin < 0:
-            raise InputError(f"hd crop margin must not be negative, got {self.hd_crop_margin}")
+        if not 0 <= self.hd_crop_margin < math.inf:  # NaN fails this too
+            raise InputError(f"hd crop margin must be a finite number >= 0, got {self.hd_crop_margin}")
         if self.hd_trigger is not None and self.hd_trigger < 1:
             raise InputError(f"hd trigger must be a positive number of pixels, got {self.hd_trigger}")
+
+
+def resolution_given(own: ResolutionParams | None, given: Mapping[str, Any]) -> ResolutionParams:
+    """``own`` (an engine's strategy; None: the defaults) with the fields ``given`` by name replaced."""
+    return replace(own or ResolutionParams(), **given)
 
 
 class SceneEngine(Protocol):

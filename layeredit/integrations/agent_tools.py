@@ -9,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from layeredit.admission.outputs import claim_output
-from layeredit.engine.resolution import DEFAULT_HD_STRATEGY, Strategy
+from layeredit.engine.resolution import ResolutionParams
 from layeredit.hints import AGENT_TOOL, speaking
 from layeredit.imageio import check_writable, load_image, save_image
+from layeredit.params import field_names, optional_fields
 from layeredit.plan import Insert
 from layeredit.scope import FileScope, scoped
 from layeredit.tools.resolve import parse_box
@@ -36,7 +37,7 @@ PLAN_EDIT_DESCRIPTION = (
 )
 
 
-class EditImageArgs(BaseModel):
+class _EditImageCore(BaseModel):
     image_path: str = Field(description="Path of the photo to edit (PNG, JPEG or WebP).")
     instruction: str = Field(
         description="What to change, e.g. 'move the cat to the left and remove the lamp', or edit plan JSON."
@@ -61,11 +62,12 @@ class EditImageArgs(BaseModel):
         description="Path of a mask of features beside a removed object (e.g. lettering) to keep out of "
         "its hole (used by the diffusion engine).",
     )
-    hd_strategy: Strategy = Field(
-        default=DEFAULT_HD_STRATEGY,
-        description="How a photo larger than the engine's working size is edited: auto, crop (a window "
-        "around the edit), resize (a downscaled copy) or original (full size).",
-    )
+
+
+# The resolution options are generated from ResolutionParams' fields (type, help; None: the engine's own).
+EditImageArgs = create_model(
+    "EditImageArgs", __base__=_EditImageCore, __module__=__name__, **optional_fields(ResolutionParams)
+)
 
 
 class SegmentObjectsArgs(BaseModel):
@@ -107,7 +109,7 @@ def edit_image(
     refine = None if args.refine_mask is None else scoped(scope, args.refine_mask, "refine_mask")
     result = edit(
         pixels, plan, masks=masks, boxes=boxes, engine=engine, sources=sources, refine_mask=refine,
-        hd_strategy=args.hd_strategy,
+        hd_strategy=args.model_dump(include=set(field_names(ResolutionParams)), exclude_none=True),
     )  # fmt: skip
     save_image(result.image, output)
     return {

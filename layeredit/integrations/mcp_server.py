@@ -5,17 +5,17 @@
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from layeredit.engine.resolution import DEFAULT_HD_STRATEGY
 from layeredit.errors import user_message
 from layeredit.integrations import agent_tools
 from layeredit.integrations.agent_tools import (
@@ -34,10 +34,28 @@ INSTRUCTIONS = (
 )
 
 
-def _described(model: type[Any], name: str) -> Any:
-    """A parameter annotation carrying the field description of the shared argument model."""
-    field = model.model_fields[name]
-    return Annotated[field.annotation, Field(description=field.description)]
+def _tool_function(model: type[BaseModel], run: Callable[[Any], Any], returns: Any) -> Callable[..., Any]:
+    """A tool function whose parameters are the fields of ``model``, the argument model the
+    LangChain tools share (the MCP schema is read from the signature); it calls ``run`` with the
+    arguments as that model."""
+
+    def call(**arguments: Any) -> Any:
+        with _user_errors():
+            return run(model(**arguments))
+
+    required = inspect.Parameter.empty
+    call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY,
+                default=required if info.is_required() else info.get_default(call_default_factory=True),
+                annotation=Annotated[info.annotation, Field(description=info.description)],
+            )
+            for name, info in model.model_fields.items()
+        ],
+        return_annotation=returns,
+    )  # fmt: skip
+    return call
 
 
 def build_server(engine: Any = "pixel", llm: str | None = None, root: str | Path = ".") -> MCPServer:
@@ -48,67 +66,25 @@ def build_server(engine: Any = "pixel", llm: str | None = None, root: str | Path
     shared_engine = resolve_engine(engine)
     server = MCPServer("layeredit", instructions=INSTRUCTIONS)
 
-    # structured_output=False: the answer is content items (an image and text), not a JSON document.
-    @server.tool(name="edit_image", description=agent_tools.EDIT_IMAGE_DESCRIPTION, structured_output=False)
-    def edit_image(
-        image_path: _described(EditImageArgs, "image_path"),
-        instruction: _described(EditImageArgs, "instruction"),
-        output_path: _described(EditImageArgs, "output_path") = None,
-        masks: _described(EditImageArgs, "masks") = None,
-        boxes: _described(EditImageArgs, "boxes") = None,
-        overwrite: _described(EditImageArgs, "overwrite") = False,
-        refine_mask: _described(EditImageArgs, "refine_mask") = None,
-        hd_strategy: _described(EditImageArgs, "hd_strategy") = DEFAULT_HD_STRATEGY,
-    ) -> list[Any]:
-        args = EditImageArgs(
-            image_path=image_path,
-            instruction=instruction,
-            output_path=output_path,
-            masks=masks or {},
-            boxes=boxes or {},
-            overwrite=overwrite,
-            refine_mask=refine_mask,
-            hd_strategy=hd_strategy,
-        )
-        with _user_errors():
-            done = agent_tools.edit_image(args, shared_engine, llm, scope)
+    def edit_image(args: EditImageArgs) -> list[Any]:
+        done = agent_tools.edit_image(args, shared_engine, llm, scope)
         return [Image(path=Path(done["output_path"])), json.dumps(done)]
 
-    @server.tool(name="segment_objects", description=agent_tools.SEGMENT_OBJECTS_DESCRIPTION)
-    def segment_objects(
-        image_path: _described(SegmentObjectsArgs, "image_path"),
-        phrases: _described(SegmentObjectsArgs, "phrases"),
-        output_dir: _described(SegmentObjectsArgs, "output_dir") = None,
-    ) -> str:
-        args = SegmentObjectsArgs(image_path=image_path, phrases=phrases, output_dir=output_dir)
-        with _user_errors():
-            return json.dumps(agent_tools.segment_objects(args, scope))
-
-    @server.tool(name="plan_edit", description=agent_tools.PLAN_EDIT_DESCRIPTION)
-    def plan_edit(
-        instruction: _described(PlanEditArgs, "instruction"),
-        image_path: _described(PlanEditArgs, "image_path") = None,
-    ) -> str:
-        with _user_errors():
-            args = PlanEditArgs(instruction=instruction, image_path=image_path)
-            return json.dumps(agent_tools.plan_edit(args, llm, scope))
-
-    @server.tool(name="decompose_image", description=agent_tools.DECOMPOSE_IMAGE_DESCRIPTION)
-    def decompose_image(
-        image_path: _described(DecomposeImageArgs, "image_path"),
-        output_path: _described(DecomposeImageArgs, "output_path") = None,
-        masks: _described(DecomposeImageArgs, "masks") = None,
-        boxes: _described(DecomposeImageArgs, "boxes") = None,
-        phrases: _described(DecomposeImageArgs, "phrases") = None,
-        auto: _described(DecomposeImageArgs, "auto") = False,
-        overwrite: _described(DecomposeImageArgs, "overwrite") = False,
-    ) -> str:
-        with _user_errors():
-            args = DecomposeImageArgs(image_path=image_path, output_path=output_path, masks=masks or {},
-                                      boxes=boxes or {}, phrases=phrases or [], auto=auto,
-                                      overwrite=overwrite)  # fmt: skip
-            return json.dumps(agent_tools.decompose_image(args, shared_engine, scope))
-
+    tools = (
+        ("edit_image", agent_tools.EDIT_IMAGE_DESCRIPTION, EditImageArgs, edit_image, list[Any]),
+        ("segment_objects", agent_tools.SEGMENT_OBJECTS_DESCRIPTION, SegmentObjectsArgs,
+         lambda args: json.dumps(agent_tools.segment_objects(args, scope)), str),
+        ("plan_edit", agent_tools.PLAN_EDIT_DESCRIPTION, PlanEditArgs,
+         lambda args: json.dumps(agent_tools.plan_edit(args, llm, scope)), str),
+        ("decompose_image", agent_tools.DECOMPOSE_IMAGE_DESCRIPTION, DecomposeImageArgs,
+         lambda args: json.dumps(agent_tools.decompose_image(args, shared_engine, scope)), str),
+    )  # fmt: skip
+    for name, description, model, run, returns in tools:
+        # edit_image answers with content items (an image and text), not a JSON document.
+        structured = None if returns is str else False
+        server.tool(name=name, description=description, structured_output=structured)(
+            _tool_function(model, run, returns)
+        )
     return server
 
 

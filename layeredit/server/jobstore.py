@@ -53,7 +53,8 @@ class StoredRequest:
     masks: dict[str, np.ndarray]
     boxes: dict[str, tuple[int, int, int, int]]
     sources: dict[str, np.ndarray]  # uploaded pictures that ``insert`` takes objects from, by file name
-    hd_strategy: str | None = None  # how a photo larger than the working size is edited (None: the engine's)
+    # how a photo larger than the working size is edited: ResolutionParams fields by name (others: engine's)
+    resolution: dict[str, Any] = field(default_factory=dict)
     refine_mask: np.ndarray | None = None  # features beside a removed object kept out of its hole
 
 
@@ -122,7 +123,7 @@ class JobStore:
             "refine_mask": None if request.refine_mask is None else "refine.png",
             "plan": json.loads(request.plan.to_json()),
             "boxes": request.boxes,
-            "hd_strategy": request.hd_strategy,
+            "resolution": request.resolution,
             **files,
         }
         text = json.dumps(spec).encode()
@@ -172,7 +173,7 @@ class JobStore:
             masks={name: _read_png(folder / file).astype(bool) for name, file in spec["masks"].items()},
             boxes={name: tuple(box) for name, box in spec["boxes"].items()},  # type: ignore[misc]
             sources={name: _read_png(folder / file) for name, file in spec["sources"].items()},
-            hd_strategy=spec.get("hd_strategy"),
+            resolution=spec.get("resolution") or _legacy_resolution(spec),
             refine_mask=None if refine is None else _read_png(folder / refine).astype(bool),
         )
 
@@ -272,3 +273,8 @@ def _write_png(path: Path, array: np.ndarray) -> None:
 def _read_png(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         return np.asarray(image).copy()
+
+
+def _legacy_resolution(spec: dict[str, Any]) -> dict[str, Any]:
+    """The resolution of a request queued by a server that stored only the strategy's name."""
+    return {} if spec.get("hd_strategy") is None else {"hd_strategy": spec["hd_strategy"]}

@@ -8,16 +8,16 @@ import io
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import Any
 
 import numpy as np
 
 from layeredit.api import check_names_used, default_planner, edit, make_plan, named_masks, resolve_engine
 from layeredit.editing import Planner, masks_after_edit
 from layeredit.engine.base import EditResult, Engine, ProgressCallback, RenderedLayer
-from layeredit.engine.resolution import Strategy
 from layeredit.errors import LayereditError, clip, error_text
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available
 from layeredit.hints import REST, speaking
@@ -27,6 +27,7 @@ from layeredit.server.schemas import Downloads, EditResponse, JobResponse
 from layeredit.server.uploads import (
     Limits,
     RequestError,
+    check_resolution,
     decode_image,
     decode_mask,
     mask_name,
@@ -104,10 +105,13 @@ class EditorService:
         mask_files: Sequence[tuple[str | None, bytes]],
         boxes: str | None,
         source_files: Sequence[tuple[str | None, bytes]] = (),
-        hd_strategy: Strategy | None = None,
+        resolution: Mapping[str, Any] | None = None,
         refine_mask: bytes | None = None,
     ) -> StoredRequest:
-        """Everything checkable before queueing, so a bad request fails at once with a clear 4xx."""
+        """Everything checkable before queueing, so a bad request fails at once with a clear 4xx.
+
+        ``resolution``: the ResolutionParams fields the client gave, by name (the rest: the engine's).
+        """
         if image is None:
             raise RequestError(400, "no image: attach the photo as the multipart file field 'image'")
         if not instruction or not instruction.strip():
@@ -119,6 +123,7 @@ class EditorService:
             name = mask_name(filename)
             masks[name] = decode_mask(data, name, size, self.limits, filename)
         parsed_boxes = parse_boxes(boxes)
+        resolution = check_resolution(resolution or {})
         refine = None if refine_mask is None else decode_mask(refine_mask, "refine mask", size, self.limits)
         try:
             plan = make_plan(instruction, size, self.planner, pixels[..., :3])
@@ -128,7 +133,7 @@ class EditorService:
         sources = self._insert_sources(plan, source_files)
         return StoredRequest(
             image=pixels, plan=plan, masks=masks, boxes=parsed_boxes, sources=sources,
-            hd_strategy=hd_strategy, refine_mask=refine,
+            resolution=resolution, refine_mask=refine,
         )  # fmt: skip
 
     def _insert_sources(
@@ -171,7 +176,7 @@ class EditorService:
             result = edit(
                 request.image, request.plan, masks=request.masks, boxes=request.boxes,
                 sources=request.sources, engine=self.engine, progress=progress,
-                hd_strategy=request.hd_strategy, refine_mask=request.refine_mask,
+                hd_strategy=request.resolution, refine_mask=request.refine_mask,
             )  # fmt: skip
             size = (request.image.shape[1], request.image.shape[0])
             named = {**request.masks, **named_masks(None, request.boxes, size).masks}

@@ -11,9 +11,8 @@ from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from layeredit.engine.base import EditResult
-from layeredit.engine.resolution import ResolutionParams
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers, zip_folder
-from layeredit.server.forms import HdStrategy, ImageFile, MaskFiles, RefineFile, SourceFiles, read_upload
+from layeredit.server.forms import ImageFile, MaskFiles, RefineFile, ResolutionForm, SourceFiles, read_upload
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.sessions import Click, Drag, LiveSession, Mark, SessionManager, bearer_token
 from layeredit.server.uploads import Limits, RequestError, decode_image, decode_mask, mask_name, png_bytes
@@ -77,6 +76,7 @@ def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
     @router.post("/{session_id}/messages", status_code=202)
     def send_message(
         session_id: str,
+        resolution: ResolutionForm,
         text: Annotated[str | None, Form(description="What to do, e.g. 'move him a bit more'.")] = None,
         masks: MaskFiles = None,
         clicks: Annotated[str | None, Form(description=CLICKS_HELP)] = None,
@@ -86,7 +86,6 @@ def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
         choice: Annotated[int | None, Form(description="Answers the pending question: 0-based.")] = None,
         drag: Annotated[str | None, Form(description=DRAG_HELP)] = None,
         said: Annotated[str | None, Form(description=SAID_HELP, max_length=200)] = None,
-        hd_strategy: HdStrategy = None,
         sources: SourceFiles = None,
         refine_mask: RefineFile = None,
         wait: bool = False,
@@ -108,7 +107,7 @@ def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
             pictures[name] = decode_image(read_upload(upload, limits), limits, f"source {name!r}")
         job = sessions.send(
             live, text, named, parse_clicks(clicks), replace_masks, choice, parse_drag(drag), said,
-            None if hd_strategy is None else ResolutionParams(hd_strategy=hd_strategy), pictures, refine,
+            resolution, pictures, refine,
         )  # fmt: skip
         if wait:
             job.wait()

@@ -43,14 +43,14 @@ from layeredit.agent.llm import Planner
 from layeredit.agent.session import SESSION_FILE, SessionError
 from layeredit.api import edit
 from layeredit.engine.base import EditResult, ProgressCallback
-from layeredit.engine.resolution import ResolutionParams
+from layeredit.engine.resolution import resolution_given
 from layeredit.errors import LayereditError
 from layeredit.hints import WEB, speaking
 from layeredit.imageio import write_atomically
 from layeredit.scope import FileScope
 from layeredit.server.jobstore import JobRow, StoredMessage
 from layeredit.server.service import EditorService, ServerStorage
-from layeredit.server.uploads import RequestError
+from layeredit.server.uploads import RequestError, check_resolution
 from layeredit.server.worker import Interrupted, Job, as_request_error, new_job_id
 
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -111,7 +111,7 @@ class Message:
     choice: int | None = None
     drag: Drag | None = None
     said: str | None = None
-    hd_strategy: str | None = None  # None: the engine's own resolution strategy
+    resolution: Mapping[str, Any] = field(default_factory=dict)  # ResolutionParams fields given, by name
     sources: Mapping[str, np.ndarray] = field(default_factory=dict)
     refine_mask: np.ndarray | None = None
 
@@ -134,6 +134,9 @@ class Message:
         refine = None if refine_key is None else masks.pop(refine_key)
         clicks = [Click(**click) for click in fields.pop("clicks")]
         drag = fields.pop("drag")
+        legacy = fields.pop("hd_strategy", None)  # stored by a server that kept only the strategy's name
+        if legacy is not None:
+            fields["resolution"] = {"hd_strategy": legacy}
         if drag is not None:
             drag = Drag(drag["name"], tuple(drag["start"]), tuple(drag["end"]))  # type: ignore[arg-type]
         return cls(
@@ -298,7 +301,7 @@ class SessionManager:
         choice: int | None,
         drag: Drag | None = None,
         said: str | None = None,
-        resolution: ResolutionParams | None = None,
+        resolution: Mapping[str, Any] | None = None,
         sources: Mapping[str, np.ndarray] | None = None,
         refine_mask: np.ndarray | None = None,
     ) -> Job:
@@ -306,19 +309,19 @@ class SessionManager:
 
         The message is ``text``, the answer ``choice`` to the pending question, or a ``drag``;
         ``said`` is how a ``text`` shows in the conversation (a gesture's plan JSON as "hide boy").
-        ``resolution`` is how a large photo is edited; ``sources`` are the pictures an insert of
-        this message may take objects from, by the name the instruction gives them; ``refine_mask``
-        marks features the edit must not copy into a removed object's hole.
+        ``resolution`` is how a large photo is edited (ResolutionParams fields given, by name; the
+        rest: the engine's); ``sources`` are the pictures an insert of this message may take
+        objects from, by the name the instruction gives them; ``refine_mask`` marks features the
+        edit must not copy into a removed object's hole.
         """
         chat = live.chat
         if choice is not None and (chat.question is None or not 0 <= choice < len(chat.question.choices)):
             raise RequestError(409, "there is no question with that answer any more; send a new message")
         if choice is None and drag is None and not (text and text.strip()):
             raise RequestError(400, "no message: send what to do in the form field 'text'")
-        hd_strategy = None if resolution is None else resolution.hd_strategy
         message = Message(
-            text, dict(masks), clicks, replace_masks, choice, drag, said, hd_strategy, dict(sources or {}),
-            refine_mask,
+            text, dict(masks), clicks, replace_masks, choice, drag, said, check_resolution(resolution or {}),
+            dict(sources or {}), refine_mask,
         )  # fmt: skip
         store = self.service.store
         with self._lock:
@@ -368,7 +371,8 @@ class SessionManager:
     @speaking(WEB)  # the worker thread does not share the request's context
     def _reply(self, chat: ChatSession, message: Message, progress: ProgressCallback) -> Reply:
         segmenter = self.service.point_segmenter
-        chat.resolution = None if message.hd_strategy is None else ResolutionParams(message.hd_strategy)
+        own = getattr(self.service.engine, "resolution", None)
+        chat.resolution = resolution_given(own, message.resolution) if message.resolution else None
         chat.sources = dict(message.sources)
         chat.refine_mask = message.refine_mask
         try:

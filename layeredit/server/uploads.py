@@ -5,14 +5,17 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from layeredit.api import Box
-from layeredit.errors import BudgetError, LayereditError
+from layeredit.engine.resolution import ResolutionParams
+from layeredit.errors import BudgetError, InputError, LayereditError
 from layeredit.imageio import open_image, pil_to_array
 from layeredit.tools.masks import MaskError, check_mask_size, mask_from_image
 from layeredit.tools.resolve import parse_box
@@ -98,6 +101,15 @@ def parse_boxes(text: str | None) -> dict[str, Box]:
         return {str(name): parse_box(str(name), box) for name, box in raw.items()}
     except MaskError as exc:
         raise RequestError(422, str(exc)) from None
+
+
+def check_resolution(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The resolution options a client gave, by name, once they pass ResolutionParams' own checks."""
+    try:
+        ResolutionParams(**given)
+    except InputError as exc:
+        raise RequestError(422, str(exc)) from None
+    return dict(given)
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
