@@ -33,6 +33,7 @@ def session_router(sessions: SessionManager) -> APIRouter:
     """The routes; ``app.include_router(session_router(manager))`` adds them to the server."""
     router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERRORS)
     conversation_routes(router, sessions)
+    marking_routes(router, sessions)
     history_routes(router, sessions)
     picture_routes(router, sessions)
     return router
@@ -114,6 +115,11 @@ def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
             if job.error is not None:
                 raise job.error
         return JSONResponse(sessions.view(live), status_code=200 if job.finished.is_set() else 202)
+
+
+def marking_routes(router: APIRouter, sessions: SessionManager) -> None:
+    """Changes that are no turn: marking an object, hiding objects from view."""
+    limits = sessions.service.limits
 
     @router.post("/{session_id}/marks")
     def mark(
