@@ -231,6 +231,7 @@ def test_plan_problems_accept_what_the_request_says(instruction, plan):
         ("mirror the horse so it faces left?", _op("flip", "horse", axis="vertical"), "upside down"),
         ("flip the bird and move it left", _op("flip", "bird", axis="vertical"), "upside down"),
         ("flip the text vertically", _op("flip", "text", axis="horizontal"), "the plan mirrors it"),
+        ("delete the third lamp from the right", _op("remove", "lamp", "rightmost"), "the plan takes the"),
     ],
 )  # fmt: skip
 def test_failures_the_model_alone_showed_in_the_bench_are_caught(instruction, plan, problem):

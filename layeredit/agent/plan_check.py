@@ -116,6 +116,8 @@ def _target_problems(target: Target, text: str, words: set[str], known: set[str]
         pass
     elif target.select is not None and not re.search(SELECT_CUES[target.select], text):
         problems.append(f'the request does not say "{target.select}" for "{target.phrase}"')
+    elif target.select is not None and re.search(rf"\b({'|'.join(ORDINALS[1:])}|\d+(nd|rd|th))\b", text):
+        problems.append(f'the request counts to one "{target.phrase}", the plan takes the {target.select}')
     return problems
 
 
