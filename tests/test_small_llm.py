@@ -138,6 +138,22 @@ def test_hybrid_keeps_an_out_of_scope_refusal():
     assert not backend.asked
 
 
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "remove the car but keep its reflection",  # a contradiction the rules ask about
+        "remove the horse behind the horse",  # which horse: the rules ask
+        "take the ball",  # the rules say how to remove
+    ],
+)
+def test_hybrid_keeps_the_rules_questions_and_never_asks_the_model(instruction):
+    # bench/planner.py on the held-out set: the model planned "remove the car" for the contradiction
+    hybrid, backend = _hybrid({"operations": [{"op": "remove", "target": {"phrase": "car"}}]})
+    with pytest.raises(PlannerError) as caught:
+        hybrid.plan(instruction, SIZE)
+    assert not isinstance(caught.value, UnbackedPlanError) and not backend.asked
+
+
 def test_hybrid_asks_the_model_when_the_rules_cannot_and_uses_a_backed_plan():
     hybrid, backend = _hybrid(REMOVE_BALL)
     assert hybrid.plan("the ball should be gone", SIZE) == EditPlan.parse(REMOVE_BALL)
@@ -192,6 +208,10 @@ def test_plan_problems_name_what_the_request_does_not_say(instruction, plan, pro
          {"op": "remove", "target": {"phrase": "person", "select": "index", "index": 2}}),
         ("boxes should vanish", {"op": "remove", "target": {"phrase": "box", "select": "all"}}),
         ("shove it up a bit more", {"op": "move", "target": {"phrase": "boy"}, "dx": 0.0, "dy": -0.1}),
+        ("flip the bell upside down", _op("flip", "bell", axis="vertical")),
+        ("mirror the cat", _op("flip", "cat", axis="horizontal")),
+        ("turn the sign upside down and mirror the cat",
+         {"op": "flip", "target": {"phrase": "cat"}, "axis": "horizontal"}),
     ],
 )  # fmt: skip
 def test_plan_problems_accept_what_the_request_says(instruction, plan):
@@ -206,6 +226,12 @@ def test_plan_problems_accept_what_the_request_says(instruction, plan):
          "beside": {"anchor": {"phrase": "dog"}}}, 'says "right of" the dog, the plan drops it'),
         ("make the puppy as big as the cat", _op("resize", "puppy", scale=1.3), "like another object"),
         ("make the moon twice as large", _op("resize", "moon", "all", scale=2.0), 'does not say "all"'),
+        # the model alone (after the merge) flipped these upside down; only its "select: all" was caught
+        ("mirror the horse horizontally", _op("flip", "horse", axis="vertical"), "does not say to turn"),
+        ("mirror the horse so it faces left?", _op("flip", "horse", axis="vertical"), "upside down"),
+        ("flip the bird and move it left", _op("flip", "bird", axis="vertical"), "upside down"),
+        ("flip the text vertically", _op("flip", "text", axis="horizontal"), "the plan mirrors it"),
+        ("delete the third lamp from the right", _op("remove", "lamp", "rightmost"), "the plan takes the"),
     ],
 )  # fmt: skip
 def test_failures_the_model_alone_showed_in_the_bench_are_caught(instruction, plan, problem):

@@ -4,6 +4,9 @@ The rules are exact when their parse accounts for the whole request; a model rea
 but may invent. So the model is asked only when the rules could not plan (and did not refuse an
 out-of-scope edit), and its plan is checked against the request (:mod:`plan_check`) before anyone
 runs it: a plan the words do not back is a :class:`PlannerError` naming the problem, never an edit.
+Only words the rules could not account for (:class:`UnaccountedWords`) go to the model: the rules'
+own questions (a contradiction such as "remove the car but keep its reflection", "the cat to the left
+of the cat") and refusals stay, as a model would plan them anyway, and wrongly.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from layeredit.agent.errors import PlannerError, UnsupportedEditError
+from layeredit.agent.errors import PlannerError, UnaccountedWords
 from layeredit.agent.plan_check import plan_problems
 from layeredit.agent.prompting import DetectionLike
 from layeredit.agent.rules import RulePlanner
@@ -33,7 +36,7 @@ class UnbackedPlanError(PlannerError):
 
 
 class HybridPlanner:
-    """Rules first; the model (checked) when the rules cannot account for the request."""
+    """Rules first; the model (checked) when the rules cannot account for the words of the request."""
 
     def __init__(self, model: RevisingPlanner, rules: RulePlanner | None = None):
         self.rules = rules or RulePlanner()
@@ -51,9 +54,7 @@ class HybridPlanner:
     ) -> EditPlan:
         try:
             return self.rules.plan(instruction, image_size, previous)
-        except UnsupportedEditError:
-            raise  # an out-of-scope edit stays refused, whatever a model would make of it
-        except PlannerError as not_understood:
+        except UnaccountedWords as not_understood:  # any other refusal or question of the rules stands
             rules_said = str(not_understood).split("; known verbs", 1)[0]  # not the whole vocabulary
         plan = self.llm.plan(instruction, image_size, previous, image=image, detections=detections)
         return checked(plan, instruction, detections, previous, rules_said)

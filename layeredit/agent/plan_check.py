@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from layeredit.plan import Antecedent, EditPlan, Move, Operation, Pan, Resize, Target, ZoomOut, related
+from layeredit.plan import Antecedent, EditPlan, Flip, Move, Operation, Pan, Resize, Target, ZoomOut, related
 
 # Words that must appear (as a word or a word's start) for each kind of operation.
 OPERATION_CUES: dict[str, tuple[str, ...]] = {
@@ -57,6 +57,14 @@ SIZE_CUES = {
     "smaller": r"\b(smaller|shrink|reduce|half|tiny|less)\b",
     "bigger": r"\b(bigger|larger|enlarge|grow|double|twice|huge)\b",
 }
+# A flip is a mirror left to right unless the request says upside down (the rules read it so too).
+VERTICAL_FLIP_CUES = (
+    r"\b(upside down|upside-down|vertical|vertically|top to bottom|bottom to top|on its head)\b"
+)
+HORIZONTAL_FLIP_CUES = (
+    r"\b(horizontal|horizontally|sideways|side to side|left to right|right to left"
+    r"|mirror\w*|fac\w*)\b"
+)
 REPEAT_CUES = r"\b(again|more|further|same|too|also)\b"
 MAX_UNNUMBERED_SHIFT = 0.6
 SCALE_BOUNDS = (0.2, 5.0)
@@ -86,6 +94,7 @@ def plan_problems(
         if not has_numbers:
             problems += _amount_problems(op, text)
         problems += _relation_problems(op, text)
+        problems += _axis_problems(op, text)
     return list(dict.fromkeys(problems))
 
 
@@ -107,6 +116,8 @@ def _target_problems(target: Target, text: str, words: set[str], known: set[str]
         pass
     elif target.select is not None and not re.search(SELECT_CUES[target.select], text):
         problems.append(f'the request does not say "{target.select}" for "{target.phrase}"')
+    elif target.select is not None and re.search(rf"\b({'|'.join(ORDINALS[1:])}|\d+(nd|rd|th))\b", text):
+        problems.append(f'the request counts to one "{target.phrase}", the plan takes the {target.select}')
     return problems
 
 
@@ -121,6 +132,18 @@ def _relation_problems(op: Operation, text: str) -> list[str]:
     if isinstance(op, Resize) and op.like is None and re.search(r"\bas (big|large|tall|small) as\b", text):
         problems.append(f"the request sizes the {op.target.phrase} like another object, the plan does not")
     return problems
+
+
+def _axis_problems(op: Operation, text: str) -> list[str]:
+    """A flip upside down must be said; a mirror left to right must not be planned for one."""
+    if not isinstance(op, Flip):
+        return []
+    upside_down = re.search(VERTICAL_FLIP_CUES, text) is not None
+    if op.axis == "vertical" and not upside_down:
+        return [f"the request does not say to turn the {op.target.phrase} upside down"]
+    if op.axis == "horizontal" and upside_down and not re.search(HORIZONTAL_FLIP_CUES, text):
+        return [f"the request turns the {op.target.phrase} upside down, the plan mirrors it left to right"]
+    return []
 
 
 def _amount_problems(op: Operation, text: str) -> list[str]:
