@@ -44,6 +44,17 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, reply: dict[str, Any
     handler.wfile.write(data)
 
 
+def completion(number: int, model: str, message: dict[str, Any], finish: str, usage: tuple[int, int]) -> dict:
+    """An OpenAI ``chat.completion`` answer carrying ``message``."""
+    choice = {"index": 0, "finish_reason": finish, "message": {"role": "assistant", **message}}
+    prompt, answer = usage
+    return {
+        "id": f"chatcmpl-{number}", "object": "chat.completion", "created": 0, "model": model,
+        "choices": [choice],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": answer, "total_tokens": prompt + answer},
+    }  # fmt: skip
+
+
 Served = TypeVar("Served", bound="LocalServer")
 
 
@@ -80,30 +91,11 @@ class FakeOpenAI(LocalServer):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 owner.requests.append(body)
                 arguments = owner.tool_arguments.pop(0)
-                reply = {
-                    "id": f"chatcmpl-{len(owner.requests)}",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "finish_reason": "tool_calls",
-                            "message": {
-                                "role": "assistant",
-                                "content": None,
-                                "tool_calls": [
-                                    {
-                                        "id": f"call_{len(owner.requests)}",
-                                        "type": "function",
-                                        "function": {"name": "submit_edit_plan", "arguments": arguments},
-                                    }
-                                ],
-                            },
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }
+                number = len(owner.requests)
+                call = {"id": f"call_{number}", "type": "function",
+                        "function": {"name": "submit_edit_plan", "arguments": arguments}}  # fmt: skip
+                message = {"content": None, "tool_calls": [call]}
+                reply = completion(number, body["model"], message, "tool_calls", (1, 1))
                 send_json(self, 200, reply)
 
             def log_message(self, *args: Any) -> None:
@@ -136,13 +128,9 @@ class JsonChatServer(LocalServer):
                 elif kind in owner.reject_formats:
                     send_json(self, 400, {"error": {"message": f"response_format {kind} is not supported"}})
                 else:
-                    message = {"role": "assistant", "content": owner.answers.pop(0)}
-                    choice = {"index": 0, "finish_reason": "stop", "message": message}
-                    send_json(self, 200, {
-                        "id": f"chatcmpl-{len(owner.requests)}", "object": "chat.completion", "created": 0,
-                        "model": body["model"], "choices": [choice],
-                        "usage": {"prompt_tokens": 500, "completion_tokens": 20, "total_tokens": 520},
-                    })  # fmt: skip
+                    message = {"content": owner.answers.pop(0)}
+                    reply = completion(len(owner.requests), body["model"], message, "stop", (500, 20))
+                    send_json(self, 200, reply)
 
             def log_message(self, *args: Any) -> None:
                 pass
