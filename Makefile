@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo-output
 
-.PHONY: install demo test lint bench clean browser
+.PHONY: install demo test lint bench clean browser fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
@@ -45,6 +45,11 @@ browser:
 test: $(STAMP) lint browser
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
+
+# The property tests and Schemathesis at 20 times their example counts (tens of minutes on 2 cores).
+fuzz: $(STAMP)
+	LAYEREDIT_FUZZ_SCALE=20 $(BIN)/python -m pytest -q -p no:cacheprovider --hypothesis-show-statistics \
+		tests/test_admission_fuzz.py tests/test_server_schemathesis.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py

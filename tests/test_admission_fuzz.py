@@ -2,6 +2,7 @@
 
 One invariant throughout: a clear :class:`LayereditError` (one line) or a correct result, never
 another exception. The example counts are kept small so the whole file runs in well under a minute;
+``$LAYEREDIT_FUZZ_SCALE`` multiplies them for a longer campaign (``make fuzz``), and
 ``pytest --hypothesis-show-statistics`` prints how many each property generated.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,8 +44,11 @@ FUZZ = settings(
 )
 
 
+SCALE = int(os.environ.get("LAYEREDIT_FUZZ_SCALE", "1"))  # `make fuzz`: 20 times the examples
+
+
 def fuzz(examples: int) -> settings:
-    return settings(FUZZ, max_examples=examples)
+    return settings(FUZZ, max_examples=examples * SCALE)
 
 
 json_scalars = (

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -33,7 +34,7 @@ from layeredit.server.service import ServerStorage  # noqa: E402
 
 TOKEN = "fuzz-token"
 SECRET_TEXT = b"LAYEREDIT-SECRET-7f3a9c"
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 12 * int(os.environ.get("LAYEREDIT_FUZZ_SCALE", "1"))  # `make fuzz`: x20
 COUNTS: Counter[str] = Counter()
 
 
