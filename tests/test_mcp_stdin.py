@@ -21,6 +21,9 @@ BAD_LINES = {
     b'{"jsonrpc": "1.0", "id": 1, "method": "ping"}': INVALID_REQUEST,
     b'{"jsonrpc": "2.0", "id": 7}': INVALID_REQUEST,
     b"\xff\xfe binary": PARSE_ERROR,
+    # JSON to Python's parser that the SDK's refuses (found by tests/test_admission_fuzz_files.py)
+    b'\xef\xbb\xbf{"jsonrpc": "2.0", "id": 1, "method": "ping"}': PARSE_ERROR,
+    b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"a": "\\ud800"}}': PARSE_ERROR,
 }
 
 # Lines the SDK parses as JSON but drops with a note on stderr (or takes for a notification).
@@ -45,7 +48,8 @@ def test_well_formed_messages_pass_through():
 
 
 def test_the_server_answers_every_bad_line_and_then_a_ping():
-    lines = [*BAD_LINES, *SDK_DROPPED, b'{"jsonrpc": "2.0", "id": 3, "method": "ping"}']
+    # The ping's carriage return (JSON whitespace) would end the SDK's line there.
+    lines = [*BAD_LINES, *SDK_DROPPED, b'{"jsonrpc": "2.0",\r"id": 3, "method": "ping"}']
     done = subprocess.run(
         [sys.executable, "-m", "layeredit.cli", "mcp"], input=b"\n".join(lines) + b"\n",
         capture_output=True, timeout=120,

@@ -4,7 +4,7 @@ The SDK's stdio transport ignores a line it cannot parse, so a client that sent 
 forever. Lines pass through a filter first: a line that is not JSON (or holds an integer too long
 to read) gets a JSON-RPC parse error, one that is not a JSON-RPC message (by the SDK's own model
 of a message: an object ``id``, ``params`` that are not an object) an invalid-request error; the
-rest go on to the SDK unchanged.
+rest go on to the SDK as it will read them (see :func:`as_read`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,18 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 
 
+def as_read(line: bytes) -> str:
+    """``line`` as the SDK's transport reads it: UTF-8 with bad bytes replaced, and one line. It
+    ends a line at a carriage return too, which in JSON can only be whitespace between tokens, so
+    that becomes a space (a message split in two would be dropped twice, never answered)."""
+    return line.decode("utf-8", "replace").rstrip("\r\n").replace("\r", " ")
+
+
 def problem(line: bytes) -> dict[str, Any] | None:
     """The JSON-RPC error answer for a malformed ``line``, or None when it is a message."""
+    text = as_read(line)
     try:
-        message = json.loads(line)
+        message = json.loads(text)
     except (ValueError, RecursionError) as exc:  # a 5000-digit number is a ValueError too
         return _error(None, PARSE_ERROR, f"parse error: {str(exc)[:120]}")
     if isinstance(message, list):
@@ -41,10 +49,12 @@ def problem(line: bytes) -> dict[str, Any] | None:
         return _error(answer_id, INVALID_REQUEST, "invalid request: no 'method'")
     if "id" in message and not valid_id:  # the SDK would take it for a notification and never answer
         return _error(None, INVALID_REQUEST, "invalid request: 'id' must be a string or an integer")
-    try:  # what the SDK would drop with only a line on stderr
-        jsonrpc_message_adapter.validate_python(message, by_name=False)
+    try:  # what the SDK would drop with only a line on stderr, read by its own JSON parser
+        jsonrpc_message_adapter.validate_json(text, by_name=False)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "json_invalid":  # JSON to Python's parser, not to the SDK's (a lone surrogate)
+            return _error(answer_id, PARSE_ERROR, f"parse error: {first['msg']}"[:200])
         where = ".".join(str(part) for part in first["loc"][1:]) or "message"
         return _error(answer_id, INVALID_REQUEST, f"invalid request: {where}: {first['msg']}"[:200])
     return None
@@ -67,7 +77,7 @@ def guard_stdin(source: BinaryIO | None = None, replies: BinaryIO | None = None)
                     continue
                 answer = problem(line)
                 if answer is None:
-                    sink.write(line if line.endswith(b"\n") else line + b"\n")
+                    sink.write(as_read(line).encode() + b"\n")
                     sink.flush()
                 else:
                     replies.write(json.dumps(answer).encode() + b"\n")

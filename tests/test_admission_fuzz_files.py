@@ -1,0 +1,272 @@
+"""Hypothesis property tests for the outside input that arrives as files or lines (issue 22, item 4):
+mask images, CSV manifests, session folders with their masks, and the MCP server's JSON-RPC lines.
+
+The invariant of ``test_admission_fuzz.py`` (a clear ``LayereditError`` or a correct result, never
+another exception), and for files one more: every input is byte-identical afterwards.
+``$LAYEREDIT_FUZZ_SCALE`` multiplies the example counts as there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import struct
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from PIL import Image
+
+from layeredit.agent.session import SessionStore
+from layeredit.batch.jobs import RunSettings
+from layeredit.batch.manifest import FIELDS, read_manifest
+from layeredit.batch.run import Batch
+from layeredit.imageio import save_image
+from layeredit.tools.masks import load_mask
+from tests.test_admission import SIZE, picture
+from tests.test_admission_fuzz import clear_or_correct, fuzz, json_values, numberish
+
+
+@contextmanager
+def untouched(folder: Path) -> Iterator[None]:
+    """Assert that every file under ``folder`` has the same bytes afterwards (and none went away)."""
+    before = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    yield
+    assert {path: path.read_bytes() for path in before} == before
+
+
+# -- mask files ------------------------------------------------------------------------------------------
+
+MODES = ["1", "L", "P", "PA", "LA", "RGB", "RGBA", "CMYK", "I;16", "I", "F", "YCbCr"]
+FORMATS = {"PNG": ".png", "GIF": ".gif", "TIFF": ".tif", "WEBP": ".webp", "JPEG": ".jpg", "BMP": ".bmp"}
+
+
+def _mask_image(mode: str, width: int, height: int, seed: int, transparent: bool) -> Image.Image:
+    values = np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
+    image = Image.fromarray(values, "L").convert(mode if mode not in ("I;16", "I", "F") else "L")
+    if mode in ("I;16", "I", "F"):
+        scale = {"I;16": 257, "I": 65537, "F": 1 / 255}[mode]
+        dtype = {"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode]
+        image = Image.fromarray((values.astype(np.float64) * scale).astype(dtype))
+    if transparent and mode in ("P", "L", "RGB"):
+        image.info["transparency"] = 0 if mode != "RGB" else (0, 0, 0)
+    return image
+
+
+def _saved(image: Image.Image, fmt: str, frames: int) -> bytes | None:
+    """``image`` in ``fmt`` (with ``frames`` frames where the format animates), or None when PIL
+    cannot write that mode in that format."""
+    buffer = io.BytesIO()
+    options: dict[str, Any] = {}
+    if frames > 1 and fmt in ("PNG", "GIF", "TIFF", "WEBP"):
+        turned = image.transpose(Image.Transpose.ROTATE_180)
+        options = {"save_all": True, "append_images": [turned] * (frames - 1)}
+    if "transparency" in image.info and fmt in ("PNG", "GIF"):
+        options["transparency"] = image.info["transparency"]
+    try:
+        image.save(buffer, format=fmt, **options)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return buffer.getvalue()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def bomb_png(width: int, height: int, depth: int, color: int) -> bytes:
+    """A PNG whose header declares ``width`` x ``height`` over a few bytes of pixel data."""
+    header = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
+    data = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
+
+
+def _check_mask(folder: Path, data: bytes, suffix: str, size: tuple[int, int] | None) -> None:
+    path = folder / f"mask{suffix}"
+    path.write_bytes(data)
+    with untouched(folder):
+        mask = clear_or_correct(lambda: load_mask(path, size))
+    if mask is not None:
+        assert mask.dtype == bool and mask.ndim == 2
+        if size is not None:
+            assert (mask.shape[1], mask.shape[0]) == size
+
+
+@fuzz(80)
+@given(
+    st.sampled_from(MODES),
+    st.sampled_from(sorted(FORMATS)),
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.integers(0, 3),
+    st.booleans(),
+    st.integers(1, 3),
+    st.booleans(),
+)
+def test_mask_files_of_every_kind(
+    tmp_path_factory, mode, fmt, width, height, seed, transparent, frames, sized
+) -> None:
+    data = _saved(_mask_image(mode, width, height, seed, transparent), fmt, frames)
+    if data is not None:
+        _check_mask(tmp_path_factory.mktemp("mask"), data, FORMATS[fmt], (width, height) if sized else None)
+
+
+@fuzz(60)
+@given(
+    st.integers(0, 2**31 - 1) | st.integers(2**31, 2**32 - 1),
+    st.integers(0, 2**31 - 1) | st.integers(2**31, 2**32 - 1),
+    st.sampled_from([1, 2, 4, 8, 16, 3, 0, 255]),
+    st.sampled_from([0, 2, 3, 4, 6, 1, 7]),
+)
+@example(100_000, 100_000, 8, 0)
+def test_bomb_mask_headers(tmp_path_factory, width: int, height: int, depth: int, color: int) -> None:
+    _check_mask(tmp_path_factory.mktemp("mask"), bomb_png(width, height, depth, color), ".png", None)
+
+
+@fuzz(60)
+@given(st.integers(0, 200), st.binary(min_size=1, max_size=8), st.sampled_from(sorted(FORMATS)))
+def test_damaged_mask_files(tmp_path_factory, offset: int, patch: bytes, fmt: str) -> None:
+    data = bytearray(_saved(_mask_image("L", 24, 16, 0, False), fmt, 1) or b"")
+    data[offset : offset + len(patch)] = patch
+    _check_mask(tmp_path_factory.mktemp("mask"), bytes(data), FORMATS[fmt], (24, 16))
+
+
+# -- CSV manifests ---------------------------------------------------------------------------------------
+
+HOSTILE_CELLS = ["a.png", "../a.png", "/etc/passwd", "o.png", "remove the ball", "ball=1,2,30,20",
+                 "ball=a.png", '{"ball": [1, 2, 30, 20]}', "steps=4; seed=1", "{" + "[" * 3000,
+                 "x=" + "[" * 3000, "ball=1e999,0,1,1", "9" * 5000, "x=" + "9" * 5000, "{", "=;="]
+cell = (
+    st.sampled_from(HOSTILE_CELLS)
+    | st.text(max_size=20)
+    | numberish.map(str)
+)
+
+
+@fuzz(60)
+@given(
+    st.lists(st.sampled_from([*FIELDS, "extra", " image "]), min_size=1, max_size=5, unique=True),
+    st.lists(st.lists(cell, max_size=6), max_size=4),
+)
+def test_csv_manifests(tmp_path_factory, columns: list[str], rows: list[list[str]]) -> None:
+    folder = tmp_path_factory.mktemp("manifest")
+    save_image(picture(), folder / "a.png")
+    text = io.StringIO()
+    csv.writer(text).writerows([columns, *rows])
+    manifest = folder / "m.csv"
+    manifest.write_text(text.getvalue(), encoding="utf-8")
+    with untouched(folder):
+        parsed = clear_or_correct(lambda: read_manifest(manifest))
+        if parsed is not None:
+            batch = Batch(parsed, folder, folder / "out", RunSettings())
+            assert len(batch.jobs) + len(batch.invalid) == len(parsed)
+            assert all(line.problem is None or "\n" not in line.problem for line in parsed)
+
+
+# -- session folders -------------------------------------------------------------------------------------
+
+SESSION_FILES = ["turns/0000/image.png", "turns/0000/ball.png", "turns/0000/small.png", "turns/0000/bomb.png",
+                 "turns/0000/notes.txt", "../x.png", "/etc/passwd", "turns", ""]  # fmt: skip
+session_file = st.sampled_from(SESSION_FILES) | json_values
+
+
+@fuzz(60)
+@given(
+    st.fixed_dictionaries(
+        {"format": st.just(1) | json_values, "current": st.just(0) | numberish,
+         "turns": st.lists(st.fixed_dictionaries(
+             {"image": session_file, "masks": st.dictionaries(st.text(max_size=6), session_file, max_size=2)},
+             optional={"instruction": json_values, "plan": json_values, "target": json_values}),
+             min_size=1, max_size=2)},  # fmt: skip
+        optional={
+            "question": st.fixed_dictionaries(
+                {"text": st.text(max_size=10), "choices": st.lists(
+                    st.fixed_dictionaries({"label": st.text(max_size=6), "plan": json_values},
+                                          optional={"mask": session_file}), max_size=2)},  # fmt: skip
+                optional={"missing": json_values},
+            )
+            | json_values,
+            "log": json_values,
+        },
+    )
+)
+def test_session_folders(tmp_path_factory, data: dict[str, Any]) -> None:
+    folder: Path = tmp_path_factory.mktemp("session")
+    turn = folder / "turns" / "0000"
+    turn.mkdir(parents=True)
+    save_image(picture(), turn / "image.png")
+    save_image(np.where(picture() > 127, 255, 0).astype(np.uint8), turn / "ball.png")
+    save_image(picture()[:8, :8], turn / "small.png")
+    (turn / "bomb.png").write_bytes(bomb_png(100_000, 100_000, 8, 0))
+    (turn / "notes.txt").write_text("not a picture")
+    (folder / "session.json").write_text(json.dumps(data, allow_nan=True), encoding="utf-8")
+    with untouched(folder):
+        saved = clear_or_correct(lambda: SessionStore(folder).load())
+    if saved is not None:
+        assert 0 <= saved.current < len(saved.turns)
+        for turn_read in saved.turns:  # a turn's masks fit its picture
+            assert all(mask.shape == turn_read.image.shape[:2] for mask in turn_read.masks.values())
+        if saved.question is not None:
+            assert all(c.mask is None or c.mask.shape == SIZE[::-1] for c in saved.question.choices)
+
+
+# -- the MCP server's JSON-RPC lines --------------------------------------------------------------------
+
+request = st.fixed_dictionaries(
+    {"jsonrpc": st.just("2.0") | json_values},
+    optional={
+        "id": st.integers(-(10**20), 10**20) | st.text(max_size=70) | json_values,
+        "method": st.sampled_from(["ping", "tools/list", "tools/call", "initialize"]) | json_values,
+        "params": st.dictionaries(st.text(max_size=6), json_values, max_size=3) | json_values,
+        "result": json_values,
+        "error": st.fixed_dictionaries({"code": numberish, "message": json_values}) | json_values,
+    },
+)
+separators = st.sampled_from([(", ", ": "), (",", ":"), (",\r", ":"), (",\t", ": "), (", ", ":\x0c")])
+
+
+def _line(message: Any, separator: tuple[str, str], ascii_only: bool) -> bytes:
+    return json.dumps(message, separators=separator, ensure_ascii=ascii_only, allow_nan=True).encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+def _sdk_reads(line: bytes) -> list[str]:
+    """The lines the SDK's stdio transport reads from what the filter passes on (it decodes UTF-8
+    with replacement and ends a line at a carriage return too)."""
+    return io.TextIOWrapper(io.BytesIO(line + b"\n"), encoding="utf-8", errors="replace").readlines()
+
+
+@fuzz(150)
+@given(
+    st.one_of(
+        st.builds(_line, request, separators, st.booleans()),
+        st.builds(_line, json_values, separators, st.booleans()),
+        st.binary(max_size=40).filter(lambda b: b"\n" not in b),
+    )
+)
+# Passed on before, then never answered: split in two at a carriage return, a UTF-8 byte-order mark,
+# a lone surrogate that Python's JSON parser takes and the SDK's does not.
+@example(b'{"jsonrpc":"2.0",\r"id":1,"method":"ping"}')
+@example(b'\xef\xbb\xbf{"jsonrpc": "2.0", "id": 1, "method": "ping"}')
+@example(b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"a": "\\ud800"}}')
+def test_mcp_lines(line: bytes) -> None:
+    types = pytest.importorskip("mcp.types", reason="the MCP server needs the agent extra")
+
+    from layeredit.integrations.mcp_stdin import INVALID_REQUEST, PARSE_ERROR, as_read, problem
+
+    answer = problem(line)
+    if answer is None:  # passed on: the SDK reads exactly this one message, so it answers it
+        (text,) = _sdk_reads(as_read(line).encode())
+        types.jsonrpc_message_adapter.validate_json(text, by_name=False)
+    else:
+        assert answer["jsonrpc"] == "2.0" and answer["error"]["code"] in (PARSE_ERROR, INVALID_REQUEST)
+        assert "\n" not in json.dumps(answer)
+
