@@ -26,7 +26,7 @@ from PIL import Image
 
 from layeredit.agent.session import SessionStore
 from layeredit.batch.jobs import RunSettings
-from layeredit.batch.manifest import FIELDS, read_manifest
+from layeredit.batch.manifest import FIELDS, MAPPING_FIELDS, read_manifest
 from layeredit.batch.run import Batch
 from layeredit.imageio import save_image
 from layeredit.tools.masks import load_mask
@@ -142,24 +142,37 @@ def test_damaged_mask_files(tmp_path_factory, offset: int, patch: bytes, fmt: st
 
 HOSTILE_CELLS = ["a.png", "../a.png", "/etc/passwd", "o.png", "remove the ball", "ball=1,2,30,20",
                  "ball=a.png", '{"ball": [1, 2, 30, 20]}', "steps=4; seed=1", "{" + "[" * 3000,
-                 "x=" + "[" * 3000, "ball=1e999,0,1,1", "9" * 5000, "x=" + "9" * 5000, "{", "=;="]
+                 "x=" + "[" * 3000, "ball=1e999,0,1,1", "9" * 5000, "x=" + "9" * 5000, "{", "=;=",
+                 "remove\u2028the ball", "a\x85b", "a\nb"]  # fmt: skip
+# Text without a bare carriage return: reading a manifest turns one inside a quoted cell into "\n".
 cell = (
     st.sampled_from(HOSTILE_CELLS)
-    | st.text(max_size=20)
+    | st.text(max_size=20).filter(lambda t: "\r" not in t)
     | numberish.map(str)
 )
 
 
+@st.composite
+def csv_tables(draw: st.DrawFn) -> list[list[str]]:
+    """A header and rows of as many cells (sometimes one more)."""
+    names = st.sampled_from([*FIELDS, "extra", " image "])
+    columns = draw(st.lists(names, min_size=1, max_size=5, unique=True))
+    width = st.lists(cell, min_size=len(columns), max_size=len(columns) + 1)
+    return [columns, *draw(st.lists(width, max_size=4))]
+
+
 @fuzz(60)
-@given(
-    st.lists(st.sampled_from([*FIELDS, "extra", " image "]), min_size=1, max_size=5, unique=True),
-    st.lists(st.lists(cell, max_size=6), max_size=4),
-)
-def test_csv_manifests(tmp_path_factory, columns: list[str], rows: list[list[str]]) -> None:
+@given(csv_tables())
+# Each raised out of read_manifest (RecursionError, csv.Error) or cut a row in two at U+2028.
+@example([["image", "options"], ["a.png", "x=" + "[" * 3000]])
+@example([["image", "boxes"], ["a.png", '{"a": ' + "[" * 3000]])
+@example([["image"], ["a" * 140_000]])
+@example([["image", "instruction"], ["a.png", "remove\u2028the ball"]])
+def test_csv_manifests(tmp_path_factory, table: list[list[str]]) -> None:
     folder = tmp_path_factory.mktemp("manifest")
     save_image(picture(), folder / "a.png")
     text = io.StringIO()
-    csv.writer(text).writerows([columns, *rows])
+    csv.writer(text).writerows(table)
     manifest = folder / "m.csv"
     manifest.write_text(text.getvalue(), encoding="utf-8")
     with untouched(folder):
@@ -167,7 +180,18 @@ def test_csv_manifests(tmp_path_factory, columns: list[str], rows: list[list[str
         if parsed is not None:
             batch = Batch(parsed, folder, folder / "out", RunSettings())
             assert len(batch.jobs) + len(batch.invalid) == len(parsed)
-            assert all(line.problem is None or "\n" not in line.problem for line in parsed)
+    if parsed is None:
+        return
+    columns, *rows = table
+    written = [row for row in rows if len(row) > len(columns) or any(c.strip() for c in row)]
+    assert len(parsed) == len(written)  # one manifest line a row, in order
+    for row, line in zip(written, parsed, strict=True):
+        assert line.problem is None or "\n" not in line.problem
+        if line.fields:  # plain columns hold their cell as written
+            cells = {name.strip(): c.strip() for name, c in zip(columns, row, strict=True) if c.strip()}
+            assert {k: v for k, v in line.fields.items() if k not in MAPPING_FIELDS} == {
+                k: v for k, v in cells.items() if k not in MAPPING_FIELDS
+            }
 
 
 # -- session folders -------------------------------------------------------------------------------------

@@ -7,13 +7,14 @@ failed line and goes on with the others. Only a manifest that cannot be read at 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layeredit.admission.documents import MAX_SIDE, manifest_problem
+from layeredit.admission.documents import MAX_SIDE, load_json, manifest_problem
 from layeredit.errors import InputError, ManifestError, clip
 
 FIELDS = ("image", "instruction", "plan", "masks", "boxes", "output", "options", "refine_mask")
@@ -49,7 +50,8 @@ def read_manifest(path: str | Path) -> list[ManifestLine]:
 
 def _read_json_lines(text: str) -> list[ManifestLine]:
     lines = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines would also cut at U+2028 or U+0085, which JSON text may hold.
+    for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         try:
@@ -68,7 +70,14 @@ def _read_json_lines(text: str) -> list[ManifestLine]:
 
 
 def _read_csv(path: Path, text: str) -> list[ManifestLine]:
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # quoted cells keep their line breaks
+    try:
+        return _csv_lines(path, reader)
+    except csv.Error as exc:  # a cell over the csv module's limit of 128 KiB
+        raise ManifestError(f"manifest {path} line {reader.line_num}: {exc}") from None
+
+
+def _csv_lines(path: Path, reader: csv.DictReader) -> list[ManifestLine]:
     columns = [c.strip() for c in reader.fieldnames or []]
     unknown = [c for c in columns if c not in FIELDS]
     if "image" not in columns or unknown:
@@ -98,10 +107,7 @@ def _read_csv(path: Path, text: str) -> list[ManifestLine]:
 def _cell(column: str, cell: str) -> dict[str, Any]:
     """A CSV cell holding a mapping: ``{"cat": "cat.png"}`` or ``cat=cat.png; dog=dog.png``."""
     if cell.startswith("{"):
-        try:
-            return json.loads(cell)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"column {column!r} is not valid JSON ({exc.msg})") from None
+        return load_json(cell, f"column {column!r}")
     pairs: dict[str, Any] = {}
     for part in filter(None, (p.strip() for p in cell.split(";"))):
         name, sep, value = part.partition("=")
@@ -128,7 +134,7 @@ def _scalar(text: str) -> Any:
     """An option value from CSV: a JSON number, true/false/null, or else the text itself."""
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, a number of thousands of digits, deep nesting
         return text
 
 
