@@ -325,8 +325,8 @@ def _read_ora(archive: Archive, where: str, max_pixels: int | None) -> LayeredSc
         raise SceneFileError(f"{where} has no stack.xml, so it is not an OpenRaster file; decompose again")
     try:
         stack = ElementTree.fromstring(archive.read("stack.xml", "stack.xml"))
-    except ElementTree.ParseError as exc:
-        raise SceneFileError(f"{where}: stack.xml is not readable XML ({exc})") from None
+    except (ElementTree.ParseError, LookupError, ValueError) as exc:  # also an encoding expat cannot use
+        raise SceneFileError(f"{where}: stack.xml is not readable XML ({clip(str(exc))})") from None
     canvas = validate(StackImageModel, stack.attrib, f"{where}: stack.xml <image>", SceneFileError)
     check_budget((canvas.w, canvas.h), f"the canvas of {where}", max_pixels)
     layers = []

@@ -232,6 +232,40 @@ def test_ora_stack_layers(attributes: dict[str, str]) -> None:
     _composed(clear_or_correct(lambda: read_scene_bytes(ora_with(stack_layer=element), "edited.ora")))
 
 
+def _stack_xml(declaration: str, doctype: str, image: dict[str, str], body: str) -> bytes:
+    from xml.sax.saxutils import quoteattr
+
+    attributes = " ".join(f"{k}={quoteattr(v)}" for k, v in image.items())
+    layers = '<layer name="background" src="data/01_background.png"/><layer name="original" ' \
+        'src="data/00_original.png" visibility="hidden"/>'  # fmt: skip
+    return f"{declaration}{doctype}<image {attributes}><stack>{body}{layers}</stack></image>".encode()
+
+
+XML_ENCODINGS = ["UTF-8", "cp1252", "bogus", "utf-16", "euc-jp", "rot13", "idna"]
+LAUGHS = '<!DOCTYPE image [<!ENTITY a "aaaaaaaaaa">' + "".join(
+    f'<!ENTITY {chr(98 + n)} "{("&" + chr(97 + n) + ";") * 10}">' for n in range(9)
+) + "]>"  # fmt: skip
+
+
+@fuzz(60)
+@given(
+    st.sampled_from(["", '<?xml version="9"?>']
+                    + [f'<?xml version="1.0" encoding="{name}"?>' for name in XML_ENCODINGS]),
+    st.sampled_from(["", LAUGHS, '<!DOCTYPE image [<!ENTITY e SYSTEM "file:///etc/passwd">]>']),
+    st.dictionaries(st.sampled_from(["w", "h", "version"]),
+                    st.sampled_from(["48", "32", "0", "-1", "1e9", "nan"]) | numberish.map(str)),
+    st.sampled_from(["", "<stack>" * 40 + "</stack>" * 40, '<layer src="data/02_ball.png" x="&j;"/>',
+                     '<layer src="data/02_ball.png"><layer src="/etc/passwd"/></layer>', "<layer/>"]),
+)  # fmt: skip
+# An encoding in the XML declaration that Python lacks or expat cannot use raised LookupError or
+# ValueError out of the ORA reader.
+@example('<?xml version="1.0" encoding="bogus"?>', "", {"w": "48", "h": "32"}, "")
+@example('<?xml version="1.0" encoding="euc-jp"?>', "", {"w": "48", "h": "32"}, "")
+def test_ora_stack_documents(declaration: str, doctype: str, image: dict[str, str], body: str) -> None:
+    stack = _stack_xml(declaration, doctype, image, body)
+    _composed(clear_or_correct(lambda: read_scene_bytes(ora_with(extra={"stack.xml": stack}), "edited.ora")))
+
+
 @fuzz(60)
 @given(st.integers(0, 400), st.binary(min_size=1, max_size=8))
 def test_psd_reader_on_damaged_documents(offset: int, patch: bytes) -> None:
