@@ -73,11 +73,14 @@ def open_image(source: str | Path | bytes, what: str = "image", limit: int | Non
     if isinstance(source, (str, Path)):
         path = Path(source)
         name = f"{what} {clip(str(path))}"
-        if not path.is_file():
-            raise ImageFileError(f"{what} not found: {clip(str(path))}")
-        if path.stat().st_size == 0:
-            raise ImageFileError(f"{what} is empty (0 bytes): {clip(str(path))}")
-        stream: BinaryIO = path.open("rb")
+        try:
+            if not path.is_file():
+                raise ImageFileError(f"{what} not found: {clip(str(path))}")
+            if path.stat().st_size == 0:
+                raise ImageFileError(f"{what} is empty (0 bytes): {clip(str(path))}")
+            stream: BinaryIO = path.open("rb")
+        except OSError as exc:  # a name too long for the file system, a file we may not read
+            raise ImageFileError(f"cannot open {name} ({exc.strerror})") from None
     else:
         name = what
         if not source:

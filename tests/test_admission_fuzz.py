@@ -294,15 +294,20 @@ def test_archives(entries: dict[str, bytes], limit: int) -> None:
 
 # -- manifests and session files -----------------------------------------------------------------------
 
+# Names the file system refuses or the shell would expand: too long (280 bytes), an unknown ~user.
+ODD_NAMES = ["😀" * 70, "~nosuchuser/a.png", "a.png/"]
+REMOVE_BALL = {"operations": [{"op": "remove", "target": {"phrase": "ball"}}]}
 manifest_line = st.fixed_dictionaries(
     {},
     optional={
-        "image": st.sampled_from(["a.png", "../a.png", "/etc/passwd", "missing.png", ""]) | json_values,
-        "plan": st.just({"operations": [{"op": "remove", "target": {"phrase": "ball"}}]}) | json_values,
+        "image": st.sampled_from(["a.png", "../a.png", "/etc/passwd", "missing.png", "", *ODD_NAMES])
+        | json_values,
+        "plan": st.just(REMOVE_BALL) | json_values,
         "boxes": st.dictionaries(st.just("ball"), st.lists(numberish, max_size=5), max_size=1) | json_values,
         "output": st.sampled_from(["a.png", "./o.png", "o.png", "../o.png", "sub//o.png", "o.txt"])
         | json_values,
-        "masks": json_values,
+        "masks": st.dictionaries(st.just("ball"), st.sampled_from(["a.png", *ODD_NAMES])) | json_values,
+        "refine_mask": st.sampled_from(["a.png", *ODD_NAMES]),
         "options": json_values,
     },
 )
@@ -322,6 +327,8 @@ def _json_line(record: dict[str, Any], ascii_only: bool) -> str:
 )
 # JSON text may hold U+2028 unescaped; the reader cut the line there and refused both halves.
 @example(['{"image": "a.png", "instruction": "remove\u2028the ball"}'])
+# A name too long for the file system raised OSError out of the whole batch.
+@example([json.dumps({"image": "a.png", "plan": REMOVE_BALL, "masks": {"ball": "😀" * 70}}), "{}"])
 def test_manifests(tmp_path_factory, lines: list[str]) -> None:
     folder = tmp_path_factory.mktemp("manifest")
     save_image(picture(), folder / "a.png")

@@ -31,7 +31,7 @@ from layeredit.batch.run import Batch
 from layeredit.imageio import save_image
 from layeredit.tools.masks import load_mask
 from tests.test_admission import SIZE, picture
-from tests.test_admission_fuzz import clear_or_correct, fuzz, json_values, numberish
+from tests.test_admission_fuzz import ODD_NAMES, clear_or_correct, fuzz, json_values, numberish
 
 
 @contextmanager
@@ -168,6 +168,7 @@ def csv_tables(draw: st.DrawFn) -> list[list[str]]:
 @example([["image", "boxes"], ["a.png", '{"a": ' + "[" * 3000]])
 @example([["image"], ["a" * 140_000]])
 @example([["image", "instruction"], ["a.png", "remove\u2028the ball"]])
+@example([["image", "instruction"], ["😀" * 70, "remove the ball"], ["a.png", "remove the ball"]])
 def test_csv_manifests(tmp_path_factory, table: list[list[str]]) -> None:
     folder = tmp_path_factory.mktemp("manifest")
     save_image(picture(), folder / "a.png")
@@ -197,8 +198,12 @@ def test_csv_manifests(tmp_path_factory, table: list[list[str]]) -> None:
 # -- session folders -------------------------------------------------------------------------------------
 
 SESSION_FILES = ["turns/0000/image.png", "turns/0000/ball.png", "turns/0000/small.png", "turns/0000/bomb.png",
-                 "turns/0000/notes.txt", "../x.png", "/etc/passwd", "turns", ""]  # fmt: skip
+                 "turns/0000/notes.txt", "../x.png", "/etc/passwd", "turns", "", *ODD_NAMES]  # fmt: skip
 session_file = st.sampled_from(SESSION_FILES) | json_values
+
+
+def _one_turn(masks: dict[str, str]) -> dict[str, Any]:
+    return {"format": 1, "current": 0, "turns": [{"image": "turns/0000/image.png", "masks": masks}]}
 
 
 @fuzz(60)
@@ -221,6 +226,10 @@ session_file = st.sampled_from(SESSION_FILES) | json_values
         },
     )
 )
+# A mask of another size than its turn's picture was loaded (the next edit then failed).
+@example(_one_turn({"b": "turns/0000/small.png"}))
+# A name too long for the file system raised OSError out of load().
+@example(_one_turn({"b": "😀" * 70}))
 def test_session_folders(tmp_path_factory, data: dict[str, Any]) -> None:
     folder: Path = tmp_path_factory.mktemp("session")
     turn = folder / "turns" / "0000"

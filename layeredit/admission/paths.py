@@ -35,12 +35,24 @@ class FolderFiles:
         return path
 
     def exists(self, name: str, what: str) -> bool:
-        return self._path(name, what).is_file()
+        try:
+            return self._path(name, what).is_file()
+        except OSError as exc:  # a name too long for the file system
+            raise _unopened(name, what, exc) from None
 
     def read(self, name: str, what: str) -> bytes:
         path = self._path(name, what)
-        if not path.is_file():
-            raise InputError(f"{what} {clip(name)!r} is missing from the scene's folder")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(f"{what} {clip(name)!r} is larger than {MAX_FILE_BYTES} bytes")
-        return path.read_bytes()
+        try:
+            if not path.is_file():
+                raise InputError(f"{what} {clip(name)!r} is missing from the scene's folder")
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise InputError(f"{what} {clip(name)!r} is larger than {MAX_FILE_BYTES} bytes")
+            return path.read_bytes()
+        except OSError as exc:  # a name too long for the file system, a file we may not read
+            raise _unopened(name, what, exc) from None
+
+
+def _unopened(name: str, what: str, exc: OSError) -> InputError:
+    """The error for a file the system would not open, by its name in the document (never the
+    resolved path)."""
+    return InputError(f"{what} {clip(name)!r} cannot be opened ({exc.strerror})")

@@ -83,12 +83,15 @@ class SessionStore:
         data = load_json(path.read_bytes(), f"{path} is damaged: it", SessionError)
         record = validate(SessionRecord, data, f"{path} is damaged", SessionError)
         try:
+            turns = [self._read_turn(entry.model_dump()) for entry in record.turns]
+            current = turns[record.current].image
             saved = SavedSession(
-                turns=[self._read_turn(entry.model_dump()) for entry in record.turns],
+                turns=turns,
                 current=record.current,
                 log=record.log,
                 question=self._read_question(
-                    None if record.question is None else record.question.model_dump()
+                    None if record.question is None else record.question.model_dump(),
+                    (current.shape[1], current.shape[0]),
                 ),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -140,9 +143,11 @@ class SessionStore:
         }
 
     def _read_turn(self, entry: dict[str, Any]) -> Turn:
+        image = load_image(self._inside(entry["image"]), keep_alpha=True)
+        size = (image.shape[1], image.shape[0])  # a mask of another size would fail the next edit
         return Turn(
-            image=load_image(self._inside(entry["image"]), keep_alpha=True),
-            masks={name: load_mask(self._inside(path)) for name, path in entry["masks"].items()},
+            image=image,
+            masks={name: load_mask(self._inside(path), size) for name, path in entry["masks"].items()},
             instruction=entry["instruction"],
             plan=None if entry["plan"] is None else EditPlan.parse(entry["plan"]),
             target=None if entry["target"] is None else Target.model_validate(entry["target"]),
@@ -169,14 +174,18 @@ class SessionStore:
             choices.append(entry)
         return {"text": question.text, "choices": choices, "missing": question.missing}
 
-    def _read_question(self, data: dict[str, Any] | None) -> Question | None:
+    def _read_question(self, data: dict[str, Any] | None, size: tuple[int, int]) -> Question | None:
+        """The open question; its choices' masks are of the current picture, of ``size``."""
         if data is None:
             return None
         choices = [
-            Choice.from_json(entry, load_mask(self._inside(entry["mask"])) if entry.get("mask") else None)
+            Choice.from_json(entry, self._choice_mask(entry.get("mask"), size))
             for entry in data["choices"]
         ]
         return Question(data["text"], choices, [str(name) for name in data.get("missing", [])])
+
+    def _choice_mask(self, name: str | None, size: tuple[int, int]) -> np.ndarray | None:
+        return load_mask(self._inside(name), size) if name else None
 
     def _drop_turn_folders_from(self, first_unused: int) -> None:
         # Turns undone and then replaced by a new edit can never be redone: their files go.

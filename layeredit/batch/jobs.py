@@ -120,8 +120,13 @@ def prepare(entry: ManifestLine, base: Path, settings: RunSettings, planner: Pla
 
 
 def _existing(base: Path, relative: str, what: str) -> Path:
-    path = (base / Path(relative).expanduser()).resolve()
-    if not path.is_file():
+    try:
+        path = (base / Path(relative).expanduser()).resolve()
+        found = path.is_file()
+    except (OSError, RuntimeError) as exc:  # a name too long for the file system, an unknown ~user
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise InputError(f"{what} cannot be opened: {clip(relative)} ({why})") from None
+    if not found:
         raise InputError(f"{what} not found: {relative} (paths are relative to the manifest's folder)")
     return path
 
