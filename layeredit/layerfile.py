@@ -255,6 +255,16 @@ def _record(data: object, where: str, max_pixels: int | None) -> SceneRecord:
     return SceneRecord(size=model.size, found=[FoundObject(o.name, o.box, o.source) for o in model.found])
 
 
+def _same_canvas(record: SceneRecord, canvas: tuple[int, int], where: str) -> None:
+    """Refuse a document whose canvas is not the size its scene record gives (a canvas resized in
+    another editor, or a damaged record): composing it would silently crop or pad the picture."""
+    if tuple(record.size) != canvas:
+        raise SceneFileError(
+            f"the canvas of {where} is {canvas[0]}x{canvas[1]} but its scene record says "
+            f"{record.size[0]}x{record.size[1]}; decompose the image again"
+        )
+
+
 def _decode(data: bytes, what: str, max_pixels: int | None, mode: str = "RGBA") -> np.ndarray:
     """A layer's PNG bytes as an array, the size checked from the header first."""
     return np.asarray(open_image(data, what, max_pixels).convert(mode))
@@ -297,6 +307,7 @@ def _read_psd(source: bytes | Path, where: str, max_pixels: int | None) -> Layer
             raise _no_record(where)
         text = unescape(found.group(1).decode("utf-8", "replace"))
         record = _record(load_json(text, f"the scene record of {where}", SceneFileError), where, max_pixels)
+        _same_canvas(record, (document.width, document.height), where)
         layers = []
         for layer in document.descendants():
             if layer.is_group():
@@ -329,6 +340,7 @@ def _read_ora(archive: Archive, where: str, max_pixels: int | None) -> LayeredSc
         raise SceneFileError(f"{where}: stack.xml is not readable XML ({clip(str(exc))})") from None
     canvas = validate(StackImageModel, stack.attrib, f"{where}: stack.xml <image>", SceneFileError)
     check_budget((canvas.w, canvas.h), f"the canvas of {where}", max_pixels)
+    _same_canvas(record, (canvas.w, canvas.h), where)
     layers = []
     for number, element in enumerate(stack.iter("layer"), start=1):  # the topmost first
         if number > MAX_ITEMS:

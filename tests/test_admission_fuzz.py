@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from layeredit.admission.archives import ArchiveLimits, open_archive
 from layeredit.admission.names import choice_number, content_disposition, safe_stem
+from layeredit.admission.scenes import StackImageModel
 from layeredit.agent.questions import Choice, Question
 from layeredit.agent.session import SessionStore
 from layeredit.batch.jobs import RunSettings
@@ -261,20 +262,30 @@ LAUGHS = '<!DOCTYPE image [<!ENTITY a "aaaaaaaaaa">' + "".join(
 # ValueError out of the ORA reader.
 @example('<?xml version="1.0" encoding="bogus"?>', "", {"w": "48", "h": "32"}, "")
 @example('<?xml version="1.0" encoding="euc-jp"?>', "", {"w": "48", "h": "32"}, "")
+# A canvas of another size than the scene record's was cropped or padded to the record's, silently.
+@example('<?xml version="1.0" encoding="UTF-8"?>', "", {"w": "48", "h": "30"}, "")
 def test_ora_stack_documents(declaration: str, doctype: str, image: dict[str, str], body: str) -> None:
     stack = _stack_xml(declaration, doctype, image, body)
-    _composed(clear_or_correct(lambda: read_scene_bytes(ora_with(extra={"stack.xml": stack}), "edited.ora")))
+    scene = clear_or_correct(lambda: read_scene_bytes(ora_with(extra={"stack.xml": stack}), "edited.ora"))
+    if scene is not None:
+        canvas = StackImageModel.model_validate(image)
+        assert scene.record.size == (canvas.w, canvas.h)
+    _composed(scene)
+
+
+_PSD = document_bytes("psd", *scene_parts())
 
 
 @fuzz(60)
 @given(st.integers(0, 400), st.binary(min_size=1, max_size=8))
+# The scene record's height changed from 32 to 30: the 48x32 canvas was cropped to it, silently.
+@example(_PSD.index(b'"size": [48, 32]') + 14, b"0")
 def test_psd_reader_on_damaged_documents(offset: int, patch: bytes) -> None:
     document = bytearray(_PSD)
     document[offset : offset + len(patch)] = patch
     _composed(clear_or_correct(lambda: read_scene_bytes(bytes(document), "edited.psd", max_pixels=4096**2)))
 
 
-_PSD = document_bytes("psd", *scene_parts())
 
 
 # Names zipfile can store: it cuts a name at NUL and cannot encode lone surrogates.
