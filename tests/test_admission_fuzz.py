@@ -277,7 +277,7 @@ _PSD = document_bytes("psd", *scene_parts())
 
 
 @fuzz(60)
-@given(st.integers(0, 400), st.binary(min_size=1, max_size=8))
+@given(st.integers(0, 400) | st.integers(0, len(_PSD)), st.binary(min_size=1, max_size=8))
 # The scene record's height changed from 32 to 30: the 48x32 canvas was cropped to it, silently.
 @example(_PSD.index(b'"size": [48, 32]') + 14, b"0")
 def test_psd_reader_on_damaged_documents(offset: int, patch: bytes) -> None:

@@ -303,3 +303,47 @@ def test_mcp_lines(line: bytes) -> None:
         assert answer["jsonrpc"] == "2.0" and answer["error"]["code"] in (PARSE_ERROR, INVALID_REQUEST)
         assert "\n" not in json.dumps(answer)
 
+
+
+# -- scene folders ---------------------------------------------------------------------------------------
+
+SECRET = picture(seed=7)  # the scene's size, so reading it in place of a layer would "work"
+SCENE_NAMES = ["original.png", "00_background.png", "01_ball.png", "scene.json", "link.png",
+               "dirlink/secret.png", "sub/../original.png", "./original.png", "original.png/", ".",
+               "../secret/secret.png"]  # fmt: skip
+
+
+@fuzz(60)
+@given(
+    st.sampled_from(["original", "layers.0.file", "layers.1.file", "layers.1.box", "layers.1.z", "size"]),
+    st.sampled_from(SCENE_NAMES + ODD_NAMES) | json_values | st.lists(numberish, min_size=4, max_size=4),
+)
+def test_scene_folders(tmp_path_factory, field: str, value: Any) -> None:
+    from layeredit.layered import compose
+    from layeredit.layerfile import read_scene
+    from tests.test_admission import rewrite_scene_json, write_folder
+
+    root: Path = tmp_path_factory.mktemp("scenes")
+    (root / "secret").mkdir()
+    save_image(SECRET, root / "secret" / "secret.png")
+    folder = write_folder(root / "scene")
+    (folder / "link.png").symlink_to(root / "secret" / "secret.png")
+    (folder / "dirlink").symlink_to(root / "secret", target_is_directory=True)
+
+    def change(data: dict[str, Any]) -> None:
+        *path, last = field.split(".")
+        place: Any = data
+        for part in path:
+            place = place[int(part)] if part.isdigit() else place[part]
+        place[last] = value
+
+    rewrite_scene_json(folder, change)
+    with untouched(root):
+        scene = clear_or_correct(lambda: read_scene(folder))
+        result = None if scene is None else clear_or_correct(lambda: compose(scene))
+    if scene is not None:  # nothing of the file outside the folder came in
+        assert not (scene.original == SECRET).all()
+        assert not any(layer.rgba.shape[:2] == SECRET.shape[:2] and (layer.rgba[..., :3] == SECRET).all()
+                       for layer in scene.layers)  # fmt: skip
+    if result is not None:
+        assert result.image.shape == (*SIZE[::-1], 3) and not (result.image == SECRET).all()
