@@ -24,18 +24,19 @@ INVALID_REQUEST = -32600
 
 
 def as_read(line: bytes) -> str:
-    """``line`` as the SDK's transport reads it: UTF-8 with bad bytes replaced, and one line. It
-    ends a line at a carriage return too, which in JSON can only be whitespace between tokens, so
-    that becomes a space (a message split in two would be dropped twice, never answered)."""
-    return line.decode("utf-8", "replace").rstrip("\r\n").replace("\r", " ")
+    """``line`` as the SDK's transport will read it, on one line: the SDK ends a line at a carriage
+    return too, which in JSON can only be whitespace between tokens, so that becomes a space (a
+    message split in two would be dropped twice, never answered). Bytes that are not UTF-8 raise
+    UnicodeDecodeError (the SDK would replace them)."""
+    return line.decode("utf-8").rstrip("\r\n").replace("\r", " ")
 
 
 def problem(line: bytes) -> dict[str, Any] | None:
     """The JSON-RPC error answer for a malformed ``line``, or None when it is a message."""
-    text = as_read(line)
     try:
+        text = as_read(line)
         message = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # a 5000-digit number is a ValueError too
+    except (ValueError, RecursionError) as exc:  # not UTF-8; a 5000-digit number is a ValueError too
         return _error(None, PARSE_ERROR, f"parse error: {str(exc)[:120]}")
     if isinstance(message, list):
         return _error(None, INVALID_REQUEST, "invalid request: send one message a line, not a batch")
