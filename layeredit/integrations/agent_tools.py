@@ -12,12 +12,12 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model
 
 from layeredit.admission.outputs import claim_output
+from layeredit.admission.roots import FileScope, scoped
 from layeredit.engine.resolution import ResolutionParams
 from layeredit.hints import AGENT_TOOL, speaking
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.params import field_names, optional_fields
 from layeredit.plan import Insert
-from layeredit.scope import FileScope, scoped
 from layeredit.tools.resolve import parse_box
 
 EDIT_IMAGE_DESCRIPTION = (
