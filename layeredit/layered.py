@@ -29,6 +29,7 @@ from layeredit.layerfile import (
     FoundObject,
     LayeredScene,
     SceneRecord,
+    claim_scene_output,
     read_scene,
     write_scene,
 )
@@ -51,8 +52,10 @@ class Decomposition:
     layers: list[RenderedLayer]  # the plate first, then each object where it is, bottom to top
     record: SceneRecord
 
-    def save(self, path: str | Path) -> Path:
-        """Write a .psd, an .ora or a folder of PNG layers with ``scene.json`` (no suffix)."""
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write a .psd, an .ora or a folder of PNG layers with ``scene.json`` (no suffix); an
+        existing file, or a folder with files in it, is replaced only with ``overwrite``."""
+        claim_scene_output(path, overwrite=overwrite)
         return write_scene(path, self.original, self.layers, self.record)
 
 

@@ -69,7 +69,7 @@ def decompose_command(
     finder = AutomaticResolver.from_options(perception, engine.choice.device)
     result = decompose(image, phrases, named, parse_boxes(boxes), auto, max_layers, runner,
                        soft_edges=not hard_edges, resolver=finder)  # fmt: skip
-    result.save(output)
+    result.save(output, overwrite)
     names = ", ".join(item.name for item in result.record.found)
     count = len(result.record.found)
     click.echo(f"wrote {output}: background + {count} layer{'s' * (count != 1)} ({names})", err=True)

@@ -224,6 +224,6 @@ def decompose_image(
     claim_scene_output(output, [source, *masks.values()], args.overwrite, "output_path")
     boxes = {name: parse_box(name, box) for name, box in args.boxes.items()}
     result = decompose(pixels, args.phrases, masks, boxes, args.auto, engine=engine)
-    result.save(output)
+    result.save(output, args.overwrite)
     layers = [{"name": item.name, "box": list(item.box)} for item in result.record.found]
     return {"output_path": str(output), "layers": [{"name": "background"}, *layers]}
