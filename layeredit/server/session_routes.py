@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from layeredit.admission.documents import MAX_TEXT
 from layeredit.engine.base import EditResult
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers, zip_folder
 from layeredit.server.forms import ImageFile, MaskFiles, RefineFile, ResolutionForm, SourceFiles, read_upload
@@ -79,7 +80,9 @@ def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
     def send_message(
         session_id: str,
         resolution: ResolutionForm,
-        text: Annotated[str | None, Form(description="What to do, e.g. 'move him a bit more'.")] = None,
+        text: Annotated[
+            str | None, Form(description="What to do, e.g. 'move him a bit more'.", max_length=MAX_TEXT)
+        ] = None,
         masks: MaskFiles = None,
         clicks: Annotated[str | None, Form(description=CLICKS_HELP)] = None,
         replace_masks: Annotated[
