@@ -226,7 +226,7 @@ def test_08_a_psd_declaring_10000_square_is_refused_over_rest(client, tmp_path: 
     psd = bytearray(scene(tmp_path / "s.psd").read_bytes())
     psd[14:22] = (10000).to_bytes(4, "big") * 2  # the header's height and width
     answer = post_scene(client, "big.psd", bytes(psd))
-    assert answer.status_code in (413, 422), answer.text[:200]
+    assert answer.status_code == 413, answer.text[:200]
 
 
 def test_09_a_100000_square_canvas_is_a_413_not_a_500(client, tmp_path: Path) -> None:
@@ -244,7 +244,7 @@ def test_10_a_zip_bomb_is_not_unpacked(client, tmp_path: Path) -> None:
     bomb = zipped({**entries, "padding.bin": b"\0" * (256 * 2**20)})
     assert len(bomb) < 2**20
     answer = post_scene(client, "bomb.zip", bomb)
-    assert answer.status_code in (413, 422), answer.text[:200]
+    assert answer.status_code == 422 and "unpacks to" in answer.json()["detail"], answer.text[:200]
 
 
 # -- Why 3: outputs replaced files nobody asked to replace ------------------------------------------
