@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 import zipfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from layeredit.layerfile import read_scene
 from layeredit.server import create_app
 from tests.cli_inprocess import run_cli
 from tests.conftest import SAMPLES
+from tests.hostile.generate import png_claiming_size, zipped
 
 SIZE = (48, 32)  # width, height
 BALL = (10, 8, 22, 20)
@@ -65,14 +65,6 @@ def users_picture(path: Path) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(picture()).save(buffer, format="PNG", pnginfo=note)
     path.write_bytes(buffer.getvalue())
-    return buffer.getvalue()
-
-
-def zipped(entries: dict[str, bytes | str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
     return buffer.getvalue()
 
 
@@ -349,14 +341,6 @@ def test_17_chat_save_does_not_replace_a_file_unasked(tmp_path: Path) -> None:
 # -- Why 4: malformed inputs ended in internal errors -----------------------------------------------
 
 
-def bomb_png(side: int = 20000) -> bytes:
-    """A small PNG whose header claims ``side`` x ``side`` pixels (its data does not matter)."""
-    data = png(picture())
-    width_height = side.to_bytes(4, "big") * 2
-    header = data[12:16] + width_height + data[24:29]  # the IHDR chunk's type and fields
-    return data[:8] + data[8:12] + header + zlib.crc32(header).to_bytes(4, "big") + data[33:]
-
-
 def compose_ora(tmp_path: Path, change: Callable[[dict[str, bytes]], object]) -> Callable[[], object]:
     path = tmp_path / "edited.ora"
     path.write_bytes(changed_ora(scene(tmp_path / "s.ora"), change))
@@ -430,7 +414,7 @@ def test_24_a_bomb_png_as_a_layer_is_one_clear_error(tmp_path: Path) -> None:
 
     def change(entries: dict[str, bytes]) -> None:
         source = next(name for name in entries if name.startswith("data/") and "ball" in name)
-        entries[source] = bomb_png()
+        entries[source] = png_claiming_size(20000, 20000)
 
     one_clear_line(compose_ora(tmp_path, change))
 
@@ -482,7 +466,7 @@ def test_30_one_bad_batch_line_does_not_stop_the_batch(tmp_path: Path) -> None:
     """'one bad batch line (bomb header, Infinity in a box, a 5000-digit number) aborts the whole
     batch with nothing recorded'."""
     save_png(picture(), tmp_path / "a.png")
-    (tmp_path / "bomb.png").write_bytes(bomb_png())
+    (tmp_path / "bomb.png").write_bytes(png_claiming_size(20000, 20000))
     plan = json.dumps(REMOVE_BALL)
 
     def line(image: str, corner: str, output: int) -> str:
