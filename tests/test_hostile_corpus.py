@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
 
 import layeredit  # noqa: E402
+from layeredit.admission.roots import FileScope  # noqa: E402
 from layeredit.agent.chat import ChatSession, run_chat  # noqa: E402
 from layeredit.agent.llm import make_planner  # noqa: E402
 from layeredit.engine.pixel import PixelEngine  # noqa: E402
@@ -35,7 +36,6 @@ from layeredit.errors import LayereditError  # noqa: E402
 from layeredit.imageio import as_rgb_array, load_image  # noqa: E402
 from layeredit.integrations.mcp_server import build_server  # noqa: E402
 from layeredit.integrations.mcp_stdin import problem  # noqa: E402
-from layeredit.scope import FileScope  # noqa: E402
 from layeredit.server import create_app  # noqa: E402
 from layeredit.server.service import ServerStorage  # noqa: E402
 from tests.cli_inprocess import run_cli  # noqa: E402

@@ -20,6 +20,7 @@ MAX_DOCUMENT_BYTES = 8 * 2**20  # a scene record or session file; real ones are 
 MAX_DEPTH = 32  # nesting of JSON arrays and objects
 MAX_NAME = 200  # characters of an object, layer or file name
 MAX_ITEMS = 1024  # layers in a scene, objects in a record
+MAX_TEXT = 20_000  # characters of one instruction or description
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
 ShortText = Annotated[str, StringConstraints(max_length=MAX_NAME)]
@@ -106,7 +107,7 @@ class ManifestRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH)]
-    instruction: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    instruction: Annotated[str, StringConstraints(max_length=MAX_TEXT)] | None = None
     plan: dict[str, Any] | None = None  # checked by EditPlan.parse
     masks: dict[Name, Annotated[str, StringConstraints(max_length=MAX_PATH)]] = Field(
         default_factory=dict, max_length=MAX_ITEMS

@@ -12,12 +12,12 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model
 
 from layeredit.admission.outputs import claim_output
+from layeredit.admission.roots import FileScope, scoped
 from layeredit.engine.resolution import ResolutionParams
 from layeredit.hints import AGENT_TOOL, speaking
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.params import field_names, optional_fields
 from layeredit.plan import Insert
-from layeredit.scope import FileScope, scoped
 from layeredit.tools.resolve import parse_box
 
 EDIT_IMAGE_DESCRIPTION = (
@@ -224,6 +224,6 @@ def decompose_image(
     claim_scene_output(output, [source, *masks.values()], args.overwrite, "output_path")
     boxes = {name: parse_box(name, box) for name, box in args.boxes.items()}
     result = decompose(pixels, args.phrases, masks, boxes, args.auto, engine=engine)
-    result.save(output)
+    result.save(output, args.overwrite)
     layers = [{"name": item.name, "box": list(item.box)} for item in result.record.found]
     return {"output_path": str(output), "layers": [{"name": "background"}, *layers]}

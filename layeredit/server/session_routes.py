@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from layeredit.engine.base import EditResult
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers, zip_folder
 from layeredit.server.forms import ImageFile, MaskFiles, RefineFile, ResolutionForm, SourceFiles, read_upload
+from layeredit.server.result_routes import attachment
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.sessions import Click, Drag, LiveSession, Mark, SessionManager, bearer_token
 from layeredit.server.uploads import Limits, RequestError, decode_image, decode_mask, mask_name, png_bytes
@@ -209,8 +210,7 @@ def picture_routes(router: APIRouter, sessions: SessionManager) -> None:
         if kind == "psd" and not psd_export_available():
             raise RequestError(501, "PSD export needs psd-tools: pip install 'layeredit[server]'")
         write, media_type = writers[kind]
-        disposition = f'attachment; filename="layers-turn{number}.{kind}"'
-        return Response(write(result), media_type=media_type, headers={"Content-Disposition": disposition})
+        return attachment(write(result), media_type, f"layers-turn{number}.{kind}")
 
     @router.get("/{session_id}/choices/{number}.png", response_class=Response)
     def choice_picture(session_id: str, number: int, authorization: Authorization = None) -> Response:
