@@ -175,8 +175,8 @@ def test_03_rest_compose_errors_tell_nothing_of_the_servers_disk(client, tmp_pat
 def test_04_cli_compose_does_not_open_paths_out_of_the_scene_folder(tmp_path: Path) -> None:
     """'layeredit compose follows the same paths' (absolute and ../ in scene.json)."""
     secret = save_png(picture(seed=7), tmp_path / "secret.png")
-    for given in (str(secret), "../secret.png"):
-        folder = change_scene_json(scene(tmp_path / "s"), lambda d, g=given: d.update(original=g))
+    for number, given in enumerate((str(secret), "../secret.png")):
+        folder = change_scene_json(scene(tmp_path / f"s{number}"), lambda d, g=given: d.update(original=g))
         code, _, err = run_cli("compose", folder, "-o", tmp_path / "out.png")
         assert code != 0 and "internal error" not in err, err
         assert not (tmp_path / "out.png").exists()
