@@ -25,12 +25,12 @@ demo: $(STAMP)
 	$(BIN)/layeredit edit layeredit/samples/soccer/image.jpg \
 		"move the boy to the left and make it bigger" \
 		--mask boy=layeredit/samples/soccer/boy.jpg \
-		-o $(DEMO_OUT)/soccer.png --save-layers $(DEMO_OUT)/soccer-layers
+		-o $(DEMO_OUT)/soccer.png --save-layers $(DEMO_OUT)/soccer-layers --overwrite
 	$(BIN)/layeredit edit layeredit/samples/pikachu/image.jpg \
 		"remove the sunglasses and the apple" \
 		--mask sunglasses=layeredit/samples/pikachu/sunglasses.jpg \
 		--mask apple=layeredit/samples/pikachu/apple.jpg \
-		-o $(DEMO_OUT)/pikachu.png
+		-o $(DEMO_OUT)/pikachu.png --overwrite
 	@echo "Results: $(DEMO_OUT)/soccer.png, $(DEMO_OUT)/pikachu.png (layers in $(DEMO_OUT)/soccer-layers/)"
 
 lint: $(STAMP)

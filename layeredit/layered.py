@@ -29,6 +29,7 @@ from layeredit.layerfile import (
     FoundObject,
     LayeredScene,
     SceneRecord,
+    claim_scene_output,
     read_scene,
     write_scene,
 )
@@ -51,8 +52,10 @@ class Decomposition:
     layers: list[RenderedLayer]  # the plate first, then each object where it is, bottom to top
     record: SceneRecord
 
-    def save(self, path: str | Path) -> Path:
-        """Write a .psd, an .ora or a folder of PNG layers with ``scene.json`` (no suffix)."""
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write a .psd, an .ora or a folder of PNG layers with ``scene.json`` (no suffix); an
+        existing file, or a folder with files in it, is replaced only with ``overwrite``."""
+        claim_scene_output(path, overwrite=overwrite)
         return write_scene(path, self.original, self.layers, self.record)
 
 
@@ -158,13 +161,16 @@ def salient_parts(
     return [("object", part.mask, "auto") for part in parts]
 
 
-def object_layer(image: np.ndarray, name: str, mask: np.ndarray, soft_edges: bool) -> RenderedLayer:
+def object_layer(
+    image: np.ndarray, name: str, mask: np.ndarray, soft_edges: bool, progress: ProgressCallback | None = None
+) -> RenderedLayer:
     """The object as full-canvas RGBA where it is: alpha matted along its border unless
-    ``soft_edges`` is off, colours freed of the background's share there."""
+    ``soft_edges`` is off, colours freed of the background's share there. ``progress`` hears every
+    step of the matting, so a time limit can stop it."""
     if soft_edges:
         from layeredit.tools.matting import matte
 
-        matted = matte(image, mask)
+        matted = matte(image, mask, progress=progress)
         alpha, colours = matted.alpha, matted.foreground
     else:
         alpha, colours = mask.astype(np.float32), image
@@ -211,7 +217,7 @@ def decompose(
     names = NamedMasks(masks_by_name)
     plate = run_edit(pixels, removal, None, names, resolve_engine(engine), options).layers[0]
     layers = [RenderedLayer(name=BACKGROUND, rgba=plate.rgba)]
-    layers += [object_layer(pixels, name, mask, soft_edges) for name, mask, _ in named]
+    layers += [object_layer(pixels, name, mask, soft_edges, progress) for name, mask, _ in named]
     # The record keeps each layer's box as written, so compose compares like with like.
     record_items = [
         FoundObject(layer.name, opaque_box(layer.rgba) or bbox(mask), source)

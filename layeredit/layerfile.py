@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -189,6 +190,8 @@ def read_scene(path: str | Path, max_pixels: int | None = None) -> LayeredScene:
     declares is held to the pixel budget (``max_pixels``, else the process-wide one) before any
     pixel is decoded.
     """
+    if not isinstance(path, str | os.PathLike):  # compose(None) is a caller's mistake, not a crash
+        raise SceneFileError(f"a scene is the path of a .psd, .ora or folder, not {type(path).__name__}")
     path = Path(path)
     where = clip(str(path))
     if not path.exists():

@@ -10,10 +10,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from layeredit.admission.documents import load_json
+from layeredit.admission.documents import MAX_ITEMS, MAX_NAME, MAX_PATH, MAX_TEXT, load_json
 from layeredit.errors import LayereditError, clip
 
+# A real plan has a few operations; the bound keeps what one plan may ask of the engine finite.
+MAX_OPERATIONS = 64
+
 Select = Literal["all", "largest", "smallest", "leftmost", "rightmost", "topmost", "bottommost", "index"]
+
+
+def within(text: str | None, limit: int, what: str) -> None:
+    """Refuse ``text`` longer than ``limit`` characters."""
+    if text is not None and len(text) > limit:
+        raise ValueError(f"{what} is longer than {limit} characters")
 
 
 class PlanError(LayereditError, ValueError):
@@ -46,6 +55,12 @@ class Target(_Strict):
     def _index_goes_with_select(self) -> Target:
         if not self.phrase.strip():
             raise ValueError("target phrase is blank")
+        # Bounds checked here, not as Field constraints: the plan's JSON Schema becomes an LLM's
+        # grammar, where a length bound unrolls into one rule per character.
+        within(self.phrase, MAX_NAME, "target phrase")
+        within(self.description, MAX_TEXT, "target description")
+        if self.index is not None and not -MAX_ITEMS <= self.index < MAX_ITEMS:
+            raise ValueError(f"index must be between {-MAX_ITEMS} and {MAX_ITEMS - 1}")
         if self.select == "index" and self.index is None:
             raise ValueError("select='index' needs an 'index' (0 = leftmost match)")
         if self.index is not None and self.select != "index":
@@ -226,6 +241,7 @@ class Insert(_Strict):
 
     @model_validator(mode="after")
     def _one_kind_of_placement(self) -> Insert:
+        within(self.source, MAX_PATH, "insert source")
         if self.to is not None and (self.dx or self.dy):
             raise ValueError("give either 'to' or 'dx'/'dy', not both")
         return self
@@ -257,6 +273,12 @@ class EditPlan(_Strict):
     """An ordered list of operations, applied one after another."""
 
     operations: list[Operation] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _few_operations(self) -> EditPlan:
+        if len(self.operations) > MAX_OPERATIONS:
+            raise ValueError(f"a plan has at most {MAX_OPERATIONS} operations, not {len(self.operations)}")
+        return self
 
     def targets(self) -> list[Target]:
         """Every target the plan names in this image, in order, without repeats.

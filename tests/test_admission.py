@@ -22,6 +22,7 @@ from PIL import Image
 from layeredit import edit
 from layeredit.admission.archives import ArchiveLimits, open_archive
 from layeredit.admission.names import content_disposition, safe_stem
+from layeredit.admission.roots import FileScope
 from layeredit.agent.questions import Choice, Question
 from layeredit.batch.jobs import RunSettings
 from layeredit.batch.run import Batch
@@ -41,7 +42,6 @@ from layeredit.layerfile import (
     read_scene_bytes,
     write_scene,
 )
-from layeredit.scope import FileScope
 from layeredit.server import create_app
 from tests.cli_inprocess import run_cli
 from tests.hostile.generate import zipped

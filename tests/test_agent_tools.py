@@ -10,6 +10,7 @@ import sys
 
 import anyio
 import numpy as np
+import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
 from mcp.client.client import Client
@@ -139,3 +140,24 @@ def test_segment_objects_explains_when_no_models_are_available(tmp_path, monkeyp
     assert answer["available"] is False
     assert "masks" in answer["message"] and "boxes" in answer["message"]
     assert "hf download" in answer["message"]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ({"instruction": "x" * 20_001}, "instruction\n  String should have at most 20000 characters"),
+        ({"image_path": "p" * 4097}, "image_path\n  String should have at most 4096 characters"),
+        ({"boxes": {"cat": [1, 2, 3]}}, "boxes.cat\n  List should have at least 4 items"),
+        ({"boxes": {"cat": [0, 0, 10**12, 5]}}, "boxes.cat.2\n  Input should be less than or equal to"),
+        ({"masks": {"c" * 201: "m.png"}}, "masks.ccc"),
+    ],
+    ids=["instruction", "path", "box-corners", "box-number", "mask-name"],
+)  # fmt: skip
+def test_every_string_list_and_number_of_the_tool_arguments_is_bounded(args, expected):
+    from pydantic import ValidationError
+
+    from layeredit.integrations.agent_tools import EditImageArgs
+
+    with pytest.raises(ValidationError) as caught:
+        EditImageArgs.model_validate({"image_path": "a.png", "instruction": "remove the cat", **args})
+    assert expected in str(caught.value)

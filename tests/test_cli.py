@@ -15,6 +15,7 @@ from PIL import Image
 
 from layeredit.imageio import load_image
 from layeredit.plan import EditPlan
+from tests.cli_inprocess import run_cli
 from tests.conftest import SAMPLES, example
 
 SOCCER = SAMPLES / "soccer" / "image.jpg"
@@ -162,10 +163,58 @@ def test_debug_variable_adds_the_traceback_to_a_user_error(tmp_path):
     assert done.stderr.strip().splitlines()[-1].startswith("error: image not found")
 
 
-def test_output_may_replace_the_input_only_when_named(tmp_path):
-    copy = tmp_path / "photo.png"
-    Image.open(SOCCER).save(copy)
-    before = digest(copy)
-    done = layeredit("edit", copy, "remove the boy", "--mask", f"boy={BOY}", "-o", copy)
-    assert done.returncode == 0, done.stderr
-    assert digest(copy) != before
+def _refused_in_one_line(code: int, err: str, expected: str) -> None:
+    assert code == 2 and "Traceback" not in err, err
+    assert err.strip().splitlines() == [err.strip()] and expected in err, err
+
+
+@pytest.mark.parametrize("which", ["image", "mask", "refine-mask"])
+def test_edit_never_writes_over_one_of_its_inputs_even_with_overwrite(tmp_path, which):
+    photo, boy = tmp_path / "photo.png", tmp_path / "boy.png"
+    Image.open(SOCCER).save(photo)
+    Image.open(BOY).save(boy)
+    refine = tmp_path / "refine.png"
+    Image.open(BOY).save(refine)
+    before = {path: digest(path) for path in (photo, boy, refine)}
+    target = {"image": photo, "mask": boy, "refine-mask": refine}[which]
+    args = ["edit", photo, "remove the boy", "--mask", f"boy={boy}", "--refine-mask", refine]
+    code, _, err = run_cli(*args, "-o", target, "--overwrite")
+    _refused_in_one_line(code, err, "is an input of this edit; write the result elsewhere")
+    assert {path: digest(path) for path in before} == before
+
+
+def test_edit_replaces_an_existing_output_only_when_asked(tmp_path):
+    output = tmp_path / "out.png"
+    output.write_bytes(b"the user's own file")
+    args = ["edit", SOCCER, "remove the boy", "--mask", f"boy={BOY}", "-o", output]
+    code, _, err = run_cli(*args)
+    _refused_in_one_line(code, err, "already exists; choose another name or ask to overwrite it")
+    assert output.read_bytes() == b"the user's own file"
+    code, _, err = run_cli(*args, "--overwrite")
+    assert code == 0, err
+    assert load_image(output).shape == load_image(SOCCER).shape
+
+
+def test_edit_saves_layers_only_into_a_new_or_empty_folder_without_an_input(tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.open(SOCCER).save(photo)
+    kept = tmp_path / "layers" / "notes.txt"
+    kept.parent.mkdir()
+    kept.write_text("mine")
+    base = ["edit", photo, "remove the boy", "--mask", f"boy={BOY}", "-o", tmp_path / "out.png"]
+    code, _, err = run_cli(*base, "--save-layers", tmp_path, "--overwrite")
+    _refused_in_one_line(code, err, "holds an input of this edit; write the layers to a new folder")
+    code, _, err = run_cli(*base, "--save-layers", kept.parent)
+    _refused_in_one_line(code, err, "is not empty; choose a new folder or ask to overwrite it")
+    assert not (tmp_path / "out.png").exists() and kept.read_text() == "mine"
+
+
+def test_segment_writes_its_masks_only_into_a_folder_without_its_image(tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.open(SOCCER).save(photo)
+    before = digest(photo)
+    code, _, err = run_cli("segment", photo, "--box", "photo=10,10,60,60", "-o", tmp_path, "--overwrite")
+    _refused_in_one_line(code, err, "holds an input of this edit")
+    assert digest(photo) == before and sorted(tmp_path.iterdir()) == [photo]
+
+

@@ -10,6 +10,7 @@ import pytest
 from psd_tools import PSDImage
 
 from layeredit.engine.designedit import DesignEditConfig, DesignEditEngine
+from layeredit.errors import InputError
 from layeredit.layered import compose, decompose, scene_changes, unknown_layers
 from layeredit.layerfile import SceneFileError, read_scene
 from layeredit.tools.masks import centroid, dilate, shift
@@ -132,3 +133,18 @@ def test_a_renamed_layer_counts_as_deleted_and_is_reported(soccer_psd: Path) -> 
     plan, _ = scene_changes(scene)
     assert plan.summary() == "remove player"
     assert unknown_layers(scene) == ["runner"]
+
+
+def test_saving_replaces_an_existing_file_or_filled_folder_only_when_asked(soccer, tmp_path):
+    image, _ = soccer
+    document = decompose(image, boxes={"player": PLAYER_BOX}, soft_edges=False)
+    taken, folder = tmp_path / "taken.psd", tmp_path / "layers"
+    taken.write_bytes(b"someone's design")
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    for place in (taken, folder):
+        with pytest.raises(InputError, match="ask to overwrite it"):
+            document.save(place)
+    assert taken.read_bytes() == b"someone's design" and (folder / "notes.txt").read_text() == "mine"
+    document.save(taken, overwrite=True)
+    assert read_scene(taken).record.size == (image.shape[1], image.shape[0])

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
+from layeredit.admission.roots import FileScope
 from layeredit.errors import ScopeError
 from layeredit.integrations import agent_tools
 from layeredit.integrations.agent_tools import EditImageArgs, PlanEditArgs, SegmentObjectsArgs
-from layeredit.scope import FileScope
 from tests.cli_inprocess import run_cli
 from tests.conftest import SAMPLES
 

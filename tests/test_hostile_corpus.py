@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
 
 import layeredit  # noqa: E402
+from layeredit.admission.roots import FileScope  # noqa: E402
 from layeredit.agent.chat import ChatSession, run_chat  # noqa: E402
 from layeredit.agent.llm import make_planner  # noqa: E402
 from layeredit.engine.pixel import PixelEngine  # noqa: E402
@@ -35,7 +36,6 @@ from layeredit.errors import LayereditError  # noqa: E402
 from layeredit.imageio import as_rgb_array, load_image  # noqa: E402
 from layeredit.integrations.mcp_server import build_server  # noqa: E402
 from layeredit.integrations.mcp_stdin import problem  # noqa: E402
-from layeredit.scope import FileScope  # noqa: E402
 from layeredit.server import create_app  # noqa: E402
 from layeredit.server.service import ServerStorage  # noqa: E402
 from tests.cli_inprocess import run_cli  # noqa: E402
@@ -88,21 +88,21 @@ class Sandbox:
 
 
 def run_cli_case(box: Sandbox, case: dict) -> str:
-    out_files = [box.root / a for a in case["args"] if a.startswith(("out", ".png"))]
-    code, _, err = run_cli(*case["args"], stdin=case.get("stdin", ""))
+    args = case["args"]
+    output = box.root / args[args.index("-o") + 1] if "-o" in args[:-1] else None
+    new_output = output is not None and not output.exists()
+    code, _, err = run_cli(*args, stdin=case.get("stdin", ""))
     try:
         if "Traceback" in err or "internal error" in err or code not in (0, 2):
             return f"internal error (exit {code}): {err[-300:]}"
-        if code == 0 and case["args"][0] == "edit":
-            source = box.picture(case["args"][1])
-            output = load_image(out_files[0], keep_alpha=True)
-            if source is not None and same_picture(source, output):
+        if code == 0 and args[0] == "edit" and output is not None:
+            source = box.picture(args[1])
+            if source is not None and same_picture(source, load_image(output, keep_alpha=True)):
                 return "unchanged image reported as success"
         return ""
     finally:
-        for path in out_files:
-            if path.is_file():
-                path.unlink()
+        if new_output and output.is_file():  # a file the case made; what was there stays, changed or not
+            output.unlink()
 
 
 def _upload(box: Sandbox, name: str) -> bytes:

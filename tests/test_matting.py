@@ -47,3 +47,47 @@ def test_trimap_marks_band_unknown_and_empty_masks_stay_empty() -> None:
     assert tri[20, 20] == 1.0 and tri[0, 0] == 0.0 and tri[10, 20] == 0.5
     empty = np.zeros((40, 40), bool)
     assert not matte(np.zeros((40, 40, 3), np.uint8), empty).alpha.any()
+
+
+def half_size_cat() -> tuple[np.ndarray, np.ndarray]:
+    image = skimage.data.chelsea()
+    cat = load_mask(DATA / "chelsea_cat_mask.png", (image.shape[1], image.shape[0]))
+    return image[::2, ::2].copy(), cat[::2, ::2].copy()
+
+
+def test_the_solve_matches_pymattings_closed_form_matting_on_the_whole_picture() -> None:
+    from pymatting import estimate_alpha_cf
+
+    image, cat = half_size_cat()
+    tri = trimap(cat, scaled_px(DEFAULT_BAND, image.shape))
+    expected = np.clip(estimate_alpha_cf(image / 255.0, tri), 0.0, 1.0)
+    unknown = tri == 0.5
+    assert np.abs(matte(image, cat).alpha[unknown] - expected[unknown]).max() < 1e-3
+
+
+class Stop(Exception):
+    pass
+
+
+def test_every_step_of_the_matting_reports_and_a_report_can_stop_it() -> None:
+    image, cat = half_size_cat()
+    heard: list[tuple[str, int, int]] = []
+    matte(image, cat, progress=lambda stage, done, total: heard.append((stage, done, total)))
+    steps = [done for _, done, _ in heard]
+    assert {stage for stage, _, _ in heard} == {"matting"} and {total for _, _, total in heard} == {4}
+    assert steps[:3] == [0, 1, 2] and steps[-1] == 3 and steps.count(2) >= 3  # solver iterations too
+
+    reports: list[int] = []
+
+    def stop_at_the_first_solver_iteration(stage: str, done: int, total: int) -> None:
+        reports.append(done)
+        if reports.count(2) == 2:
+            raise Stop
+
+    try:
+        matte(image, cat, progress=stop_at_the_first_solver_iteration)
+    except Stop:
+        pass
+    else:
+        raise AssertionError("a report that raises must stop the matting")
+    assert reports == [0, 1, 2, 2]

@@ -67,3 +67,30 @@ def test_requests_the_sdk_would_drop_get_an_invalid_request_answer_with_their_id
         answer = problem(line)
         assert answer is not None and answer["error"]["code"] == INVALID_REQUEST, line
         assert answer["id"] == request_id
+
+
+# What the SDK does once it serves (mcp >= 2.3): descriptor 1 pointed at stderr, so stray output
+# misses the wire. Answers written to sys.stdout after that would land on stderr.
+DIVERTED_SERVER = """
+import os, sys
+from layeredit.integrations.mcp_stdin import guard_stdin
+lines = sys.stdin.buffer.read()
+read_end, write_end = os.pipe()
+guard_stdin(source=os.fdopen(read_end, "rb"))
+os.dup2(2, 1)
+with os.fdopen(write_end, "wb") as client:  # the client's lines arrive once the SDK serves
+    client.write(lines)
+sys.stdin.readline()  # the good line the filter passed on: every line before it has been answered
+"""
+
+
+def test_answers_reach_the_wire_even_after_the_sdk_diverts_standard_output():
+    lines = [b"{not json", b"[1, 2]", b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}']
+    done = subprocess.run(
+        [sys.executable, "-c", DIVERTED_SERVER], input=b"\n".join(lines) + b"\n", capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [answer["error"]["code"] for answer in answers] == [PARSE_ERROR, INVALID_REQUEST]
+    assert b"jsonrpc" not in done.stderr

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
+from layeredit.agent.errors import PlannerError
+from layeredit.agent.rules import RulePlanner
 from layeredit.plan import OP_NAMES, EditPlan, PlanError, Target, plan_json_schema
 
 
@@ -99,3 +102,40 @@ def test_target_keys_distinguish_selections():
     assert Target(phrase="cat").key == "cat"
     assert Target(phrase="cat", select="leftmost").key == "cat[leftmost]"
     assert Target(phrase="cat", select="index", index=1).key == "cat[1]"
+
+
+@pytest.mark.parametrize(
+    "plan, expected",
+    [
+        ({"operations": [{"op": "remove", "target": {"phrase": "cat"}}] * 65},
+         "a plan has at most 64 operations, not 65"),
+        ({"operations": [{"op": "remove", "target": {"phrase": "c" * 201}}]},
+         "operations.0.remove.target: target phrase is longer than 200 characters"),
+        ({"operations": [{"op": "remove", "target": {"phrase": "cat", "description": "d" * 20_001}}]},
+         "target description is longer than 20000 characters"),
+        ({"operations": [{"op": "remove", "target": {"phrase": "cat", "select": "index", "index": 10**6}}]},
+         "index must be between -1024 and 1023"),
+        ({"operations": [{"op": "insert", "source": "s" * 4097, "target": {"phrase": "cat"}}]},
+         "insert source is longer than 4096 characters"),
+    ],
+    ids=["operations", "phrase", "description", "index", "source"],
+)  # fmt: skip
+def test_every_length_and_count_of_a_plan_is_bounded(plan, expected):
+    with pytest.raises(PlanError, match=re.escape(expected)):
+        EditPlan.parse(plan)
+
+
+def test_a_plan_at_the_bounds_is_taken():
+    target = {"phrase": "c" * 200, "description": "d" * 20_000, "select": "index", "index": -1024}
+    assert len(EditPlan.parse({"operations": [{"op": "remove", "target": target}] * 64}).operations) == 64
+
+
+def test_the_bounds_stay_out_of_the_schema_an_llm_grammar_is_built_from():
+    text = json.dumps(plan_json_schema())
+    assert "maxLength" not in text and "maxItems" not in text
+
+
+def test_an_object_named_in_more_words_than_a_plan_takes_is_one_planner_error():
+    with pytest.raises(PlannerError, match="target phrase is longer than 200 characters") as caught:
+        RulePlanner().plan("remove the " + "very " * 60 + "big cat", (100, 100))
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400

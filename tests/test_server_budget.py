@@ -72,3 +72,23 @@ def test_a_job_past_the_time_budget_is_stopped_at_its_next_progress_report():
         assert answer.status_code == 413, answer.text
         assert "the decompose ran past this server's time budget" in answer.json()["detail"]
         assert client.get("/healthz").json()["jobs_waiting"] == 0
+
+
+class Stopped(Exception):
+    pass
+
+
+def test_the_matting_reports_to_the_job_so_the_time_limit_reaches_inside_it():
+    from layeredit.layered import decompose
+
+    stages: list[str] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        stages.append(stage)
+        if stage == "matting":
+            raise Stopped  # what the worker's time limit does at a report past the limit
+
+    pixels = np.asarray(Image.open(io.BytesIO(_png(96, 64))))
+    with pytest.raises(Stopped):
+        decompose(pixels, boxes={"red": (20, 12, 52, 36)}, progress=progress)
+    assert stages[-1] == "matting" and len(set(stages)) > 1  # the plate reported first, then the matte

@@ -9,7 +9,7 @@
 - :mod:`~layeredit.admission.outputs`: where a result may be written (never over an input or an
   existing file unless asked), and the leftovers of interrupted writes.
 - :mod:`~layeredit.admission.names`: names made into file names and download headers.
+- :mod:`~layeredit.admission.roots`: paths an agent, a chat or a tool names, kept under its root.
 
-Paths an agent, a chat or a tool names are kept under a root by :class:`layeredit.scope.FileScope`.
 The package imports nothing of its own here, so the bottom layer (``imageio``) can use a part of it.
 """

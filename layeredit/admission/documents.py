@@ -20,9 +20,13 @@ MAX_DOCUMENT_BYTES = 8 * 2**20  # a scene record or session file; real ones are 
 MAX_DEPTH = 32  # nesting of JSON arrays and objects
 MAX_NAME = 200  # characters of an object, layer or file name
 MAX_ITEMS = 1024  # layers in a scene, objects in a record
+MAX_TEXT = 20_000  # characters of one instruction or description
+MAX_PATH = 4096  # characters of a path in a document or a tool's arguments
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
 ShortText = Annotated[str, StringConstraints(max_length=MAX_NAME)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+PathText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH)]
 Coordinate = Annotated[int, Field(ge=-MAX_SIDE, le=MAX_SIDE)]
 Side = Annotated[int, Field(ge=1, le=MAX_SIDE)]
 Offset = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_SIDE, le=MAX_SIDE)]
@@ -96,8 +100,6 @@ def _shows(err: Any) -> bool:
     )
 
 
-MAX_PATH = 4096  # characters of a path in a document
-
 
 class ManifestRecord(BaseModel):
     """One line of a batch manifest, every length and count bounded (its shape is checked first,
@@ -105,20 +107,20 @@ class ManifestRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    image: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH)]
-    instruction: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    image: PathText
+    instruction: Text | None = None
     plan: dict[str, Any] | None = None  # checked by EditPlan.parse
-    masks: dict[Name, Annotated[str, StringConstraints(max_length=MAX_PATH)]] = Field(
+    masks: dict[Name, PathText] = Field(
         default_factory=dict, max_length=MAX_ITEMS
     )
     boxes: dict[Name, tuple[Offset, Offset, Offset, Offset]] = Field(
         default_factory=dict, max_length=MAX_ITEMS
     )
-    output: Annotated[str, StringConstraints(max_length=MAX_PATH)] | None = None
+    output: PathText | None = None
     options: dict[Annotated[str, StringConstraints(max_length=64)], Any] = Field(
         default_factory=dict, max_length=64
     )
-    refine_mask: Annotated[str, StringConstraints(max_length=MAX_PATH)] | None = None
+    refine_mask: PathText | None = None
 
 
 def manifest_problem(record: dict[str, Any]) -> str | None:

@@ -7,20 +7,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from layeredit.admission.documents import Name
+from layeredit.admission.documents import MAX_ITEMS, MAX_TEXT, Name
 from layeredit.admission.scenes import FileName
 
 SESSION_FORMAT = 1
 MAX_TURNS = 10_000
 MAX_LOG = 100_000  # messages of one conversation
-MAX_TEXT = 20_000  # characters of one instruction
 
 
 class TurnRecord(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     image: FileName
-    masks: dict[Name, FileName] = Field(default_factory=dict, max_length=1024)
+    masks: dict[Name, FileName] = Field(default_factory=dict, max_length=MAX_ITEMS)
     instruction: str | None = Field(default=None, max_length=MAX_TEXT)
     plan: dict[str, Any] | None = None  # checked by EditPlan.parse
     target: dict[str, Any] | None = None  # checked by Target.model_validate

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 
 from layeredit.admission.outputs import claim_output
+from layeredit.admission.roots import FileScope
 from layeredit.agent.errors import PlannerError, UnsupportedEditError
 from layeredit.agent.executor import EditAgent, MasksThenDetection, ObjectFinder, last_target
 from layeredit.agent.llm import Planner
@@ -33,7 +34,6 @@ from layeredit.errors import LayereditError, debugging, error_text, user_message
 from layeredit.hints import CHAT, speaking
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.plan import Antecedent, EditPlan, Move, Pan, Target
-from layeredit.scope import FileScope
 from layeredit.tools.auto import AutomaticResolver
 from layeredit.tools.masks import load_mask
 from layeredit.tools.resolve import MaskResolver, NamedMasks

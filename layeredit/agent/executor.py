@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from layeredit.admission.roots import FileScope, scoped
 from layeredit.agent.llm import Planner
 from layeredit.agent.prompting import DetectionLike
 from layeredit.editing import EditOptions, RevisingPlanner, SourceLoader, run_edit
@@ -22,7 +23,6 @@ from layeredit.engine.resolution import ResolutionParams
 from layeredit.hints import give_object
 from layeredit.imageio import load_image
 from layeredit.plan import Antecedent, EditPlan, Target
-from layeredit.scope import FileScope, scoped
 from layeredit.tools.masks import bbox
 from layeredit.tools.resolve import MaskResolver, NamedMasks
 

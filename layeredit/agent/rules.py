@@ -106,6 +106,7 @@ from layeredit.agent.grammar import (
 )
 from layeredit.agent.normalise import Normalised, normalise
 from layeredit.agent.scope import appearance_refusal, refusal, unsupported_reason
+from layeredit.errors import clip
 from layeredit.plan import (
     Antecedent,
     Beside,
@@ -364,7 +365,18 @@ class RulePlanner:
                 f'"{kept}" contradicts the edit: what is edited changes with everything on it; say the '
                 "edit alone, or name something beside the object to keep (\"keep the wall behind it\")"
             )
-        session = _Session(normalised, (width, height), previous)
+        try:
+            return self._plan(normalised, image_size, previous)
+        except ValidationError as exc:  # e.g. an object named in more words than a plan takes
+            raise PlannerError(
+                f'"{clip(instruction.strip())}" gives a plan that does not validate: '
+                f"{describe_validation_error(exc)}"
+            ) from None
+
+    def _plan(
+        self, normalised: Normalised, image_size: tuple[int, int], previous: Antecedent | None
+    ) -> EditPlan:
+        session = _Session(normalised, image_size, previous)
         for clause in normalised.clauses:
             try:
                 session.read(clause)
@@ -373,14 +385,7 @@ class RulePlanner:
                 if supported is None:
                     raise
                 raise exc.offering(supported) from None
-        try:
-            operations = [op for draft in session.drafts for op in session.build(draft)]
-            return EditPlan(operations=operations)
-        except ValidationError as exc:
-            raise PlannerError(
-                f'"{instruction.strip()}" gives a plan that does not validate: '
-                f"{describe_validation_error(exc)}"
-            ) from None
+        return EditPlan(operations=[op for draft in session.drafts for op in session.build(draft)])
 
 
     def _supported_part(self, clauses: list[str], unsupported: str, image_size: tuple[int, int],

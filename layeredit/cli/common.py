@@ -69,6 +69,11 @@ box_option = click.option(
 )
 
 
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Replace existing output files (an input is never replaced)."
+)
+
+
 # Each concern's options are declared once, as a dataclass; these turn them into flags and hand the
 # command one object per concern.
 engine_options = options_object("engine", OPTION_CLASSES, EngineOptions.build)

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
+from layeredit.admission.outputs import claim_folder, claim_output
 from layeredit.agent.planner_options import PlannerOptions
 from layeredit.api import edit
 from layeredit.cli.common import (
     box_option,
     engine_options,
     mask_option,
+    overwrite_option,
     parse_boxes,
     parse_masks,
     parse_size,
@@ -53,6 +55,7 @@ from layeredit.tools.defaults import PerceptionOptions
     type=click.Path(path_type=Path, dir_okay=False),
     help="designedit: mask of features beside a removed object (e.g. lettering) to keep out of its hole.",
 )
+@overwrite_option
 @perception_options
 @engine_options
 def edit_command(
@@ -65,6 +68,7 @@ def edit_command(
     plan_only: bool,
     planner: PlannerOptions,
     refine_mask: Path | None,
+    overwrite: bool,
     perception: PerceptionOptions,
     engine: EngineOptions,
 ) -> None:
@@ -82,7 +86,10 @@ def edit_command(
         return
     if output is None:
         raise click.UsageError("give the output path with -o OUT.png (or use --plan-only)")
-    check_writable(output)
+    inputs = [image, *named.values(), *([refine_mask] if refine_mask else [])]
+    check_writable(claim_output(output, inputs, overwrite, "-o"))
+    if save_layers is not None:
+        claim_folder(save_layers, inputs, overwrite, "--save-layers")
     runner = build_engine(engine)
     finder = AutomaticResolver.from_options(perception, engine.choice.device)
     result = edit(

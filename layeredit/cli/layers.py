@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
-from layeredit.admission.outputs import claim_output
+from layeredit.admission.outputs import claim_folder, claim_output
 from layeredit.cli.common import (
     box_option,
     device_option,
     engine_options,
     mask_option,
+    overwrite_option,
     parse_boxes,
     parse_masks,
     parse_pairs,
@@ -49,7 +50,7 @@ from layeredit.tools.resolve import TargetNotFoundError
     help="Most object layers to write.",
 )
 @click.option("--hard-edges", is_flag=True, help="Cut objects along their masks; no alpha matting.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output (never an input).")
+@overwrite_option
 @perception_options
 @engine_options
 def decompose_command(
@@ -68,7 +69,7 @@ def decompose_command(
     finder = AutomaticResolver.from_options(perception, engine.choice.device)
     result = decompose(image, phrases, named, parse_boxes(boxes), auto, max_layers, runner,
                        soft_edges=not hard_edges, resolver=finder)  # fmt: skip
-    result.save(output)
+    result.save(output, overwrite)
     names = ", ".join(item.name for item in result.record.found)
     count = len(result.record.found)
     click.echo(f"wrote {output}: background + {count} layer{'s' * (count != 1)} ({names})", err=True)
@@ -83,7 +84,7 @@ def decompose_command(
     help="Where to write the picture (format from the suffix).",
 )
 @click.option("--plan-only", is_flag=True, help="Print the edit plan the layer changes make and stop.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output (never an input).")
+@overwrite_option
 @engine_options
 def compose_command(
     scene: Path, output: Path | None, plan_only: bool, overwrite: bool, engine: EngineOptions
@@ -122,11 +123,12 @@ def compose_command(
               help="Also cut out the object under pixel X,Y (repeatable).")  # fmt: skip
 @click.option("--box", "boxes", multiple=True, metavar="NAME=x0,y0,x1,y1",
               help="Also cut out the object inside this box (repeatable).")  # fmt: skip
+@overwrite_option
 @perception_options
 @device_option
 def segment_command(
     image: Path, phrases: tuple[str, ...], out_dir: Path, points: tuple[str, ...], boxes: tuple[str, ...],
-    perception: PerceptionOptions, device: str | None,
+    overwrite: bool, perception: PerceptionOptions, device: str | None,
 ) -> None:  # fmt: skip
     """Find each PHRASE in IMAGE ("cat", "the lamp on the left") and write its mask; --point and
     --box cut out objects marked by a click or a box, without the detector.
@@ -141,6 +143,7 @@ def segment_command(
     named_boxes = parse_boxes(boxes)
     if not (phrases or named_points or named_boxes):
         raise click.UsageError("name what to segment: PHRASE..., --point NAME=X,Y or --box NAME=x0,y0,x1,y1")
+    claim_folder(out_dir, [image], overwrite, "-o")
     pixels = load_image(image)  # a bad image is reported before any model loads
     finder = AutomaticResolver.from_options(perception, device)
     if phrases and finder.missing_models():

@@ -7,17 +7,18 @@ image is only overwritten when the caller asks for it explicitly.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, create_model
 
+from layeredit.admission.documents import MAX_ITEMS, Coordinate, Name, PathText, Text
 from layeredit.admission.outputs import claim_output
+from layeredit.admission.roots import FileScope, scoped
 from layeredit.engine.resolution import ResolutionParams
 from layeredit.hints import AGENT_TOOL, speaking
 from layeredit.imageio import check_writable, load_image, save_image
 from layeredit.params import field_names, optional_fields
 from layeredit.plan import Insert
-from layeredit.scope import FileScope, scoped
 from layeredit.tools.resolve import parse_box
 
 EDIT_IMAGE_DESCRIPTION = (
@@ -37,27 +38,34 @@ PLAN_EDIT_DESCRIPTION = (
 )
 
 
+# Every string, list and number of a tool's arguments is bounded (the admission document types).
+BoxCorners = Annotated[list[Coordinate], Field(min_length=4, max_length=4)]
+NamedPaths = Annotated[dict[Name, PathText], Field(max_length=MAX_ITEMS)]
+NamedBoxes = Annotated[dict[Name, BoxCorners], Field(max_length=MAX_ITEMS)]
+Phrases = Annotated[list[Name], Field(max_length=64)]
+
+
 class _EditImageCore(BaseModel):
-    image_path: str = Field(description="Path of the photo to edit (PNG, JPEG or WebP).")
-    instruction: str = Field(
+    image_path: PathText = Field(description="Path of the photo to edit (PNG, JPEG or WebP).")
+    instruction: Text = Field(
         description="What to change, e.g. 'move the cat to the left and remove the lamp', or edit plan JSON."
     )
-    output_path: str | None = Field(
+    output_path: PathText | None = Field(
         default=None,
         description="Where to write the result (.png, .jpg, .webp). Default: a new file next to the "
         "input named <name>.edited.png.",
     )
-    masks: dict[str, str] = Field(
+    masks: NamedPaths = Field(
         default_factory=dict,
         description="Object name -> path of its mask image (white = object, same size as the photo).",
     )
-    boxes: dict[str, list[int]] = Field(
+    boxes: NamedBoxes = Field(
         default_factory=dict, description="Object name -> [x0, y0, x1, y1] box around it, in pixels."
     )
     overwrite: bool = Field(
         default=False, description="Allow replacing an existing file at output_path (never the input image)."
     )
-    refine_mask: str | None = Field(
+    refine_mask: PathText | None = Field(
         default=None,
         description="Path of a mask of features beside a removed object (e.g. lettering) to keep out of "
         "its hole (used by the diffusion engine).",
@@ -71,16 +79,16 @@ EditImageArgs = create_model(
 
 
 class SegmentObjectsArgs(BaseModel):
-    image_path: str = Field(description="Path of the photo.")
-    phrases: list[str] = Field(min_length=1, description="Objects to find, e.g. ['cat', 'lamp'].")
-    output_dir: str | None = Field(
+    image_path: PathText = Field(description="Path of the photo.")
+    phrases: Phrases = Field(min_length=1, description="Objects to find, e.g. ['cat', 'lamp'].")
+    output_dir: PathText | None = Field(
         default=None, description="Folder for the mask images. Default: <name>.masks next to the photo."
     )
 
 
 class PlanEditArgs(BaseModel):
-    instruction: str = Field(description="The editing instruction in plain English.")
-    image_path: str | None = Field(
+    instruction: Text = Field(description="The editing instruction in plain English.")
+    image_path: PathText | None = Field(
         default=None, description="The photo the instruction is about (its size converts pixel amounts)."
     )
 
@@ -188,15 +196,15 @@ DECOMPOSE_IMAGE_DESCRIPTION = (
 
 
 class DecomposeImageArgs(BaseModel):
-    image_path: str = Field(description="Path of the photo (PNG, JPEG or WebP).")
-    output_path: str | None = Field(
+    image_path: PathText = Field(description="Path of the photo (PNG, JPEG or WebP).")
+    output_path: PathText | None = Field(
         default=None,
         description="Where to write: .psd, .ora or a folder (no suffix). Default: <name>.layers.psd "
         "next to the photo.",
     )
-    masks: dict[str, str] = Field(default_factory=dict, description="Object name -> path of its mask image.")
-    boxes: dict[str, list[int]] = Field(default_factory=dict, description="Object name -> [x0, y0, x1, y1].")
-    phrases: list[str] = Field(default_factory=list, description="Objects to find by name (needs models).")
+    masks: NamedPaths = Field(default_factory=dict, description="Object name -> path of its mask image.")
+    boxes: NamedBoxes = Field(default_factory=dict, description="Object name -> [x0, y0, x1, y1].")
+    phrases: Phrases = Field(default_factory=list, description="Objects to find by name (needs models).")
     auto: bool = Field(default=False, description="Also find the salient objects (needs the models).")
     overwrite: bool = Field(
         default=False,
@@ -224,6 +232,6 @@ def decompose_image(
     claim_scene_output(output, [source, *masks.values()], args.overwrite, "output_path")
     boxes = {name: parse_box(name, box) for name, box in args.boxes.items()}
     result = decompose(pixels, args.phrases, masks, boxes, args.auto, engine=engine)
-    result.save(output)
+    result.save(output, args.overwrite)
     layers = [{"name": item.name, "box": list(item.box)} for item in result.record.found]
     return {"output_path": str(output), "layers": [{"name": "background"}, *layers]}

@@ -12,6 +12,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 
+from layeredit.admission.roots import FileScope
 from layeredit.errors import user_message
 from layeredit.integrations import agent_tools
 from layeredit.integrations.agent_tools import (
@@ -20,7 +21,6 @@ from layeredit.integrations.agent_tools import (
     PlanEditArgs,
     SegmentObjectsArgs,
 )
-from layeredit.scope import FileScope
 
 
 def layeredit_tools(engine: Any = "pixel", llm: str | None = None, root: str | Path = ".") -> list[BaseTool]:

@@ -16,6 +16,7 @@ from mcp.server.mcpserver import Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from layeredit.admission.roots import FileScope
 from layeredit.errors import user_message
 from layeredit.integrations import agent_tools
 from layeredit.integrations.agent_tools import (
@@ -25,7 +26,6 @@ from layeredit.integrations.agent_tools import (
     SegmentObjectsArgs,
 )
 from layeredit.integrations.mcp_stdin import guard_stdin
-from layeredit.scope import FileScope
 
 INSTRUCTIONS = (
     "layeredit edits photos from plain-English instructions. Call edit_image with the photo's path, "

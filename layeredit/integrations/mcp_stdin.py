@@ -5,6 +5,12 @@ forever. Lines pass through a filter first: a line that is not JSON (or holds an
 to read) gets a JSON-RPC parse error, one that is not a JSON-RPC message (by the SDK's own model
 of a message: an object ``id``, ``params`` that are not an object) an invalid-request error; the
 rest go on to the SDK as it will read them (see :func:`as_read`).
+
+The answers go to the wire through a duplicate of standard output taken before the SDK starts: once
+serving, the SDK points descriptor 1 at stderr (so stray output cannot corrupt the protocol) and
+writes through a private duplicate of its own, so anything written to ``sys.stdout`` then lands on
+stderr. Each answer is one ``write`` of under ``PIPE_BUF`` bytes, which a pipe never interleaves
+with another writer's output.
 """
 
 from __future__ import annotations
@@ -66,9 +72,12 @@ def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
 
 
 def guard_stdin(source: BinaryIO | None = None, replies: BinaryIO | None = None) -> None:
-    """Put the filter between ``source`` (stdin) and the SDK, which then reads ``sys.stdin``."""
+    """Put the filter between ``source`` (stdin) and the SDK, which then reads ``sys.stdin``;
+    answers go to ``replies`` (default: the wire, standard output as it is now)."""
     source = source or sys.stdin.buffer
-    replies = replies or sys.stdout.buffer
+    if replies is None:
+        sys.stdout.flush()
+        replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     read_end, write_end = os.pipe()
 
     def pump() -> None:
@@ -81,7 +90,7 @@ def guard_stdin(source: BinaryIO | None = None, replies: BinaryIO | None = None)
                     sink.write(as_read(line).encode() + b"\n")
                     sink.flush()
                 else:
-                    replies.write(json.dumps(answer).encode() + b"\n")
+                    replies.write(json.dumps(answer).encode() + b"\n")  # one write: never torn
                     replies.flush()
 
     threading.Thread(target=pump, name="layeredit-mcp-stdin", daemon=True).start()

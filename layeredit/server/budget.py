@@ -5,7 +5,8 @@ image with soft edges solves an alpha matte per object (closed-form matting, min
 gigabytes at 4096x4096), and a compose renders every layer onto its canvas. The work is
 estimated as pixels times passes before the job runs and refused with a 413 over
 ``max_megapixels``; a job that still runs longer than ``max_seconds`` is stopped at its next
-progress report, so the worker is never held by one request for long.
+progress report (the plate reports each step, a matte each step of its solve and every solver
+iteration), so the worker is never held by one request for long.
 """
 
 from __future__ import annotations

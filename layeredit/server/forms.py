@@ -9,12 +9,15 @@ from typing import Annotated, Any
 
 from fastapi import Depends, File, Form, UploadFile
 
+from layeredit.admission.documents import MAX_TEXT
 from layeredit.engine.resolution import ResolutionParams
 from layeredit.params import optional_fields
 from layeredit.server.uploads import Limits, RequestError
 
 ImageFile = Annotated[UploadFile | None, File(description="The photo (PNG, JPEG or WebP).")]
-Instruction = Annotated[str | None, Form(description="What to do, in plain English or as edit-plan JSON.")]
+Instruction = Annotated[
+    str | None, Form(description="What to do, in plain English or as edit-plan JSON.", max_length=MAX_TEXT)
+]
 MaskFiles = Annotated[
     list[UploadFile] | None,
     File(description="Object masks (white = object), each file named after its object: boy.png."),

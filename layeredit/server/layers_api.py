@@ -14,12 +14,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from layeredit.admission.archives import ArchiveLimits
-from layeredit.admission.names import content_disposition
 from layeredit.errors import BudgetError, LayereditError
 from layeredit.export import zip_folder
 from layeredit.layered import DEFAULT_MAX_LAYERS, Composition, Decomposition, compose, decompose
 from layeredit.layerfile import document_bytes, read_scene_bytes, write_scene
 from layeredit.server.budget import MATTE_PASSES, WorkBudget
+from layeredit.server.result_routes import attachment
 from layeredit.server.schemas import ERRORS
 from layeredit.server.service import EditorService
 from layeredit.server.uploads import (
@@ -142,9 +142,8 @@ def layers_router(service: EditorService, budget: WorkBudget | None = None) -> A
             return scene_archive(result, format)
 
         data = run(task, "the decompose")
-        filename = f"{PurePath(image.filename or 'layers').stem}-layers.{format}"
-        headers = {"Content-Disposition": content_disposition(filename)}
-        return Response(data, media_type=MEDIA_TYPES[format], headers=headers)
+        stem = PurePath(image.filename or "layers").stem
+        return attachment(data, MEDIA_TYPES[format], f"{stem}-layers.{format}")
 
     @router.post("/compose", response_model=ComposeResponse, responses=ERRORS)
     def compose_route(

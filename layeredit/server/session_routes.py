@@ -10,9 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from layeredit.admission.documents import MAX_TEXT
 from layeredit.engine.base import EditResult
 from layeredit.export import ora_bytes, psd_bytes, psd_export_available, write_layers, zip_folder
 from layeredit.server.forms import ImageFile, MaskFiles, RefineFile, ResolutionForm, SourceFiles, read_upload
+from layeredit.server.result_routes import attachment
 from layeredit.server.schemas import ErrorBody
 from layeredit.server.sessions import Click, Drag, LiveSession, Mark, SessionManager, bearer_token
 from layeredit.server.uploads import Limits, RequestError, decode_image, decode_mask, mask_name, png_bytes
@@ -78,7 +80,9 @@ def conversation_routes(router: APIRouter, sessions: SessionManager) -> None:
     def send_message(
         session_id: str,
         resolution: ResolutionForm,
-        text: Annotated[str | None, Form(description="What to do, e.g. 'move him a bit more'.")] = None,
+        text: Annotated[
+            str | None, Form(description="What to do, e.g. 'move him a bit more'.", max_length=MAX_TEXT)
+        ] = None,
         masks: MaskFiles = None,
         clicks: Annotated[str | None, Form(description=CLICKS_HELP)] = None,
         replace_masks: Annotated[
@@ -209,8 +213,7 @@ def picture_routes(router: APIRouter, sessions: SessionManager) -> None:
         if kind == "psd" and not psd_export_available():
             raise RequestError(501, "PSD export needs psd-tools: pip install 'layeredit[server]'")
         write, media_type = writers[kind]
-        disposition = f'attachment; filename="layers-turn{number}.{kind}"'
-        return Response(write(result), media_type=media_type, headers={"Content-Disposition": disposition})
+        return attachment(write(result), media_type, f"layers-turn{number}.{kind}")
 
     @router.get("/{session_id}/choices/{number}.png", response_class=Response)
     def choice_picture(session_id: str, number: int, authorization: Authorization = None) -> Response:

@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from layeredit.admission.roots import FileScope
 from layeredit.agent.chat import ChatSession, Reply
 from layeredit.agent.executor import ObjectFinder
 from layeredit.agent.llm import Planner
@@ -47,7 +48,6 @@ from layeredit.engine.resolution import resolution_given
 from layeredit.errors import LayereditError
 from layeredit.hints import WEB, speaking
 from layeredit.imageio import write_atomically
-from layeredit.scope import FileScope
 from layeredit.server.jobstore import JobRow, StoredMessage
 from layeredit.server.service import EditorService, ServerStorage
 from layeredit.server.uploads import RequestError, check_resolution

@@ -471,6 +471,18 @@ def _scenes() -> list[dict]:
             },
         },  # fmt: skip
         {"entry": "chat", "line": "save image.png"},
+        *[
+            {"entry": "cli", "args": ["edit", "image.png", "remove the boy", "--mask", "boy=boy.png", *tail]}
+            for tail in (
+                ["-o", "image.png"],
+                ["-o", "image.png", "--overwrite"],
+                ["-o", "boy.png"],
+                ["-o", "./sub/../image.png"],
+                ["-o", "猫.png"],
+                ["-o", "new.png", "--save-layers", "."],
+            )
+        ],
+        {"entry": "cli", "args": ["segment", "image.png", "--box", "boy=40,20,80,120", "-o", "."]},
         {
             "entry": "rest",
             "path": "/v1/decompose",
