@@ -88,7 +88,9 @@ def bomb_png(width: int, height: int, depth: int, color: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
 
 
-def _check_mask(folder: Path, data: bytes, suffix: str, size: tuple[int, int] | None) -> None:
+def _check_mask(
+    folder: Path, data: bytes, suffix: str, size: tuple[int, int] | None, expected: np.ndarray | None = None
+) -> None:
     path = folder / f"mask{suffix}"
     path.write_bytes(data)
     with untouched(folder):
@@ -97,6 +99,8 @@ def _check_mask(folder: Path, data: bytes, suffix: str, size: tuple[int, int] | 
         assert mask.dtype == bool and mask.ndim == 2
         if size is not None:
             assert (mask.shape[1], mask.shape[0]) == size
+    if expected is not None:
+        assert mask is not None and (mask == expected).all()
 
 
 @fuzz(80)
@@ -114,8 +118,14 @@ def test_mask_files_of_every_kind(
     tmp_path_factory, mode, fmt, width, height, seed, transparent, frames, sized
 ) -> None:
     data = _saved(_mask_image(mode, width, height, seed, transparent), fmt, frames)
-    if data is not None:
-        _check_mask(tmp_path_factory.mktemp("mask"), data, FORMATS[fmt], (width, height) if sized else None)
+    if data is None:
+        return
+    expected = None
+    if mode in ("L", "I;16") and fmt in ("PNG", "TIFF", "BMP") and frames == 1 and not transparent:
+        values = np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
+        expected = values > (0 if values.max() <= 1 else 127)  # lossless grey: white is the object
+    folder = tmp_path_factory.mktemp("mask")
+    _check_mask(folder, data, FORMATS[fmt], (width, height) if sized else None, expected)
 
 
 @fuzz(60)
