@@ -63,6 +63,27 @@ def check_budget(size: tuple[int, int], what: str, limit: int | None = None, set
         )
 
 
+class PixelBudget:
+    """The pixel budget of many images read for one purpose (the layers of a scene): each image
+    within the limit, and all of them together within ``images`` times it, checked as each one's
+    size becomes known, so memory stays bounded however many there are."""
+
+    def __init__(self, what: str, images: int, limit: int | None = None):
+        self.what, self.images = what, images
+        self.limit = max_pixels() if limit is None else limit
+        self.used = 0
+
+    def take(self, size: tuple[int, int], what: str) -> None:
+        """Count an image of ``size`` (width, height), named ``what`` in messages."""
+        check_budget(size, what, self.limit)
+        self.used += size[0] * size[1]
+        if self.used > self.images * self.limit:
+            raise BudgetError(
+                f"{self.what} hold more than {self.images} x {self.limit / 1e6:.3g} megapixels together; "
+                f"use fewer or smaller layers, or raise {MAX_PIXELS_SETTING}"
+            )
+
+
 def open_image(source: str | Path | bytes, what: str = "image", limit: int | None = None,
                setting: str = "") -> Image.Image:  # fmt: skip
     """Open and decode an image file or bytes, upright by its EXIF orientation, within the budget.

@@ -44,9 +44,12 @@ from layeredit.export import (
     ora_bytes,
     psd_bytes,
 )
-from layeredit.imageio import check_budget, open_image, save_image, write_atomically
+from layeredit.imageio import PixelBudget, check_budget, open_image, save_image, write_atomically
 
 SCENE_VERSION = 1
+# The layers of one scene together may hold this many times the pixel budget: a decomposed scene
+# holds the original, the plate and each object cropped to its box, two to three canvases.
+MAX_LAYER_CANVASES = 8
 SCENE_FILE = "scene.json"
 ORIGINAL = "original"
 BACKGROUND = "background"
@@ -312,10 +315,11 @@ def _read_psd(source: bytes | Path, where: str, max_pixels: int | None) -> Layer
         record = _record(load_json(text, f"the scene record of {where}", SceneFileError), where, max_pixels)
         _same_canvas(record, (document.width, document.height), where)
         layers = []
+        budget = PixelBudget(f"the layers of {where}", MAX_LAYER_CANVASES, max_pixels)
         for layer in document.descendants():
             if layer.is_group():
                 continue
-            check_budget((layer.width, layer.height), f"layer {clip(layer.name)!r} of {where}", max_pixels)
+            budget.take((layer.width, layer.height), f"layer {clip(layer.name)!r} of {where}")
             pixels = layer.topil()
             if pixels is None:  # an empty layer
                 continue
@@ -345,6 +349,7 @@ def _read_ora(archive: Archive, where: str, max_pixels: int | None) -> LayeredSc
     check_budget((canvas.w, canvas.h), f"the canvas of {where}", max_pixels)
     _same_canvas(record, (canvas.w, canvas.h), where)
     layers = []
+    budget = PixelBudget(f"the layers of {where}", MAX_LAYER_CANVASES, max_pixels)
     for number, element in enumerate(stack.iter("layer"), start=1):  # the topmost first
         if number > MAX_ITEMS:
             raise SceneFileError(f"{where} has more than {MAX_ITEMS} layers")
@@ -353,6 +358,7 @@ def _read_ora(archive: Archive, where: str, max_pixels: int | None) -> LayeredSc
         )
         what = f"layer {clip(layer.name)!r} of {where}"
         rgba = _decode(archive.read(layer.src, what), what, max_pixels)
+        budget.take((rgba.shape[1], rgba.shape[0]), what)  # only a layer's PNG header tells its size
         layers.append(
             PlacedLayer(layer.name, rgba, int(layer.x), int(layer.y), layer.visibility == "visible")
         )
@@ -392,12 +398,13 @@ def _read_folder(files: _Files, where: str, max_pixels: int | None) -> LayeredSc
                      entry, SceneFileError)  # fmt: skip
     record = _record(scene.model_dump(), entry, max_pixels)
     layers = []
+    budget = PixelBudget(f"the layers of {where}", MAX_LAYER_CANVASES, max_pixels)
     for layer in sorted(scene.layers, key=lambda item: item.z):
         if not files.exists(layer.file, f"the file of layer {clip(layer.name)!r}"):
             continue  # a layer whose file was deleted is a deleted layer
         left, top, right, bottom = layer.box
         what = f"layer {clip(layer.name)!r}"
-        check_budget((right - left, bottom - top), f"the box of {what} in {entry}", max_pixels)
+        budget.take((right - left, bottom - top), f"the box of {what} in {entry}")
         image = open_image(files.read(layer.file, f"the file of {what}"), what, max_pixels).convert("RGBA")
         if image.size != (right - left, bottom - top):  # the box was resized: so is the layer
             image = image.resize((right - left, bottom - top), Image.Resampling.LANCZOS)

@@ -491,3 +491,17 @@ def test_chat_answers_that_are_not_a_choice_number(text: str) -> None:
     question = Question("which?", [Choice("first", "remove it"), Choice("second", "remove it")])
     picked = question.answer(text)
     assert picked is (question.choices[0] if text.strip() == "1" else None)
+
+
+@pytest.mark.parametrize("suffix", ["", ".ora", ".psd"], ids=["folder", "ora", "psd"])
+def test_the_layers_of_a_scene_together_are_held_to_eight_times_the_pixel_budget(tmp_path, suffix):
+    side, limit = 40, 1600  # every layer covers the canvas: each one exactly at the budget
+    original = np.full((side, side, 3), 90, np.uint8)
+    opaque = np.dstack([original, np.full((side, side), 255, np.uint8)])
+    record = SceneRecord(size=(side, side), found=[])
+    layers = [RenderedLayer(name=f"copy {number}", rgba=opaque) for number in range(9)]
+    write_scene(tmp_path / f"nine{suffix}", original, layers, record)
+    write_scene(tmp_path / f"six{suffix}", original, layers[:6], record)
+    with pytest.raises(BudgetError, match="hold more than 8 x 0.0016 megapixels together"):
+        read_scene(tmp_path / f"nine{suffix}", max_pixels=limit)
+    assert len(read_scene(tmp_path / f"six{suffix}", max_pixels=limit).layers) == 6
