@@ -59,11 +59,28 @@ Served = TypeVar("Served", bound="LocalServer")
 
 
 class LocalServer:
-    """An HTTP server on a free port of 127.0.0.1, running while the ``with`` block does."""
+    """``/v1/chat/completions`` on a free port of 127.0.0.1, running while the ``with`` block does:
+    every request body is kept in ``requests`` and answered by :meth:`answer`."""
 
-    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                owner.requests.append(body)
+                send_json(self, *owner.answer(body))
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and JSON reply for the request ``body``."""
+        raise NotImplementedError
 
     @property
     def base_url(self) -> str:
@@ -79,60 +96,37 @@ class LocalServer:
 
 
 class FakeOpenAI(LocalServer):
-    """``/v1/chat/completions`` on 127.0.0.1 answering each request with the next scripted tool call."""
+    """Answers each request with the next scripted tool call."""
 
     def __init__(self, tool_arguments: list[str]):
+        super().__init__()
         self.tool_arguments = list(tool_arguments)
-        self.requests: list[dict[str, Any]] = []
-        owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                owner.requests.append(body)
-                arguments = owner.tool_arguments.pop(0)
-                number = len(owner.requests)
-                call = {"id": f"call_{number}", "type": "function",
-                        "function": {"name": "submit_edit_plan", "arguments": arguments}}  # fmt: skip
-                message = {"content": None, "tool_calls": [call]}
-                reply = completion(number, body["model"], message, "tool_calls", (1, 1))
-                send_json(self, 200, reply)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.serve(Handler)
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        number = len(self.requests)
+        function = {"name": "submit_edit_plan", "arguments": self.tool_arguments.pop(0)}
+        call = {"id": f"call_{number}", "type": "function", "function": function}
+        message = {"content": None, "tool_calls": [call]}
+        return 200, completion(number, body["model"], message, "tool_calls", (1, 1))
 
 
 class JsonChatServer(LocalServer):
-    """``/v1/chat/completions`` on 127.0.0.1 answering with scripted message contents (JSON text).
+    """Answers with scripted message contents (JSON text).
 
     It checks the request as llama.cpp's server would: every message's content must be a string.
     ``reject_formats`` are ``response_format`` types it answers with HTTP 400, like a server without them.
     """
 
     def __init__(self, answers: list[str], reject_formats: tuple[str, ...] = ()):
+        super().__init__()
         self.answers = list(answers)
         self.reject_formats = reject_formats
-        self.requests: list[dict[str, Any]] = []
-        owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                owner.requests.append(body)
-                kind = (body.get("response_format") or {}).get("type")
-                if not all(isinstance(m.get("content"), str) for m in body["messages"]):
-                    llama_cpp_error = 'can only concatenate str (not "list") to str'
-                    send_json(self, 500, {"error": {"message": llama_cpp_error}})
-                elif kind in owner.reject_formats:
-                    send_json(self, 400, {"error": {"message": f"response_format {kind} is not supported"}})
-                else:
-                    message = {"content": owner.answers.pop(0)}
-                    reply = completion(len(owner.requests), body["model"], message, "stop", (500, 20))
-                    send_json(self, 200, reply)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.serve(Handler)
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        kind = (body.get("response_format") or {}).get("type")
+        if not all(isinstance(m.get("content"), str) for m in body["messages"]):
+            return 500, {"error": {"message": 'can only concatenate str (not "list") to str'}}
+        if kind in self.reject_formats:
+            return 400, {"error": {"message": f"response_format {kind} is not supported"}}
+        message = {"content": self.answers.pop(0)}
+        return 200, completion(len(self.requests), body["model"], message, "stop", (500, 20))
