@@ -27,6 +27,7 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
 ShortText = Annotated[str, StringConstraints(max_length=MAX_NAME)]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 PathText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH)]
+NamedPaths = Annotated[dict[Name, PathText], Field(max_length=MAX_ITEMS)]  # object name -> mask file
 Coordinate = Annotated[int, Field(ge=-MAX_SIDE, le=MAX_SIDE)]
 Side = Annotated[int, Field(ge=1, le=MAX_SIDE)]
 Offset = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_SIDE, le=MAX_SIDE)]
@@ -110,9 +111,7 @@ class ManifestRecord(BaseModel):
     image: PathText
     instruction: Text | None = None
     plan: dict[str, Any] | None = None  # checked by EditPlan.parse
-    masks: dict[Name, PathText] = Field(
-        default_factory=dict, max_length=MAX_ITEMS
-    )
+    masks: NamedPaths = Field(default_factory=dict)
     boxes: dict[Name, tuple[Offset, Offset, Offset, Offset]] = Field(
         default_factory=dict, max_length=MAX_ITEMS
     )

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, create_model
 
-from layeredit.admission.documents import MAX_ITEMS, Coordinate, Name, PathText, Text
+from layeredit.admission.documents import MAX_ITEMS, Coordinate, Name, NamedPaths, PathText, Text
 from layeredit.admission.outputs import claim_output
 from layeredit.admission.roots import FileScope, scoped
 from layeredit.engine.resolution import ResolutionParams
@@ -40,7 +40,6 @@ PLAN_EDIT_DESCRIPTION = (
 
 # Every string, list and number of a tool's arguments is bounded (the admission document types).
 BoxCorners = Annotated[list[Coordinate], Field(min_length=4, max_length=4)]
-NamedPaths = Annotated[dict[Name, PathText], Field(max_length=MAX_ITEMS)]
 NamedBoxes = Annotated[dict[Name, BoxCorners], Field(max_length=MAX_ITEMS)]
 Phrases = Annotated[list[Name], Field(max_length=64)]
 
